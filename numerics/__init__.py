@@ -1,0 +1,1 @@
+"""numba kernels, gradient-flow integrators, corpora, the convergence checker and the search."""

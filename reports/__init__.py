@@ -1,0 +1,1 @@
+"""The command line, the verification runner and the LaTeX derivation reports."""

@@ -1,0 +1,49 @@
+"""Where results go, and the checks that an output location is usable."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from proofs.errors import UsageError
+
+DEFAULT_REPORT_DIR = Path("reports") / "out"  # relative to the current directory (gitignored)
+
+
+def writable_dir(path: str | os.PathLike, flag: str) -> Path:
+    """Create ``path`` if needed and prove it is writable, or raise a UsageError naming ``flag``."""
+    p = Path(path)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=p, prefix=".attndyn-probe-"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"{flag} {p}: cannot write there ({exc.strerror or exc})") from None
+    return p
+
+
+def write_json(path: str | os.PathLike, data: object, flag: str = "--json") -> Path:
+    """Write JSON atomically (temp file + rename), so a reader never sees half a file."""
+    p = Path(path)
+    parent = writable_dir(p.parent if str(p.parent) else ".", flag)
+    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{p.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=2, sort_keys=False, default=_jsonable)
+            fh.write("\n")
+        os.replace(tmp, p)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return p
+
+
+def _jsonable(obj: object) -> object:
+    """NumPy scalars and arrays in details dicts become plain JSON values."""
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON-serialisable: {type(obj).__name__}")
