@@ -72,7 +72,7 @@ def logits(kind: str, params: dict[str, np.ndarray], C: np.ndarray) -> np.ndarra
 
 
 def cross_entropy(Z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-row loss :math:`-\log\operatorname{softmax}(Z)_y` and its gradient :math:`p - e_y` (stable)."""
+    r"""Per-row loss :math:`-\log\operatorname{softmax}(Z)_y` and its gradient :math:`p - e_y` (stable)."""
     Zs = Z - Z.max(axis=1, keepdims=True)
     logp = Zs - np.log(np.exp(Zs).sum(axis=1, keepdims=True))
     rows = np.arange(len(y))
