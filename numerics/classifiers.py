@@ -42,7 +42,7 @@ def check_matrix(W: np.ndarray, d_e: int, K: int, name: str = "classifier matrix
 
 def init_classifier(kind: str, d_e: int, K: int, rng: np.random.Generator,
                     matrix: np.ndarray | None = None, hidden: int = TL_HIDDEN) -> dict[str, np.ndarray]:
-    """Initial classifier parameters.
+    r"""Initial classifier parameters.
 
     ``fc``/``tc``: ``matrix`` if given, else :func:`paper_matrix`.  ``tl``: weights
     uniform in :math:`\pm 1/\sqrt{\text{fan-in}}` (PyTorch's ``nn.Linear`` default),
