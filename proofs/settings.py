@@ -88,6 +88,11 @@ class KernelLayout:
 
     sentence_chunk: int = 256
     word_chunk: int = 512
+    # Fast path: one exp per word, e_w = exp(s_w - max s), shared by all sentences.  A
+    # sentence whose partition sum_w e_w falls below this floor (its words all score
+    # ~575 below the top word) would lose precision to underflow, so the whole step is
+    # then redone with a per-sentence shift: the same math, not a stabiliser.
+    shared_exp_floor: float = 1e-250
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,9 @@ class FlowSettings:
     """Gradient-flow integration (numerics/flow.py) and the numeric claims N1, N2."""
 
     max_steps: int = 1_000_000  # DOP853 step budget: beyond it a run returns status "failed"
+    max_events: int = 100_000  # switch budget (TL: a ReLU changing side or sliding along its kink)
+    max_sliding: int = 8  # TL: most ReLU entries at their kink at once (modes found by 3^n enumeration)
+    kink_rtol: float = 1e-9  # TL: sign tolerance of the one-sided rates dp/dt at a kink (relative)
     n_save: int = 200  # default number of save times
     log_first: float = 1e-3  # first nonzero save time of a log-spaced grid ...
     log_first_fraction: float = 1e-6  # ... at most this fraction of the horizon
@@ -122,3 +130,55 @@ class FlowSettings:
 
 
 FLOW = FlowSettings()
+
+
+@dataclass(frozen=True)
+class SymbolicSampling:
+    """Where the random points of the symbolic checks are drawn (proofs/symbolic.py).
+
+    Inner products come from random standard-normal vectors of ``vector_dim``
+    components, so a point is always realisable; integers (the number ``m`` of
+    non-topic words) are drawn in ``integer_range``; positive symbols (learning
+    rates, partition sums) in ``positive_range``; real ones (scores) in ``real_range``.
+    """
+
+    vector_dim: int = 3
+    integer_range: tuple[int, int] = (1, 40)
+    positive_range: tuple[float, float] = (0.1, 3.0)
+    real_range: tuple[float, float] = (-3.0, 3.0)
+    explicit_dims: tuple[tuple[int, int], ...] = ((1, 2), (2, 2), (3, 1))  # S1: (d, m) in components
+    explicit_classes: int = 3  # K of the concrete linear classifier of the numeric cross-checks
+    mp_digits: int = 50  # mpmath precision of the large-score checks of the SEN curve
+    sen_large_scores: tuple[float, ...] = (50.0, 300.0, 709.0, 800.0, 1400.0, 1e4)
+
+
+SYMBOLIC_SAMPLING = SymbolicSampling()
+
+
+@dataclass(frozen=True)
+class ConvergenceChecks:
+    """The convergence checker (numerics/hypotheses.py, numerics/convergence.py,
+    proofs/asymptotics.py) and its claims C0-C2."""
+
+    # an LP optimum counts as positive when above lp_tol * max(1, scale), scale the
+    # largest |(w_y - w_j).u| the box |u|_inf <= 1 allows (so the test is scale-free)
+    lp_tol: float = 1e-9
+    kkt_tol: float = 1e-7  # max-margin QP: primal, dual and stationarity residuals (relative)
+    horizon: float = 1e6  # flow time of the checker's reduced-flow run (tau, lr-scaled)
+    n_save: int = 361  # log-spaced save times: 0, then horizon * first_fraction .. horizon
+    first_fraction: float = 1e-12  # ... early enough to see the turning time of a suppression dip
+    # a sample-to-sample decrease of s or |v| counts only when larger than this (relative to
+    # max(1, |value|)): round-off of the integrator is far below, genuine dips (>= 1e-17 in
+    # the paper's setting, where s starts at exactly 0) are far above the noise of a run that
+    # does not move at all
+    monotone_rtol: float = 1e-14
+    certificate_rtol: float = 1e-12  # mu = u.v may dip by at most this (relative) to count as increasing
+    fit_decades: float = 2.0  # growth laws are fitted on the last fit_decades decades of tau
+    growth_rtol: float = 0.15  # fitted vs derived (first-order corrected) constant, relative
+    floor_rtol: float = 1e-6  # loss floor: the flow's loss must stay >= floor * (1 - floor_rtol)
+    suppression_refine: int = 200  # save times of the re-run that locates a turning time
+    gd_epochs: int = 20000  # --confirm-gd: discrete GD epochs of the full model
+    gd_rtol: float = 0.05  # --confirm-gd: GD score/norm vs the reduced flow at the same tau
+
+
+CONVERGENCE = ConvergenceChecks()

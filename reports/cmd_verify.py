@@ -4,22 +4,26 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 from proofs.claims import ClaimResult, run_claim, select
 from proofs.errors import UsageError
-from reports.outputs import DEFAULT_REPORT_DIR, writable_dir, write_json
+from reports.outputs import DEFAULT_REPORT_DIR, check_json_target, writable_dir, write_json
 
 NAME = "verify"
 HELP = "run the registered claims (symbolic proofs, numeric measurements) and report each verdict"
 VERSION = 1
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
+def add_selection_arguments(p: argparse.ArgumentParser) -> None:
+    """``--only`` and ``--claim``: which claims to run (shared with ``attndyn report``)."""
     p.add_argument("--only", choices=("symbolic", "numeric", "all"), default="all",
                    help="which kind of claims to run (default: all)")
     p.add_argument("--claim", action="append", metavar="ID", dest="ids",
                    help="run only this claim id (repeatable)")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_selection_arguments(p)
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
     p.add_argument("--report", metavar="DIR", default=str(DEFAULT_REPORT_DIR),
                    help=f"directory for the LaTeX/PDF report and verify.json (default: {DEFAULT_REPORT_DIR})")
@@ -57,10 +61,23 @@ def run_selected(only: str, ids: list[str] | None) -> list[ClaimResult]:
     return results
 
 
+def summarize(results: list[ClaimResult], seconds: float) -> int:
+    """Print the closing line (and each claim not as expected, on stderr); return the exit status.
+
+    0 only if every claim's status equals its expectation, else 1.
+    """
+    bad = [r for r in results if not r.ok]
+    print(f"{len(results) - len(bad)} of {len(results)} claims as expected in {seconds:.1f}s")
+    for r in bad:
+        print(f"  {r.claim.id}: expected {r.claim.expected}, got {r.outcome.status} "
+              f"({r.outcome.reason})", file=sys.stderr)
+    return 0 if not bad else 1
+
+
 def run(args: argparse.Namespace) -> int:
     # validate every output location before spending minutes on the claims
     if args.json:
-        writable_dir(Path(args.json).parent, "--json")
+        check_json_target(args.json, "--json")
     report_dir = None if args.no_report else writable_dir(args.report, "--report")
 
     t0 = time.perf_counter()
@@ -74,10 +91,4 @@ def run(args: argparse.Namespace) -> int:
         write_json(report_dir / "verify.json", data, "--report")
         files = write_report(results, report_dir, require_pdf=False)
         print(files.summary())
-    bad = [r for r in results if not r.ok]
-    total = time.perf_counter() - t0
-    print(f"{len(results) - len(bad)} of {len(results)} claims as expected in {total:.1f}s")
-    for r in bad:
-        print(f"  {r.claim.id}: expected {r.claim.expected}, got {r.outcome.status} "
-              f"({r.outcome.reason})", file=sys.stderr)
-    return 0 if not bad else 1
+    return summarize(results, time.perf_counter() - t0)

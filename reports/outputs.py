@@ -23,20 +23,31 @@ def writable_dir(path: str | os.PathLike, flag: str) -> Path:
     return p
 
 
+def check_json_target(path: str | os.PathLike, flag: str) -> Path:
+    """Check that ``path`` can become a JSON file (a file name in a writable directory)."""
+    p = Path(path)
+    if not str(path).strip() or p.name in ("", ".", ".."):
+        raise UsageError(f"{flag} {str(path)!r}: expected a file name, e.g. results.json")
+    if p.is_dir():
+        raise UsageError(f"{flag} {p}: is a directory; expected a file name, e.g. {p / 'results.json'}")
+    writable_dir(p.parent, flag)
+    return p
+
+
 def write_json(path: str | os.PathLike, data: object, flag: str = "--json") -> Path:
     """Write JSON atomically (temp file + rename), so a reader never sees half a file."""
-    p = Path(path)
-    parent = writable_dir(p.parent if str(p.parent) else ".", flag)
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{p.name}.", suffix=".tmp")
+    p = check_json_target(path, flag)
+    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as fh:
             json.dump(data, fh, indent=2, sort_keys=False, default=_jsonable)
             fh.write("\n")
         os.replace(tmp, p)
-    except BaseException:
+    except OSError as exc:
+        raise UsageError(f"{flag} {p}: cannot write there ({exc.strerror or exc})") from None
+    finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        raise
     return p
 
 
