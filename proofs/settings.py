@@ -124,7 +124,9 @@ class FlowSettings:
     log_first_fraction: float = 1e-6  # ... at most this fraction of the horizon
     gd_etas: tuple[float, ...] = (0.2, 0.1, 0.05, 0.025)  # N2: GD step sizes
     gd_horizon: float = 40.0  # N2: fixed horizon T = n * eta
-    n1_horizon: float = 400.0  # N1: flow time of the paper-like reduced runs
+    n1_horizon: float = 1000.0  # N1: flow time of the paper-like reduced runs (scores grow by ~2-4)
+    n1_min_score_change: float = 1.0  # N1: a run where no score moves this much tests nothing (error)
+    claims_seed: int = 0  # N1, N2: seed of the paper-like reduced system
     fd_step: float = 1e-6  # central finite differences of the reduced / full flow loss (tests)
     fd_rtol: float = 1e-7  # ... agreement with the analytic gradient, relative to the array's scale
 
@@ -182,3 +184,38 @@ class ConvergenceChecks:
 
 
 CONVERGENCE = ConvergenceChecks()
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """The counterexample search (numerics/search_space.py, numerics/search.py,
+    numerics/search_metrics.py)."""
+
+    p_inside: float = 0.5  # outside search: each restricted dimension keeps its hypothesis with this probability
+    sample_attempts: int = 1000  # draws per point index before the space counts as exhausted
+    # SEN: a normalised drift max_tau |H - H(0)| / max(1, |H(0)|) above this is a candidate; DOP853's
+    # own drift at the screening tolerances stays below ~1e-9 (measured on the inside space)
+    sen_threshold: float = 1e-6
+    screen_rtol: float = 1e-9  # DOP853 tolerances of the screening run
+    screen_atol: float = 1e-12
+    confirm_rtol: float = 1e-12  # ... and of the confirmation run (1000x tighter)
+    confirm_atol: float = 1e-15
+    # a flow violation is confirmed when the tight run's value stays within this fraction of
+    # the screening value (numerical drift would shrink ~1000x with the tolerance)
+    confirm_stable: float = 0.1
+    # discrete GD: confirmation reruns with steps eta/2 and eta/4 at the same horizon; the
+    # first-order (Richardson) extrapolation 2 d(eta/4) - d(eta/2) to eta -> 0 must stay above
+    # the threshold (drift caused by the step alone shrinks like eta and extrapolates to ~0)
+    gd_refine: tuple[int, ...] = (2, 4)
+    gd_max_steps: int = 200_000  # a GD run longer than this (horizon / step) is refused
+    n_save: int = 60  # save times per run (log-spaced)
+    trace_samples: int = 60  # samples of the trajectory kept in a case file (for its plot)
+    shrink_max_evals: int = 60  # evaluations a shrink may spend
+    max_cases: int = 12  # shrunk cases written per search (one per family of broken hypotheses)
+    isolate_attempts: int = 3  # points from which one broken hypothesis is tried alone before giving up
+    connect_timeout: float = 5.0  # seconds to reach a --scheduler (and for it to have a worker)
+    inflight_per_worker: int = 2  # point tasks queued per worker (what a killed driver can lose)
+    progress_interval: float = 0.2  # seconds between progress-bar redraws
+
+
+SEARCH = SearchSettings()
