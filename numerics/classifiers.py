@@ -82,19 +82,29 @@ def cross_entropy(Z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 def loss_and_grads(kind: str, params: dict[str, np.ndarray], C: np.ndarray, y: np.ndarray,
-                   weights: np.ndarray | None = None) -> tuple[float, np.ndarray, dict[str, np.ndarray]]:
+                   weights: np.ndarray | None = None,
+                   relu: tuple[np.ndarray, np.ndarray] | None = None
+                   ) -> tuple[float, np.ndarray, dict[str, np.ndarray]]:
     r"""Loss :math:`L=\sum_i w_i \ell_i` (``weights`` default 1/n: the mean), :math:`\partial L/\partial C`
     (rows ``g_i``, the paper's classifier gradient at each context vector) and the
-    gradients of the classifier's parameters."""
+    gradients of the classifier's parameters.
+
+    ``relu = (fwd, bwd)`` (``tl`` only, arrays of shape n x hidden) chooses the ReLU's side
+    per row and unit instead of reading it off the sign of the pre-activation
+    :math:`p = C W_1 + b_1`: the hidden layer is ``fwd * p`` and the backward factor ``bwd``
+    (a fraction in [0, 1] is a Filippov convex combination of the two sides, used by the
+    gradient flow at a kink).  ``fwd = bwd = (p > 0)`` is the ordinary ReLU."""
     n = C.shape[0]
     w = np.full(n, 1.0 / n) if weights is None else np.asarray(weights, dtype=np.float64)
-    per_row, dZ = cross_entropy(logits(kind, params, C), y)
-    dZ = dZ * w[:, None]
     if kind in ("fc", "tc"):
-        W = params["W"]
-        return float(w @ per_row), dZ @ W.T, {"W": C.T @ dZ}
+        per_row, dZ = cross_entropy(logits(kind, params, C), y)
+        dZ = dZ * w[:, None]
+        return float(w @ per_row), dZ @ params["W"].T, {"W": C.T @ dZ}
     pre = C @ params["W1"] + params["b1"]
-    H = np.maximum(0.0, pre)
-    dH = (dZ @ params["W2"].T) * (pre > 0)
+    fwd, bwd = (pre > 0, pre > 0) if relu is None else relu
+    H = fwd * pre
+    per_row, dZ = cross_entropy(H @ params["W2"] + params["b2"], y)
+    dZ = dZ * w[:, None]
+    dH = (dZ @ params["W2"].T) * bwd
     grads = {"W1": C.T @ dH, "b1": dH.sum(axis=0), "W2": H.T @ dZ, "b2": dZ.sum(axis=0)}
     return float(w @ per_row), dH @ params["W1"].T, grads

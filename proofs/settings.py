@@ -117,7 +117,7 @@ class FlowSettings:
 
     max_steps: int = 1_000_000  # DOP853 step budget: beyond it a run returns status "failed"
     max_events: int = 100_000  # switch budget (TL: a ReLU changing side or sliding along its kink)
-    max_sliding: int = 8  # TL: most ReLU entries at their kink at once (modes found by 3^n enumeration)
+    kink_max_trials: int = 20_000  # TL: mode assignments tried at a kink before giving up (failed)
     kink_rtol: float = 1e-9  # TL: sign tolerance of the one-sided rates dp/dt at a kink (relative)
     n_save: int = 200  # default number of save times
     log_first: float = 1e-3  # first nonzero save time of a log-spaced grid ...
@@ -167,8 +167,8 @@ class ConvergenceChecks:
     lp_tol: float = 1e-9
     kkt_tol: float = 1e-7  # max-margin QP: primal, dual and stationarity residuals (relative)
     horizon: float = 1e6  # flow time of the checker's reduced-flow run (tau, lr-scaled)
-    n_save: int = 361  # log-spaced save times: 0, then horizon * first_fraction .. horizon
-    first_fraction: float = 1e-12  # ... early enough to see the turning time of a suppression dip
+    n_save: int = 401  # log-spaced save times: 0, then horizon * first_fraction .. horizon
+    first_fraction: float = 1e-14  # ... early enough to see the turning time of a suppression dip
     # a sample-to-sample decrease of s or |v| counts only when larger than this (relative to
     # max(1, |value|)): round-off of the integrator is far below, genuine dips (>= 1e-17 in
     # the paper's setting, where s starts at exactly 0) are far above the noise of a run that
@@ -179,6 +179,14 @@ class ConvergenceChecks:
     growth_rtol: float = 0.15  # fitted vs derived (first-order corrected) constant, relative
     floor_rtol: float = 1e-6  # loss floor: the flow's loss must stay >= floor * (1 - floor_rtol)
     suppression_refine: int = 200  # save times of the re-run that locates a turning time
+    # a suppression dip: |v| falls below |v0| by more than this (relative) while s falls below s0;
+    # the SEN identity locks the two, and |v| is the better-resolved of them near s0 = 0
+    suppression_rtol: float = 1e-9
+    # DOP853 step budget of the checker's run; a flow needing more is stiff (the loss stays
+    # bounded away from 0, e.g. H-ach fails) and is integrated with LSODA instead
+    dop853_max_steps: int = 2_000
+    lsoda_rtol: float = 1e-12  # LSODA keeps the SEN drift below NUMERIC.sen_flow_max at these
+    lsoda_atol: float = 1e-14
     gd_epochs: int = 20000  # --confirm-gd: discrete GD epochs of the full model
     gd_rtol: float = 0.05  # --confirm-gd: GD score/norm vs the reduced flow at the same tau
 
@@ -208,9 +216,16 @@ class SearchSettings:
     # the threshold (drift caused by the step alone shrinks like eta and extrapolates to ~0)
     gd_refine: tuple[int, ...] = (2, 4)
     gd_max_steps: int = 200_000  # a GD run longer than this (horizon / step) is refused
+    max_steps: int = 5000  # DOP853 step budget of one search run (a chattering TL kink fails fast)
+    eval_seconds: float = 20.0  # wall-time limit of one run: beyond it the run fails (status, not a hang)
     n_save: int = 60  # save times per run (log-spaced)
     trace_samples: int = 60  # samples of the trajectory kept in a case file (for its plot)
+    convergence_n_save: int = 61  # save times of the checker's flow at a search point (log-spaced)
+    convergence_confirm_horizon: float = 10.0  # confirmation: the checker again on a horizon this many times longer
     shrink_max_evals: int = 60  # evaluations a shrink may spend
+    # a shrinking step is kept only if the violation stays above this multiple of the threshold,
+    # so a shrunk case is not left balanced on the threshold (robust as a regression test)
+    shrink_margin: float = 10.0
     max_cases: int = 12  # shrunk cases written per search (one per family of broken hypotheses)
     isolate_attempts: int = 3  # points from which one broken hypothesis is tried alone before giving up
     connect_timeout: float = 5.0  # seconds to reach a --scheduler (and for it to have a worker)

@@ -62,3 +62,29 @@ def test_bad_matrix_is_a_usage_error(bad, match):
 def test_unknown_kind_is_a_usage_error():
     with pytest.raises(UsageError, match="classifier"):
         cl.init_classifier("svm", 3, 2, np.random.default_rng(0))
+
+
+def test_tl_sided_relu_reduces_to_the_ordinary_relu():
+    """The side choice used by the flow at ReLU kinks is the ordinary ReLU when read off the sign."""
+    rng = np.random.default_rng(0)
+    theta = cl.init_classifier("tl", 5, 3, rng)
+    C, y, w = rng.normal(size=(7, 5)), rng.integers(0, 3, 7), rng.uniform(0, 1, 7)
+    mask = ((C @ theta["W1"] + theta["b1"]) > 0).astype(float)
+    L1, G1, g1 = cl.loss_and_grads("tl", theta, C, y, w, relu=(mask, mask))
+    L2, G2, g2 = cl.loss_and_grads("tl", theta, C, y, w)
+    assert L1 == pytest.approx(L2, rel=1e-14)
+    np.testing.assert_allclose(G1, G2, rtol=1e-13, atol=1e-15)
+    for k in g2:
+        np.testing.assert_allclose(g1[k], g2[k], rtol=1e-13, atol=1e-15)
+
+
+def test_tl_fixed_side_gradient_matches_finite_differences_of_that_piece():
+    """With the sides held fixed the TL map is smooth: its gradient is that piece's derivative."""
+    rng = np.random.default_rng(3)
+    theta = cl.init_classifier("tl", 4, 3, rng)
+    C, y = rng.normal(size=(6, 4)), rng.integers(0, 3, 6)
+    side = rng.integers(0, 2, (6, cl.TL_HIDDEN)).astype(float)  # arbitrary, not the sign
+    f = lambda: cl.loss_and_grads("tl", theta, C, y, relu=(side, side))[0]
+    _, dC, grads = cl.loss_and_grads("tl", theta, C, y, relu=(side, side))
+    np.testing.assert_allclose(dC, _fd(f, C), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(grads["W1"], _fd(f, theta["W1"]), rtol=1e-6, atol=1e-8)
