@@ -26,6 +26,7 @@ KINDS = ("symbolic", "numeric")
 CLAIM_MODULES = (
     "proofs.symbolic",
     "proofs.controls",
+    "proofs.asymptotics",
     "numerics.flow_claims",
     "numerics.training_claims",
     "numerics.convergence_claims",

@@ -187,7 +187,7 @@ class ConvergenceChecks:
     dop853_max_steps: int = 2_000
     lsoda_rtol: float = 1e-12  # LSODA keeps the SEN drift below NUMERIC.sen_flow_max at these
     lsoda_atol: float = 1e-14
-    gd_epochs: int = 20000  # --confirm-gd: discrete GD epochs of the full model
+    gd_epochs: int = 5000  # --confirm-gd: discrete GD epochs of the full model (the paper's run)
     gd_rtol: float = 0.05  # --confirm-gd: GD score/norm vs the reduced flow at the same tau
 
 
@@ -228,7 +228,7 @@ class SearchSettings:
     shrink_margin: float = 10.0
     max_cases: int = 12  # shrunk cases written per search (one per family of broken hypotheses)
     isolate_attempts: int = 3  # points from which one broken hypothesis is tried alone before giving up
-    connect_timeout: float = 5.0  # seconds to reach a --scheduler (and for it to have a worker)
+    connect_timeout: float = 3.0  # seconds to reach a --scheduler (and for it to have a worker)
     inflight_per_worker: int = 2  # point tasks queued per worker (what a killed driver can lose)
     progress_interval: float = 0.2  # seconds between progress-bar redraws
 
