@@ -47,7 +47,7 @@ from typing import Callable
 import numpy as np
 
 from numerics import hypotheses as hyp
-from numerics.flow import FlowResult, ReducedSystem, reduced_flow
+from numerics.flow import FlowResult, ReducedSystem, reduced_flow, stiff_reduced_flow
 from proofs.errors import UsageError
 from proofs.settings import CONVERGENCE, NUMERIC
 
@@ -267,19 +267,9 @@ def run_flow(system: ReducedSystem, t_eval: np.ndarray, stiff: bool = False) -> 
         res = reduced_flow(system, t_eval, max_steps=CONVERGENCE.dop853_max_steps)
         if res.ok or "step budget" not in res.message:
             return res, "DOP853"
-    from scipy.integrate import solve_ivp
-
-    from numerics.flow import Trajectory, _reduced_result, reduced_vector_field
-
-    sol = solve_ivp(lambda _t, x: reduced_vector_field(system, x), (0.0, float(t_eval[-1])),
-                    system.initial_state(), method="LSODA", t_eval=t_eval,
-                    rtol=CONVERGENCE.lsoda_rtol, atol=CONVERGENCE.lsoda_atol)
-    ok = sol.status == 0 and np.all(np.isfinite(sol.y))
     why = "expected stiff (a label is not achievable)" if res is None else f"stiff: DOP853 stopped ({res.message})"
-    msg = (f"{why}; LSODA reached tau = {sol.t[-1]:.6g} ({sol.nfev} evaluations)" if ok
-           else f"LSODA failed: {sol.message}")
-    traj = Trajectory(sol.t, sol.y.T, "ok" if ok else "failed", msg, int(sol.nfev), int(sol.nfev))
-    return _reduced_result(system, traj), "LSODA"
+    out = stiff_reduced_flow(system, t_eval, rtol=CONVERGENCE.lsoda_rtol, atol=CONVERGENCE.lsoda_atol)
+    return replace(out, message=f"{why}; {out.message}"), "LSODA"
 
 
 # --------------------------------------------------------------------------- evidence
