@@ -1,0 +1,387 @@
+"""The counterexample search: metrics and their confirmation, the expected findings inside
+and outside the paper's hypotheses, the shrunk regression cases, atomic resume after
+SIGINT / SIGKILL, the dask paths (local cluster, --scheduler, unreachable scheduler),
+bad input, and the report section."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from numerics import search_metrics as sm
+from numerics.search import AppendLog, read_jsonl, replay, run_search
+from numerics.search_report import counterexample_section
+from numerics.search_space import SearchSpace, point_key
+from proofs.errors import UsageError
+from proofs.settings import SEARCH
+from reports.cli import main as cli
+
+DATA = Path(__file__).parent / "data" / "counterexamples"
+CASES = sorted(DATA.glob("*.json"))
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text().splitlines()]
+
+
+def _assert_complete(out: Path, budget: int) -> list[dict]:
+    recs = _lines(out / "points.jsonl")
+    assert len(recs) == budget  # none lost, none duplicated
+    assert sorted(r["index"] for r in recs) == list(range(budget))
+    assert len({r["key"] for r in recs}) == budget
+    return recs
+
+
+# --------------------------------------------------------------------------- the log
+
+def test_append_log_and_reader_name_bad_lines(tmp_path):
+    p = tmp_path / "x.jsonl"
+    log = AppendLog(p)
+    for i in range(3):
+        log.append({"index": i, "v": float("inf") if i == 1 else 0.5})
+    log.close()
+    with open(p, "ab") as fh:
+        fh.write(b'{"index": 3, "v"')  # a write cut short
+    text = p.read_bytes().split(b"\n")
+    text[1] = b"garbage{"
+    p.write_bytes(b"\n".join(text))
+    warnings: list[str] = []
+    good, bad = read_jsonl(p, warnings.append)
+    assert [r["index"] for _, r in good] == [0, 2]
+    assert good[0][1]["v"] == 0.5
+    assert [no for no, _ in bad] == [2, 4]
+    assert "line 2" in warnings[0] and "line 4" in warnings[1] and "cut short" in warnings[1]
+
+
+# --------------------------------------------------------------------------- metrics
+
+def test_inside_point_conserves_H_and_is_no_candidate():
+    sp = SearchSpace("sen-identity", inside=True)
+    for p in sp.points(11, 8):
+        r = sm.evaluate("sen-identity", p)
+        assert r["status"] == "ok" and r["model"] == "reduced"
+        assert r["violation"] < SEARCH.sen_threshold / 10  # H conserved up to integration error
+        assert not sm.violates("sen-identity", r)
+
+
+def test_loose_tolerance_drift_is_not_confirmed():
+    """Negative control for confirmation: drift caused by a loose integrator looks like a
+    violation but vanishes at the tight tolerance."""
+    sp = SearchSpace("sen-identity")
+    p = sp.with_values(json.loads((DATA / "sen_M-query.json").read_text())["point"],
+                       train_query=False, horizon=20.0, emb_scale=0.5, K=3, d_e=3)
+    loose = sm.evaluate("sen-identity", p, rtol=1e-3, atol=1e-5)
+    assert sm.violates("sen-identity", loose)
+    conf = sm.confirm("sen-identity", p, loose)
+    assert not conf["confirmed"] and conf["violation"] < 1e-9
+    assert "not stable" in conf["message"]
+
+
+def test_discrete_gd_drift_is_not_confirmed():
+    """Drift that shrinks like the step is GD's, not a failure of the (flow) identity."""
+    sp = SearchSpace("sen-identity")
+    p = sp.with_values(json.loads((DATA / "sen_M-query.json").read_text())["point"],
+                       train_query=False, dynamics="gd", gd_lr=0.3, horizon=20.0, emb_scale=0.5)
+    assert sp.broken(p) == ["M-flow"]
+    r = sm.evaluate("sen-identity", p)
+    assert sm.violates("sen-identity", r)
+    conf = sm.confirm("sen-identity", p, r)
+    assert not conf["confirmed"]
+    d = conf["values"]  # d(eta), d(eta/2), d(eta/4): halves with the step
+    assert 1.8 < d[0] / d[1] < 2.2 and 1.8 < d[1] / d[2] < 2.2
+    # the same GD with the query trained: the violation persists as the step shrinks
+    q = sp.with_values(p, train_query=True)
+    rq = sm.evaluate("sen-identity", q)
+    cq = sm.confirm("sen-identity", q, rq)
+    assert cq["confirmed"] and cq["extrapolated"] > 0.5 * cq["values"][-1]
+
+
+# --------------------------------------------------------------------------- regression cases
+
+def test_regression_cases_cover_the_expected_families():
+    names = {p.stem for p in CASES}
+    assert {"sen_M-query", "sen_M-lengths", "conv_H-ach_average-column"} <= names
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_regression_case_still_violates(path):
+    case = json.loads(path.read_text())
+    rep = replay(path)
+    assert rep["reproduces"], rep["message"]
+    assert rep["broken"] == case["broken"] and len(case["broken"]) == 1
+    assert rep["violation"] == pytest.approx(case["violation"], rel=1e-6)
+    sp = SearchSpace(case["claim"])
+    # control: the same point with its one broken hypothesis put back does not violate
+    h = case["broken"][0]
+    fixed = sp.with_values(case["point"], **({"matrix": "paper-random", "d_e": case["point"]["K"]}
+                                             if h == "H-ach" else {}))
+    if h != "H-ach":
+        fixed = sp.isolate(fixed, "none")  # restores every restricted dimension
+    assert sp.broken(fixed) == []
+    r = sm.evaluate(case["claim"], fixed)
+    assert r["status"] == "ok" and not sm.violates(case["claim"], r), r.get("violation")
+    if case["claim"] == "convergence":
+        words = case["confirm"]["words"]
+        assert any(w["verdict"] == "not-converged" and h in w["failed_hypotheses"] for w in words)
+        assert all(w["verdict"] == "converged" for w in r["words"])
+
+
+def test_replay_cli_exit_codes(tmp_path, capsys):
+    assert cli(["search", "--replay", str(DATA / "sen_M-lengths.json")]) == 0
+    assert "REPRODUCES" in capsys.readouterr().out
+    # a case edited back inside the hypotheses no longer violates: exit 1
+    case = json.loads((DATA / "sen_M-lengths.json").read_text())
+    case["point"]["m_spread"] = 0
+    f = tmp_path / "fixed.json"
+    f.write_text(json.dumps(case))
+    assert cli(["search", "--replay", str(f)]) == 1
+    assert "DOES NOT REPRODUCE" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- expected findings
+
+@pytest.fixture(scope="module")
+def sen_outside(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sen-outside")
+    return out, run_search("sen-identity", 40, 1, out, seed=1, progress=False)
+
+
+@pytest.fixture(scope="module")
+def conv_outside(tmp_path_factory):
+    out = tmp_path_factory.mktemp("conv-outside")
+    return out, run_search("convergence", 40, 1, out, seed=3, progress=False)
+
+
+@pytest.mark.slow
+def test_outside_sen_finds_query_and_lengths(sen_outside, capsys):
+    out, s = sen_outside
+    recs = _assert_complete(out, 40)
+    assert s["errors"] == 0 and s["confirmed"] > 0
+    by = {tuple(c["broken"]): c for c in s["cases"]}
+    for h in ("M-query", "M-lengths"):
+        assert (h,) in by, s["cases"]
+        case = json.loads((out / by[(h,)]["file"]).read_text())
+        assert case["violation"] > SEARCH.shrink_margin * SEARCH.sen_threshold
+        origin = case["origin"]["point"]
+        assert case["shrink"]["evaluations"] > 0
+        assert case["point"]["K"] <= origin["K"] and case["point"]["d_e"] <= origin["d_e"]
+        assert case["point"]["horizon"] <= origin["horizon"]
+        assert any(r["key"] == case["origin"]["key"] and r["confirmed"] for r in recs)
+        assert cli(["search", "--replay", str(out / by[(h,)]["file"])]) == 0
+    # GD alone never becomes a case: its drift shrinks with the step
+    assert ("M-flow",) not in by
+    assert "REPRODUCES" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_outside_convergence_finds_non_achievable_label(conv_outside):
+    out, s = conv_outside
+    _assert_complete(out, 40)
+    by = {tuple(c["broken"]): c for c in s["cases"]}
+    assert ("H-ach",) in by, s["cases"]
+    case = json.loads((out / by[("H-ach",)]["file"]).read_text())
+    assert case["point"]["classifier"] == "fc"
+    bad = [w for w in case["confirm"]["words"] if w["verdict"] == "not-converged"]
+    assert bad and all("H-ach" in w["failed_hypotheses"] for w in bad)
+    for w in bad:  # the loss stays on its floor inf_x CE(W^T x, y) > 0
+        assert w["loss_end"] >= w["loss_floor"] * (1 - 1e-6) and w["loss_floor"] > 0.5
+    assert s["undecided_points"] > 0  # modelling assumptions broken: the checker abstains
+
+
+@pytest.fixture(scope="module")
+def loopback_cluster():
+    from distributed import LocalCluster
+
+    cluster = LocalCluster(host="127.0.0.1", processes=True, n_workers=2, threads_per_worker=1,
+                           dashboard_address=None)
+    yield cluster.scheduler_address
+    cluster.close()
+
+
+@pytest.mark.slow
+def test_search_on_an_existing_dask_scheduler(loopback_cluster, tmp_path):
+    s = run_search("sen-identity", 16, 1, tmp_path, seed=6, scheduler=loopback_cluster, progress=False)
+    assert s["executor"] == f"dask scheduler {loopback_cluster} (2 worker(s))"
+    recs = _assert_complete(tmp_path, 16)
+    # each point depends only on its own seed: the cluster gives what the in-process run gives
+    serial = run_search("sen-identity", 16, 1, tmp_path / "serial", seed=6, progress=False)
+    by = {r["index"]: r for r in _lines(tmp_path / "serial" / "points.jsonl")}
+    for r in recs:
+        assert r["key"] == by[r["index"]]["key"] and r["violation"] == by[r["index"]]["violation"]
+    assert s["confirmed"] == serial["confirmed"] > 0
+
+
+@pytest.mark.slow
+def test_inside_hypotheses_no_convergence_failure(tmp_path):
+    s = run_search("convergence", 200, 1, tmp_path, seed=0, inside_hypotheses=True, progress=False)
+    recs = _assert_complete(tmp_path, 200)
+    assert all(r["status"] == "ok" and not r["broken"] for r in recs)
+    assert s["candidates"] == s["confirmed"] == s["errors"] == s["failed"] == 0
+    assert s["anomalies"] == 0 and s["undecided_points"] == 0 and s["cases"] == []
+    assert all(w["verdict"] == "converged" for r in recs for w in r["metric"]["words"])
+
+
+@pytest.mark.slow
+def test_inside_hypotheses_no_sen_violation(tmp_path):
+    s = run_search("sen-identity", 200, 1, tmp_path, seed=0, inside_hypotheses=True, progress=False)
+    _assert_complete(tmp_path, 200)
+    assert s["candidates"] == s["confirmed"] == s["errors"] == s["failed"] == 0
+    assert s["max_violation"] < SEARCH.sen_threshold / 10  # DOP853 at the screening tolerances
+
+
+@pytest.mark.slow
+def test_default_local_cluster(tmp_path):
+    s = run_search("sen-identity", 6, 2, tmp_path, seed=4, inside_hypotheses=True, progress=False)
+    assert s["executor"] == "dask LocalCluster (2 processes)"
+    _assert_complete(tmp_path, 6)
+
+
+def test_unreachable_scheduler_fails_fast(tmp_path):
+    t0 = time.monotonic()
+    with pytest.raises(UsageError, match=r"--scheduler tcp://127.0.0.1:1: cannot reach"):
+        run_search("sen-identity", 5, 1, tmp_path / "s", scheduler="tcp://127.0.0.1:1", progress=False)
+    assert time.monotonic() - t0 < SEARCH.connect_timeout + 5
+    assert not (tmp_path / "s" / "search.json").exists()  # nothing written: a retry needs no --resume
+
+
+# --------------------------------------------------------------------------- kill and resume
+
+def _start(out: Path, budget: int, workers: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "reports.cli", "search", "--claim", "sen-identity", "--budget", str(budget),
+         "--workers", str(workers), "--seed", "5", "--inside-hypotheses", "--out", str(out)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_lines(out: Path, n: int, proc: subprocess.Popen, timeout: float = 60) -> int:
+    end = time.monotonic() + timeout
+    f = out / "points.jsonl"
+    while time.monotonic() < end:
+        if f.exists():
+            k = f.read_bytes().count(b"\n")
+            if k >= n:
+                return k
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    raise AssertionError("the search did not write points in time")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig,workers", [(signal.SIGINT, 2), (signal.SIGKILL, 1)], ids=["SIGINT", "SIGKILL"])
+def test_killed_search_resumes_without_loss_or_duplicates(tmp_path, sig, workers):
+    budget = 200
+    proc = _start(tmp_path, budget, workers)
+    _wait_lines(tmp_path, 20, proc)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    before = (tmp_path / "points.jsonl").read_bytes()
+    done = before.count(b"\n")
+    assert done < budget  # killed mid-run
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130
+        assert "continue with --resume" in err and "Traceback" not in err
+    else:
+        assert proc.returncode == -signal.SIGKILL
+    s = run_search("sen-identity", budget, 1, tmp_path, seed=5, resume=True, inside_hypotheses=True,
+                   progress=False)
+    recs = _assert_complete(tmp_path, budget)
+    assert s["evaluated_this_run"] == budget - len([x for x in before.split(b"\n")[:done] if x])
+    assert (tmp_path / "points.jsonl").read_bytes().startswith(before)  # finished points kept as they were
+    sp = SearchSpace("sen-identity", inside=True)
+    assert [r["key"] for r in sorted(recs, key=lambda r: r["index"])] == [point_key(p) for p in sp.points(5, budget)]
+
+
+def test_resume_skips_corrupted_line_and_cut_off_tail(tmp_path, capsys):
+    run_search("sen-identity", 12, 1, tmp_path, seed=2, inside_hypotheses=True, progress=False)
+    f = tmp_path / "points.jsonl"
+    lines = f.read_bytes().split(b"\n")
+    lines[4] = b'{"index": 4, "key": "oops'  # line 5 corrupted
+    lines = lines[:10]  # lines 11.. lost ...
+    f.write_bytes(b"\n".join(lines) + b"\n" + b'{"index": 10, "key"')  # ... and a cut-off line 11
+    capsys.readouterr()
+    s = run_search("sen-identity", 12, 1, tmp_path, seed=2, resume=True, inside_hypotheses=True, progress=False)
+    err = capsys.readouterr().err
+    assert "points.jsonl line 5: not a JSON record" in err
+    assert "points.jsonl line 11: incomplete last line" in err
+    assert s["evaluated_this_run"] == 12 - 9
+    _assert_complete(tmp_path, 12)
+    assert len(_lines(tmp_path / "points.corrupt.jsonl")) == 2
+
+
+def test_resume_checks_it_is_the_same_search(tmp_path):
+    run_search("sen-identity", 3, 1, tmp_path, seed=2, inside_hypotheses=True, progress=False)
+    with pytest.raises(UsageError, match="already holds a search"):
+        run_search("sen-identity", 3, 1, tmp_path, seed=2, inside_hypotheses=True, progress=False)
+    with pytest.raises(UsageError, match="seed = 2 but this search has seed = 3"):
+        run_search("sen-identity", 3, 1, tmp_path, seed=3, resume=True, inside_hypotheses=True, progress=False)
+    # a larger budget extends the same sequence
+    s = run_search("sen-identity", 5, 1, tmp_path, seed=2, resume=True, inside_hypotheses=True, progress=False)
+    assert s["evaluated_this_run"] == 2
+    _assert_complete(tmp_path, 5)
+
+
+# --------------------------------------------------------------------------- bad input
+
+@pytest.mark.parametrize("argv,message", [
+    (["--claim", "collapse", "--budget", "5", "--out", "X"], "--claim: expected one of sen-identity, convergence"),
+    (["--claim", "sen-identity", "--budget", "0", "--out", "X"], "--budget: expected an integer > 0, got 0"),
+    (["--claim", "sen-identity", "--budget", "3", "--workers", "0", "--out", "X"], "--workers: expected an integer >= 1"),
+    (["--claim", "sen-identity", "--out", "X"], "--budget: required"),
+    (["--replay", "MISSING.json"], "no such case file"),
+    (["--replay", "BAD.json"], "not valid JSON"),
+    (["--replay", "OTHER.json"], "not an attndyn counterexample"),
+    (["--replay", "FIELD.json"], "point.K: expected a value in [2, 4], got 99"),
+])
+def test_bad_input_is_one_clear_message(tmp_path, capsys, argv, message):
+    (tmp_path / "BAD.json").write_text("{not json")
+    (tmp_path / "OTHER.json").write_text('{"format": "something-else"}')
+    case = json.loads((DATA / "sen_M-query.json").read_text())
+    case["point"]["K"] = 99
+    (tmp_path / "FIELD.json").write_text(json.dumps(case))
+    argv = [str(tmp_path / a) if a in ("X", "MISSING.json", "BAD.json", "OTHER.json", "FIELD.json") else a
+            for a in argv]
+    assert cli(["search", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_non_integer_budget_is_an_argparse_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli(["search", "--claim", "sen-identity", "--budget", "lots", "--out", "x"])
+    assert exc.value.code == 2
+    assert "--budget: expected an integer, got 'lots'" in capsys.readouterr().err
+
+
+def test_help_documents_the_space(capsys):
+    with pytest.raises(SystemExit):
+        cli(["search", "--help"])
+    out = capsys.readouterr().out
+    for word in ("m_spread", "n_nontopic", "train_query", "average-column", "M-query", "H-ach", "--resume"):
+        assert word in out
+
+
+# --------------------------------------------------------------------------- report section
+
+def test_report_section_lists_every_case(tmp_path):
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    picked = [DATA / "sen_M-query.json", DATA / "conv_H-ach_average-column.json"]
+    for f in picked:
+        (cases / f.name).write_text(f.read_text())
+    (cases / "notes.json").write_text('{"not": "a case"}')  # ignored
+    sec = counterexample_section(tmp_path, fig_dir=tmp_path / "figures")  # a search dir holds cases/
+    assert sec.title == "Counterexamples found by the search"
+    assert len(sec.figures) == len(picked)
+    for f in sec.figures:
+        assert f.is_file() and f.stat().st_size > 1000 and f.with_suffix(".png").is_file()
+    for text in ("M-query", "H-ach", "sen-identity", "convergence", "replay", "average-column"):
+        assert text in sec.body_latex
+    assert sec.body_latex.count(r"\subsection*") == len(picked)
+    empty = counterexample_section(tmp_path / "figures")
+    assert "No confirmed counterexample" in empty.body_latex and empty.figures == []
