@@ -41,7 +41,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 import traceback
 from collections import deque
@@ -54,6 +53,7 @@ from numerics import search_metrics as sm
 from numerics.search_space import (CLAIMS, DIMENSIONS, DIMS, HYPOTHESES, SPACE_VERSION, SearchSpace,
                                    check_claim, point_key)
 from proofs.errors import UsageError
+from reports.outputs import atomic_replace
 from proofs.settings import SEARCH
 
 FORMAT = "attndyn-search/1"
@@ -148,30 +148,11 @@ def read_jsonl(path: Path, warn) -> tuple[list[tuple[int, dict]], list[tuple[int
 
 
 def write_json_atomic(path: Path, data) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(_clean(data), fh, indent=1, allow_nan=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_replace(path, (json.dumps(_clean(data), indent=1, allow_nan=False) + "\n").encode())
 
 
 def _rewrite_lines(path: Path, lines: list[bytes]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.writelines(lines)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_replace(path, b"".join(lines))
 
 
 # --------------------------------------------------------------------------- tasks (run on workers)

@@ -34,21 +34,31 @@ def check_json_target(path: str | os.PathLike, flag: str) -> Path:
     return p
 
 
-def write_json(path: str | os.PathLike, data: object, flag: str = "--json") -> Path:
-    """Write JSON atomically (temp file + rename), so a reader never sees half a file."""
-    p = check_json_target(path, flag)
+def atomic_replace(path: str | os.PathLike, data: bytes) -> Path:
+    """Replace ``path`` by ``data`` atomically (temp file, fsync, rename): a reader, or a run
+    killed at any moment, sees the old file or the new one, never half of either."""
+    p = Path(path)
     fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2, sort_keys=False, default=_jsonable)
-            fh.write("\n")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, p)
-    except OSError as exc:
-        raise UsageError(f"{flag} {p}: cannot write there ({exc.strerror or exc})") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return p
+
+
+def write_json(path: str | os.PathLike, data: object, flag: str = "--json") -> Path:
+    """Write JSON atomically (see :func:`atomic_replace`), so a reader never sees half a file."""
+    p = check_json_target(path, flag)
+    text = json.dumps(data, indent=2, sort_keys=False, default=_jsonable) + "\n"
+    try:
+        return atomic_replace(p, text.encode())
+    except OSError as exc:
+        raise UsageError(f"{flag} {p}: cannot write there ({exc.strerror or exc})") from None
 
 
 def _jsonable(obj: object) -> object:
