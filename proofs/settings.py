@@ -234,3 +234,46 @@ class SearchSettings:
 
 
 SEARCH = SearchSettings()
+
+
+@dataclass(frozen=True)
+class ReproduceSettings:
+    """``attndyn reproduce`` (numerics/reproduce.py): verdicts and figure layout."""
+
+    # a run "converged" (to attending to the topic words) when its final training loss is at
+    # most converged_loss and every topic word's mean attention weight over its training
+    # sentences is at least converged_attention (the paper's runs end near loss 2e-3 and
+    # topic attention ~0.9; uniform attention over m + 1 = 21 words would be ~0.05)
+    converged_loss: float = 0.05
+    converged_attention: float = 0.5
+    sen_points: int = 40  # empirical points per word on a SEN plot (log-spaced records)
+    curve_points: int = 400  # points of each closed-form curve
+    sst_top_words: int = 5  # SST: SEN curves of this many words with the largest final score
+    sst_min_sentences: int = 5  # SST: words in fewer training sentences are left out (noise)
+    png_dpi: int = 150
+    # training-time target of `reproduce synthetic` (3 x 5000 epochs), checked by `attndyn bench`
+    synthetic_seconds_target: float = 15.0
+
+
+REPRODUCE = ReproduceSettings()
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """``attndyn bench`` (numerics/bench.py): sizes, repetitions, targets.  A benchmark, not a test."""
+
+    warmup_epochs: int = 2  # epochs run (and discarded) before timing: compilation, caches, page faults
+    paper_epochs: int = 30  # timed epochs per implementation at the paper's size (median reported)
+    large_epochs: int = 5  # ... at N = V = 10^6 for the kernel
+    large_slow_epochs: int = 3  # ... at 10^6 for the NumPy twin and PyTorch (seconds per epoch each)
+    quick_paper_epochs: int = 10  # --quick
+    quick_large_epochs: int = 2
+    numpy_block: int = 65536  # NumPy twin: sentences per vectorised block (bounds its memory)
+    torch_ratio_target: float = 20.0  # kernel >= 20x faster than PyTorch per epoch (paper size)
+    large_epoch_target: float = 0.5  # seconds per epoch at 10^6, float64
+    large_rss_target: float = 1.5e9  # bytes of peak resident memory at 10^6
+    agreement_rtol: float = 1e-10  # twin / PyTorch vs kernel after one epoch (sanity of the comparison)
+    worker_timeout: float = 1800.0  # seconds for one measurement subprocess before it is killed
+
+
+BENCH = BenchSettings()

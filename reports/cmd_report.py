@@ -14,7 +14,8 @@ import argparse
 import time
 
 from proofs.errors import UsageError
-from reports.cmd_verify import add_selection_arguments, results_json, run_selected, summarize
+from reports.cmd_verify import (add_report_section_arguments, add_selection_arguments, report_sections,
+                                results_json, run_selected, summarize)
 from reports.latex import no_engine_reason, tex_engine, write_report
 from reports.outputs import writable_dir, write_json
 
@@ -29,15 +30,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="fail (exit 2) unless the PDF is made; by default a missing TeX engine "
                         "only prints why there is no PDF")
     add_selection_arguments(p)
+    add_report_section_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
     out = writable_dir(args.out, "--out")
     if args.require_pdf and tex_engine() is None:
         raise UsageError(f"--require-pdf: no PDF can be made: {no_engine_reason()}")
+    sections = report_sections(args)
     t0 = time.perf_counter()
     results = run_selected(args.only, args.ids)
     write_json(out / "verify.json", results_json(results), "--out")
-    files = write_report(results, out, require_pdf=args.require_pdf)
+    files = write_report(results, out, require_pdf=args.require_pdf, extra_sections=sections)
     print(files.summary())
     return summarize(results, time.perf_counter() - t0)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import time
 
@@ -12,6 +13,21 @@ from reports.outputs import DEFAULT_REPORT_DIR, check_json_target, writable_dir,
 NAME = "verify"
 HELP = "run the registered claims (symbolic proofs, numeric measurements) and report each verdict"
 VERSION = 1
+# Modules that add sections to the LaTeX report; each exposes add_report_arguments(parser)
+# and report_sections(args) -> list[reports.latex.Section] (empty when it has nothing to show).
+REPORT_SECTION_MODULES = ("numerics.reproduce",)
+
+
+def add_report_section_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of every report-section module (shared with ``attndyn report``)."""
+    for name in REPORT_SECTION_MODULES:
+        importlib.import_module(name).add_report_arguments(p)
+
+
+def report_sections(args: argparse.Namespace) -> list:
+    """The extra report sections (validated before any claim runs)."""
+    return [sec for name in REPORT_SECTION_MODULES
+            for sec in importlib.import_module(name).report_sections(args)]
 
 
 def add_selection_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,6 +44,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--report", metavar="DIR", default=str(DEFAULT_REPORT_DIR),
                    help=f"directory for the LaTeX/PDF report and verify.json (default: {DEFAULT_REPORT_DIR})")
     p.add_argument("--no-report", action="store_true", help="do not write the report")
+    add_report_section_arguments(p)
 
 
 def results_json(results: list[ClaimResult]) -> dict:
@@ -79,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         check_json_target(args.json, "--json")
     report_dir = None if args.no_report else writable_dir(args.report, "--report")
+    sections = report_sections(args) if report_dir is not None else []
 
     t0 = time.perf_counter()
     results = run_selected(args.only, args.ids)
@@ -89,6 +107,6 @@ def run(args: argparse.Namespace) -> int:
         from reports.latex import write_report
 
         write_json(report_dir / "verify.json", data, "--report")
-        files = write_report(results, report_dir, require_pdf=False)
+        files = write_report(results, report_dir, require_pdf=False, extra_sections=sections)
         print(files.summary())
     return summarize(results, time.perf_counter() - t0)

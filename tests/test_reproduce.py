@@ -1,0 +1,184 @@
+"""`attndyn reproduce`: runs, summary, figures and the report section, on tiny corpora.
+
+The paper-size runs are `attndyn reproduce synthetic` itself (timed by `attndyn bench`);
+here every experiment runs with a few epochs on a few hundred sentences.
+"""
+import argparse
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from numerics import reproduce as rp
+from numerics.config import load_config
+from numerics.corpus import sentence_counts
+from numerics.train import train
+from proofs.errors import UsageError
+from proofs.settings import REPORT, REPRODUCE
+from reports.cli import main
+from reports.latex import tex_engine, write_report
+
+TINY = ["train.epochs=40", "train.lr=0.5", "corpus.n_sentences=240", "corpus.n_nontopic=30", "corpus.m=5",
+        "model.d_e=4", "model.d_k=4"]
+
+
+@pytest.fixture(scope="module")
+def synthetic_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("synthetic")
+    lines = []
+    summary = rp.reproduce("synthetic", out, TINY, progress=False, log=lines.append)
+    return out, summary, lines
+
+
+def test_synthetic_summary_runs_and_files(synthetic_dir):
+    out, summary, lines = synthetic_dir
+    assert json.loads((out / "summary.json").read_text()) == json.loads(json.dumps(summary))
+    assert [r["preset"] for r in summary["runs"]] == ["paper-fc", "paper-tc", "paper-tl"]
+    assert any("[3/3] paper-tl" in line for line in lines)  # progress lines
+    for stem in ("synthetic_sen", "synthetic_loss", "synthetic_distributions"):
+        for ext in ("png", "pdf"):
+            assert f"{stem}.{ext}" in summary["figures"] and (out / f"{stem}.{ext}").stat().st_size > 1000
+    assert summary["training_seconds"] == pytest.approx(sum(r["training_seconds"] for r in summary["runs"]))
+    for r in summary["runs"]:
+        assert r["epochs"] == 40 and r["status"] == "ok" and len(r["topic_words"]) == 8
+        assert "--set train.epochs=40" in r["command"] and r["preset"] in r["command"]
+        run_dir = out / "runs" / r["preset"]
+        own = json.loads((run_dir / "summary.json").read_text())
+        assert own["sen_residual_max"] == r["sen_residual_max"]
+        final = np.load(run_dir / "final_words.npz")
+        assert final["scores"].shape == (38,)
+        assert [w["score"] for w in r["topic_words"]] == pytest.approx(final["scores"][:8].tolist())
+
+
+def test_synthetic_runs_equal_a_direct_training(synthetic_dir):
+    """Reproduce trains each preset exactly as `train` does (shared corpus, same seed)."""
+    _, summary, _ = synthetic_dir
+    for r in summary["runs"][:2]:
+        direct = train(load_config(preset=r["preset"], overrides=TINY), progress=False)
+        assert r["final_loss"] == direct.final_loss
+        assert r["sen_residual_max"] == direct.sen_residual_max()
+
+
+def _result(loss, attention, status="ok", kind="synthetic", words=2):
+    return SimpleNamespace(final_loss=loss, status=status, message="boom",
+                           topic_attention_mean=np.asarray(attention, float),
+                           topic_words=np.arange(words), config=SimpleNamespace(corpus=SimpleNamespace(kind=kind)))
+
+
+def test_convergence_verdict():
+    L, A = REPRODUCE.converged_loss, REPRODUCE.converged_attention
+    assert rp.converged(_result(L / 2, [A + 0.1, A + 0.2]))["verdict"] is True
+    no_attention = rp.converged(_result(L / 2, [A + 0.1, A / 10]))
+    assert no_attention["verdict"] is False and no_attention["attention_ok"] is False
+    assert rp.converged(_result(2 * L, [0.9, 0.9]))["final_loss_ok"] is False
+    assert rp.converged(_result(float("nan"), [0.9, 0.9], status="diverged"))["verdict"] is False
+    real = rp.converged(_result(L / 2, [0.01, 0.01], kind="sst2"))
+    assert real["verdict"] is True and real["attention_ok"] is None
+
+
+def test_reproduction_section_and_report(synthetic_dir, tmp_path):
+    out, summary, _ = synthetic_dir
+    sec = rp.reproduction_section(out)
+    assert "synthetic" in sec.title
+    assert [f.name for f in sec.figures] == [f for f in summary["figures"] if f.endswith(".pdf")]
+    assert sec.body_latex.count(r"\\") - sec.body_latex.count(r"\\[") == 1 + len(summary["runs"])
+    assert rp.reproduction_section(tmp_path) is None
+    (tmp_path / "summary.json").write_text('{"experiment": "other"}')
+    assert rp.reproduction_section(tmp_path) is None
+    if tex_engine() is None:
+        pytest.skip("no TeX engine")
+    files = write_report([], tmp_path / "rep", require_pdf=True, extra_sections=[sec])
+    assert files.pdf is not None
+    assert all(w <= REPORT.overfull_max_pt for w in files.overfull), files.overfull
+
+
+def test_report_sections_from_given_and_default_dirs(synthetic_dir, tmp_path, monkeypatch):
+    out, _, _ = synthetic_dir
+    secs = rp.report_sections(argparse.Namespace(reproduced=[str(out)]))
+    assert len(secs) == 1
+    with pytest.raises(UsageError, match="--reproduced"):
+        rp.report_sections(argparse.Namespace(reproduced=[str(tmp_path)]))
+    monkeypatch.chdir(tmp_path)  # the default location is relative to the current directory
+    assert rp.report_sections(argparse.Namespace(reproduced=None)) == []
+    (tmp_path / rp.DEFAULT_DIR).mkdir(parents=True)
+    (tmp_path / rp.DEFAULT_DIR / "synthetic").symlink_to(out)
+    assert len(rp.report_sections(argparse.Namespace(reproduced=None))) == 1
+
+
+def test_ablation_freezes_what_it_says(tmp_path):
+    summary = rp.reproduce("ablation", tmp_path, TINY, progress=False, log=lambda _: None)
+    assert summary["figures"] == ["ablation_curves.png", "ablation_curves.pdf"]
+    for r in summary["runs"]:
+        tr = np.load(tmp_path / "runs" / r["preset"] / "trajectory.npz")
+        scores_move = np.ptp(tr["topic_scores"], axis=0).max() > 0
+        norms_move = np.ptp(tr["topic_norms"], axis=0).max() > 0
+        variant = r["preset"].rsplit("-", 1)[1]
+        assert scores_move == (variant != "kf"), r["preset"]
+        assert norms_move == (variant != "ef"), r["preset"]
+
+
+def _write_sst(root):
+    """Tiny SST-2 / SST-5 files: 'good'/'bad' carry the label, the rest is filler."""
+    rng = np.random.default_rng(0)
+    filler = ["the", "film", "a", "is", "of", "story", "and", "it", "plot", "actors"]
+    for sub, stem, K in (("sst2", "stsa.binary", 2), ("sst5", "stsa.fine", 5)):
+        d = root / sub
+        d.mkdir(parents=True)
+        for split, n in (("train", 60), ("dev", 6), ("test", 10)):
+            lines = []
+            for i in range(n):
+                y = i % K
+                words = list(rng.choice(filler, size=rng.integers(3, 8))) + [f"w{y}", "good" if y else "bad"]
+                lines.append(f"{y} {' '.join(words)}")
+            (d / f"{stem}.{split}").write_text("\n".join(lines) + "\n")
+
+
+def test_sst_records_the_words_with_the_largest_scores(tmp_path):
+    _write_sst(tmp_path / "data")
+    out = tmp_path / "out"
+    over = [f"corpus.sst_dir={tmp_path / 'data'}", "train.epochs=30", "train.lr=0.5", "train.record_every=3"]
+    summary = rp.reproduce("sst", out, over, progress=False, log=lambda _: None)
+    assert summary["figures"] == ["sst_sen.png", "sst_sen.pdf", "sst_purity.png", "sst_purity.pdf"]
+    from numerics.sst import read_sst
+
+    for r in summary["runs"]:
+        assert r["repeat_identical"] is True
+        assert len(r["topic_words"]) == REPRODUCE.sst_top_words
+        corpus = read_sst(r["preset"][:4], tmp_path / "data").subset("train")
+        counts = sentence_counts(corpus)
+        scores = np.load(out / "runs" / r["preset"] / "final_words.npz")["scores"]
+        eligible = np.flatnonzero(counts >= REPRODUCE.sst_min_sentences)
+        best = eligible[np.argsort(-scores[eligible], kind="stable")][:REPRODUCE.sst_top_words]
+        assert [w["word"] for w in r["topic_words"]] == best.tolist()
+        # m of each recorded word: mean length - 1 of its training sentences
+        for w in r["topic_words"]:
+            has = [i for i in range(corpus.n_sentences)
+                   if w["word"] in corpus.word_ids[corpus.offsets[i]:corpus.offsets[i + 1]]]
+            assert w["m"] == pytest.approx(np.mean(corpus.lengths[has] - 1))
+        assert r["converged"]["attention_ok"] is None
+
+
+def test_cli(tmp_path, capsys):
+    out = tmp_path / "cli"
+    argv = ["reproduce", "synthetic", "--out", str(out), "--no-progress"] + [x for s in TINY for x in ("--set", s)]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "[1/3] paper-fc" in text and "converged:" in text and str(out) in text
+    assert (out / "summary.json").is_file()
+    assert main(["reproduce", "synthetic", "--out", str(out), "--set", "train.nope=1"]) == 2
+    assert "train.nope" in capsys.readouterr().err
+    assert main(["reproduce", "synthetic", "--out", "/proc/attndyn/x"]) == 2
+    assert "--out" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["reproduce", "imagenet"])
+    assert main(["verify", "--claim", "S1-gradients", "--reproduced", str(tmp_path / "none"),
+                 "--report", str(tmp_path / "rep")]) == 2
+    assert "--reproduced" in capsys.readouterr().err
+
+
+def test_plan_validates_every_config_first():
+    with pytest.raises(UsageError, match="corpus.m"):
+        rp.plan("synthetic", ["corpus.m=0"])
+    with pytest.raises(UsageError, match="experiment"):
+        rp.plan("imagenet")

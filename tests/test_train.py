@@ -1,0 +1,238 @@
+"""The training driver: records, divergence, snapshots, mini-batches, determinism, the CLI."""
+import io
+import json
+
+import numpy as np
+import pytest
+
+from numerics.attention import AttentionModel
+from numerics.config import CorpusSpec, ModelConfig, RunConfig, TrainConfig
+from numerics.corpus import Corpus, SyntheticConfig, synthetic
+from numerics.train import Progress, train
+from proofs.errors import UsageError
+from reports.cli import main
+
+
+def small(classifier="fc", epochs=40, **train_kw):
+    corpus = SyntheticConfig(n_topics=3, topic_words_per_topic=2, n_nontopic=40, m=6, n_sentences=240,
+                             split=(0.75, 0.05, 0.2), seed=3)
+    train_kw.setdefault("record_every", 5)
+    train_kw.setdefault("lr", 0.5)
+    return RunConfig(CorpusSpec("synthetic", corpus), ModelConfig(classifier=classifier, d_e=4, d_k=5),
+                     TrainConfig(epochs=epochs, **train_kw))
+
+
+def tiny_corpus():
+    """Variable-length sentences, built by hand: words 0, 1 are topic words of classes 0, 1."""
+    sentences = [[0, 2, 3], [1, 4], [0, 5, 5, 2], [1, 3, 4, 6, 2], [0, 6], [1, 2, 2], [0, 3], [1, 5]]
+    offsets = np.concatenate([[0], np.cumsum([len(s) for s in sentences])]).astype(np.int64)
+    labels = np.array([0, 1, 0, 1, 0, 1, 0, 1], dtype=np.int64)
+    split = np.array([0, 0, 0, 0, 0, 0, 2, 2], dtype=np.int8)
+    return Corpus(np.concatenate(sentences).astype(np.int64), offsets, labels, split, 2, 7,
+                  np.array([0, 1]), np.array([0, 1]), None, "tiny")
+
+
+def test_training_records_the_trajectory_and_learns():
+    r = train(small("tc"), progress=False)
+    tr = r.trajectory
+    assert r.status == "ok" and r.epochs == 40
+    assert list(tr["epoch"]) == list(range(0, 41, 5))
+    assert tr["topic_scores"].shape == (9, 6) and tr["topic_norms"].shape == (9, 6)
+    assert tr["loss"][-1] < tr["loss"][0] and tr["loss"][-1] == pytest.approx(r.final_loss, rel=1e-12)
+    assert np.all(tr["topic_scores"][-1] > 0) and np.all(tr["topic_norms"][-1] > tr["topic_norms"][0])
+    assert 0.0 <= r.test_accuracy <= 1.0
+    assert np.all((r.topic_attention_min > 0) & (r.topic_attention_min <= r.topic_attention_mean))
+    assert np.all(r.topic_m == 6)
+
+
+def test_first_record_is_the_initial_point():
+    """Record 0 holds the loss and statistics at the initialisation, before any step."""
+    cfg = small("tl", epochs=3, record_every=1)
+    corpus = synthetic(cfg.corpus.synthetic)
+    tc = corpus.subset("train")
+    m0 = AttentionModel.initial(cfg, corpus.vocab_size, corpus.n_classes)
+    loss0 = m0.evaluate(tc.word_ids, tc.offsets, tc.labels)[0]
+    r = train(cfg, corpus, progress=False)
+    tr = r.trajectory
+    assert tr["loss"][0] == pytest.approx(loss0, rel=1e-12)
+    assert np.array_equal(tr["topic_norms"][0], np.linalg.norm(m0.embeddings[corpus.topic_words], axis=1))
+    assert np.all(tr["topic_scores"][0] == 0.0)  # keys start at 0
+    assert tr["q_norm"][0] == pytest.approx(np.linalg.norm(m0.query))
+    others = np.setdiff1d(np.arange(corpus.vocab_size), corpus.topic_words)
+    assert tr["nontopic_norm_max"][0] == pytest.approx(np.linalg.norm(m0.embeddings[others], axis=1).max())
+
+
+def test_same_seed_same_result_and_seed_matters():
+    a, b = train(small("tc"), progress=False), train(small("tc"), progress=False)
+    c = train(small("tc", seed=1), progress=False)
+    for k in a.trajectory:
+        assert np.array_equal(a.trajectory[k], b.trajectory[k]), k
+    assert np.array_equal(a.model.embeddings, b.model.embeddings)
+    assert not np.array_equal(a.model.embeddings, c.model.embeddings)
+
+
+def test_threads_do_not_change_the_result():
+    a = train(small("tc", threads=1), progress=False)
+    b = train(small("tc", threads=2), progress=False)
+    assert np.array_equal(a.model.embeddings, b.model.embeddings)
+    assert np.array_equal(a.trajectory["loss"], b.trajectory["loss"])
+    assert (a.threads, b.threads) == (1, 2)
+
+
+def test_too_many_threads_is_a_usage_error():
+    with pytest.raises(UsageError, match="train.threads"):
+        train(small(threads=4096), progress=False)
+
+
+def test_divergence_stops_with_a_status_and_keeps_the_finite_trajectory():
+    r = train(small("tc", epochs=200, lr=1e6, record_every=1), progress=False)
+    assert r.status == "diverged"
+    assert "diverged" in r.message and "train.lr" in r.message
+    assert 0 < r.epochs < 200
+    tr = r.trajectory
+    assert len(tr["epoch"]) == r.epochs and np.all(np.isfinite(tr["loss"]))
+    s = r.summary()
+    assert s["status"] == "diverged" and s["final_loss"] is None and s["test_accuracy"] is None
+    json.dumps(s, allow_nan=False)  # no NaN in the JSON
+
+
+def test_output_dir_gets_trajectory_and_summary(tmp_path):
+    r = train(small("fc"), progress=False, out_dir=tmp_path)
+    assert (tmp_path / "trajectory.npz").exists()  # written by train itself (snapshots)
+    files = r.save(tmp_path)
+    summary = json.loads(files["summary"].read_text())
+    z = np.load(files["trajectory"])
+    assert np.array_equal(z["loss"], r.trajectory["loss"])
+    assert RunConfig.from_dict(summary["config"]) == r.config
+    word = summary["topic_words"][0]
+    assert set(word) >= {"label", "score", "norm", "scaled_norm", "attention_mean", "attention_min"}
+    assert word["scaled_norm"] == pytest.approx(summary["q_norm"] * word["norm"])
+
+
+def test_sen_residual_against_the_closed_form():
+    """The residual is |q||v_t| minus sqrt(|q0|^2|v0|^2 + 2((s - s0) + (e^s - e^s0)/m)), written out here."""
+    r = train(small("fc", epochs=60, record_every=1), progress=False)
+    tr = r.trajectory
+    s, y = tr["topic_scores"], tr["q_norm"][:, None] * tr["topic_norms"]
+    rad = r.initial_qv ** 2 + 2 * ((s - r.initial_scores) + (np.exp(s) - np.exp(r.initial_scores)) / r.topic_m)
+    with np.errstate(invalid="ignore"):
+        expected = np.where(rad >= 0, y - np.sqrt(rad), y)
+    res, unreachable = r.sen_residuals()
+    np.testing.assert_allclose(res, expected, rtol=0, atol=1e-12)
+    assert np.array_equal(unreachable, rad < 0)
+    assert r.sen_residual_max() == pytest.approx(np.abs(expected).max())
+
+
+def test_query_trainable_moves_the_query_and_keys_stay_consistent():
+    r = train(small("fc", trainable=["embeddings", "keys", "query"]), progress=False)
+    assert r.trajectory["q_norm"][-1] != r.trajectory["q_norm"][0]
+    fixed = train(small("fc", epochs=10), progress=False)
+    m = fixed.model
+    np.testing.assert_allclose(m.keys @ m.query, m.scores, rtol=1e-12, atol=1e-15)
+
+
+def test_frozen_groups_do_not_move():
+    kf = train(small("tc", trainable=["embeddings", "classifier"]), progress=False)
+    assert np.all(kf.trajectory["topic_scores"] == 0.0)
+    ef = train(small("tc", trainable=["keys"]), progress=False)
+    assert np.all(ef.trajectory["topic_norms"] == ef.trajectory["topic_norms"][0])
+
+
+def test_mini_batches():
+    full = train(small("tc", epochs=5), progress=False)
+    whole = train(small("tc", epochs=5, batch_size=10_000), progress=False)
+    assert np.array_equal(full.model.embeddings, whole.model.embeddings)
+    mb = train(small("tc", epochs=5, batch_size=32), progress=False)
+    mb2 = train(small("tc", epochs=5, batch_size=32), progress=False)
+    assert np.array_equal(mb.model.embeddings, mb2.model.embeddings)
+    assert mb.trajectory["loss"][-1] < mb.trajectory["loss"][0]
+    assert not np.array_equal(mb.model.embeddings, full.model.embeddings)
+
+
+def test_hand_built_corpus_with_variable_lengths():
+    cfg = RunConfig(model=ModelConfig(classifier="tl", d_e=3, d_k=3), train=TrainConfig(epochs=30, lr=0.5))
+    r = train(cfg, tiny_corpus(), progress=False)
+    assert r.status == "ok"
+    # training sentences of word 0 have lengths 3, 4, 2; of word 1: 2, 5, 3
+    np.testing.assert_allclose(r.topic_m, [2.0, 7.0 / 3.0], rtol=1e-15)
+    assert set(r.accuracy) == {"train", "valid", "test"} and r.accuracy["valid"] is None
+
+
+def test_bad_inputs():
+    with pytest.raises(UsageError, match="RunConfig"):
+        train({"train": {}})
+    empty = tiny_corpus()
+    empty = Corpus(empty.word_ids, empty.offsets, empty.labels, np.full(8, 2, np.int8), 2, 7,
+                   empty.topic_words, empty.topic_labels)
+    with pytest.raises(UsageError, match="training split is empty"):
+        train(RunConfig(), empty, progress=False)
+    with pytest.raises(UsageError, match="classifier_matrix.*not found"):
+        train(RunConfig(model=ModelConfig(classifier_matrix="/nonexistent/W.npy")), tiny_corpus())
+
+
+def test_user_classifier_matrix(tmp_path):
+    W = np.arange(8.0).reshape(4, 2) / 10
+    np.save(tmp_path / "W.npy", W)
+    cfg = RunConfig(model=ModelConfig(d_e=4, classifier_matrix=str(tmp_path / "W.npy")),
+                    train=TrainConfig(epochs=2))
+    assert np.array_equal(train(cfg, tiny_corpus(), progress=False).model.classifier["W"], W)
+    np.save(tmp_path / "W.npy", W[:3])
+    with pytest.raises(UsageError, match="shape"):
+        train(cfg, tiny_corpus(), progress=False)
+
+
+class _Tty(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_only_on_a_terminal():
+    tty, pipe = _Tty(), io.StringIO()
+    for stream in (tty, pipe):
+        bar = Progress(10, True, stream)
+        bar.update(5, 0.5, force=True)
+        bar.close()
+    assert "5/10 epochs" in tty.getvalue() and pipe.getvalue() == ""
+    off = _Tty()
+    Progress(10, False, off).update(5, 0.5, force=True)
+    assert off.getvalue() == ""
+
+
+# --------------------------------------------------------------------------- the command line
+
+def test_simulate_command(tmp_path, capsys):
+    code = main(["simulate", "--preset", "paper-tc", "--set", "corpus.n_sentences=300",
+                 "--set", "corpus.n_nontopic=50", "--set", "train.epochs=20", "--set", "train.record_every=4",
+                 "--out", str(tmp_path / "run"), "--no-progress"])
+    assert code == 0
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["epochs"] == 20 and summary["config"]["model"]["classifier"] == "tc"
+    assert summary["sen_residual_max"] is not None and len(summary["topic_words"]) == 8
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_simulate_from_toml(tmp_path):
+    f = tmp_path / "c.toml"
+    f.write_text("[corpus]\nn_sentences = 100\nn_nontopic = 20\nm = 4\n[train]\nepochs = 3\n")
+    assert main(["simulate", str(f), "--out", str(tmp_path / "o"), "--no-progress"]) == 0
+    assert (tmp_path / "o" / "trajectory.npz").exists()
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["--preset", "nope"], "unknown preset"),
+    (["--preset", "paper-fc", "--set", "train.speed=2"], "train.speed: unknown key"),
+    (["--preset", "paper-fc", "--set", "train.lr=-1"], "train.lr"),
+    ([], "CONFIG.toml"),
+])
+def test_simulate_bad_input_exits_2(tmp_path, capsys, argv, match):
+    assert main(["simulate", *argv, "--out", str(tmp_path)]) == 2
+    assert match in capsys.readouterr().err
+
+
+def test_simulate_divergence_exits_1(tmp_path, capsys):
+    code = main(["simulate", "--preset", "paper-tc", "--set", "corpus.n_sentences=200", "--set",
+                 "corpus.n_nontopic=30", "--set", "train.epochs=300", "--set", "train.lr=1e6",
+                 "--out", str(tmp_path), "--no-progress"])
+    assert code == 1
+    assert "diverged" in capsys.readouterr().err
+    assert json.loads((tmp_path / "summary.json").read_text())["status"] == "diverged"
