@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from numerics.config import add_config_arguments, config_from_args
 from proofs.errors import UsageError
 from proofs.settings import CONVERGENCE
 
@@ -23,14 +24,7 @@ MARK = {True: "yes", False: "NO"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from numerics.presets import preset_names
-
-    p.add_argument("config", nargs="?", metavar="CONFIG.toml",
-                   help="run configuration with sections [corpus], [model], [train]")
-    p.add_argument("--preset", metavar="NAME",
-                   help=f"a named configuration instead of a file: {', '.join(preset_names())}")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
-                   help="override one config key, dotted (e.g. corpus.m=10); repeatable")
+    add_config_arguments(p)
     p.add_argument("--classifier-matrix", metavar="FILE.npy",
                    help="the fixed classifier's (d_e x K) matrix instead of the config's")
     p.add_argument("--json", metavar="FILE", help="also write the full report (hypotheses, evidence) as JSON")
@@ -43,29 +37,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"flow time of the reduced flow, tau = lr x epochs (default {CONVERGENCE.horizon:g})")
 
 
-def _config(args):
-    from numerics.config import load_config
-
-    if args.config is not None and args.preset is not None:
-        raise UsageError("give either CONFIG.toml or --preset NAME, not both")
-    if args.config is None and args.preset is None:
-        raise UsageError("give a CONFIG.toml file or --preset NAME")
-    return load_config(args.config, args.preset, args.overrides)
-
-
 def run(args: argparse.Namespace) -> int:
     from numerics.convergence import check_convergence, load_classifier_matrix, save_times, setting_from_config
     from numerics.train import load_corpus
-    from reports.outputs import writable_dir, write_json
+    from reports.outputs import check_json_target, write_json
 
     save_times(args.horizon, CONVERGENCE.n_save)  # a bad --horizon fails before any work
     if args.gd_epochs is not None and args.gd_epochs < 2:
         raise UsageError(f"--gd-epochs: expected an integer >= 2, got {args.gd_epochs}")
     if args.json:
-        from pathlib import Path
-
-        writable_dir(Path(args.json).parent if str(Path(args.json).parent) else ".", "--json")
-    cfg = _config(args)
+        check_json_target(args.json, "--json")
+    cfg = config_from_args(args)
     if args.classifier_matrix is not None and cfg.model.classifier == "tl":
         raise UsageError("--classifier-matrix: only the linear classifiers (fc, tc) take a matrix")
     corpus = load_corpus(cfg.corpus)

@@ -4,8 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from numerics.config import load_config
-from proofs.errors import UsageError
+from numerics.config import add_config_arguments, config_from_args
 
 NAME = "simulate"
 HELP = ("train the attention model of a config file or preset (numba kernels) and write "
@@ -13,15 +12,7 @@ HELP = ("train the attention model of a config file or preset (numba kernels) an
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from numerics.presets import preset_names
-
-    p.add_argument("config", nargs="?", metavar="CONFIG.toml",
-                   help="run configuration with sections [corpus], [model], [train]")
-    p.add_argument("--preset", metavar="NAME",
-                   help=f"a named configuration instead of a file: {', '.join(preset_names())}")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
-                   help="override one config key, dotted (e.g. train.lr=0.2, corpus.m=10, "
-                        "train.trainable=embeddings,keys,query); repeatable")
+    add_config_arguments(p)
     p.add_argument("--out", required=True, metavar="DIR", help="output directory (created if needed)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
@@ -30,11 +21,7 @@ def run(args: argparse.Namespace) -> int:
     from numerics.train import train
     from reports.outputs import writable_dir
 
-    if args.config is not None and args.preset is not None:
-        raise UsageError("give either CONFIG.toml or --preset NAME, not both")
-    if args.config is None and args.preset is None:
-        raise UsageError("give a CONFIG.toml file or --preset NAME")
-    cfg = load_config(args.config, args.preset, args.overrides)
+    cfg = config_from_args(args)
     out = writable_dir(args.out, "--out")  # before spending minutes on training
     result = train(cfg, progress=not args.no_progress, out_dir=out)
     files = result.save(out)

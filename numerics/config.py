@@ -351,3 +351,27 @@ def load_config(path: str | Path | None = None, preset: str | None = None,
         base = load_toml(path)
         RunConfig.from_dict(base)  # report errors in the file itself before the overrides
     return RunConfig.from_dict(apply_overrides(base, overrides))
+
+
+# --------------------------------------------------------------------------- command-line plumbing
+
+def add_config_arguments(p) -> None:
+    """The ``CONFIG.toml | --preset NAME [--set KEY=VALUE …]`` arguments shared by the subcommands."""
+    from numerics.presets import preset_names
+
+    p.add_argument("config", nargs="?", metavar="CONFIG.toml",
+                   help="run configuration with sections [corpus], [model], [train]")
+    p.add_argument("--preset", metavar="NAME",
+                   help=f"a named configuration instead of a file: {', '.join(preset_names())}")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="override one config key, dotted (e.g. train.lr=0.2, corpus.m=10, "
+                        "train.trainable=embeddings,keys,query); repeatable")
+
+
+def config_from_args(args) -> "RunConfig":
+    """The RunConfig named by :func:`add_config_arguments`' arguments (exactly one source)."""
+    if args.config is not None and args.preset is not None:
+        raise UsageError("give either CONFIG.toml or --preset NAME, not both")
+    if args.config is None and args.preset is None:
+        raise UsageError("give a CONFIG.toml file or --preset NAME")
+    return load_config(args.config, args.preset, args.overrides)
