@@ -53,3 +53,9 @@ def test_registered_ids_are_unique_and_well_formed():
         assert c.kind in C.KINDS
         # every negative control is expected to be refuted, and only those
         assert (c.expected == "refuted") == cid.startswith("neg-"), cid
+
+
+def test_registry_order_follows_claim_modules_not_import_order():
+    reg = list(C.registry().values())
+    rank = [C.CLAIM_MODULES.index(c.run.__module__) for c in reg]
+    assert rank == sorted(rank)
