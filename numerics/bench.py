@@ -24,7 +24,12 @@ Sizes: ``paper`` is the paper's configuration (5000 sentences of which 80 % =
 N training sentences (split 1/0/0) and V = N words (N - 8 non-topic words), m = 20,
 d = 10.  Every (size, implementation) is measured in its own subprocess, so the
 peak resident memory (``VmHWM`` of ``/proc/self/status``) of one never contaminates
-another; the epoch time is the median over timed epochs after warm-up epochs.
+another, and two threading runtimes (numba's and PyTorch's OpenMP) never compete
+in one process; the epoch time is the median over timed epochs after warm-up
+epochs.  Sizes up to 10^5 are measured in ``BENCH.rounds`` rounds, each running
+every implementation once in turn; the speed-up is the median over the rounds of
+the same-round ratio, so a burst of load from other jobs hits one round rather
+than one implementation.
 The NumPy twin and PyTorch are also checked against the kernel (one epoch from the
 same point, relative difference of the updates) at sizes up to 10^5, so the
 comparison is between equal computations.
@@ -371,19 +376,21 @@ def measure_reproduce(overrides: Sequence[str] = ()) -> dict:
 
 def _worker_main(argv: Sequence[str]) -> int:
     """``python -m numerics.bench --worker JSON``: one measurement, its JSON on the last stdout line."""
-    spec = json.loads(argv[1])
+    print(json.dumps(_measure_spec(json.loads(argv[1]))))
+    return 0
+
+
+def _measure_spec(spec: dict) -> dict:
+    """Run the measurement a worker spec describes (in this process)."""
     if spec["impl"] == "reproduce":
         import numba
 
         if spec.get("threads"):
             numba.set_num_threads(spec["threads"])
-        result = measure_reproduce(spec.get("overrides", ()))
-    else:
-        size = Size(spec["size"]["name"], spec["size"]["n_sentences"], spec["size"]["vocab"],
-                    tuple(spec["size"]["split"]))
-        result = measure(spec["impl"], size, spec["warmup"], spec["epochs"], spec["threads"], spec["check"])
-    print(json.dumps(result))
-    return 0
+        return measure_reproduce(spec.get("overrides", ()))
+    s = spec["size"]
+    size = Size(s["name"], s["n_sentences"], s["vocab"], tuple(s["split"]))
+    return measure(spec["impl"], size, spec["warmup"], spec["epochs"], spec["threads"], spec["check"])
 
 
 def _in_subprocess(spec: dict) -> dict:
@@ -444,15 +451,17 @@ def run_bench(sizes: Sequence[Size], *, impls: Sequence[str] = IMPLS, quick: boo
     if threads < 1 or threads > numba.config.NUMBA_NUM_THREADS:
         raise UsageError(f"--threads: expected 1..{numba.config.NUMBA_NUM_THREADS}, got {threads}")
     tv = torch_version() if any(i.startswith("torch") for i in impls) else None
-    impls = [i for i in impls if not i.startswith("torch") or tv]
+    wanted_torch = any(i.startswith("torch") for i in impls)
+    impls = [i for i in IMPLS if i in impls and (not i.startswith("torch") or tv)]  # kernel first
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     out = {"version": VERSION,
            "machine": {"cores": os.cpu_count(), "load_average_1min": load, "threads": threads,
                        "python": platform.python_version(), "numpy": np.__version__,
                        "numba": numba.__version__, "torch": tv, "platform": platform.platform()},
            "sizes": {}, "reproduce": None, "targets": []}
-    log(f"attndyn bench: {threads} thread(s), {os.cpu_count()} cores, load average {load:.2f}, "
-        f"numba {numba.__version__}, torch {tv or 'not importable (PyTorch columns skipped)'}")
+    log(f"attndyn bench: {threads} thread(s), {os.cpu_count()} cores, load average "
+        f"{'n/a' if load is None else f'{load:.2f}'}, numba {numba.__version__}"
+        + (f", torch {tv or 'not importable (PyTorch rows skipped)'}" if wanted_torch else ""))
     run = _in_subprocess if isolate else _in_process
     for size in sizes:
         big = size.n_sentences >= 500_000
@@ -463,38 +472,50 @@ def run_bench(sizes: Sequence[Size], *, impls: Sequence[str] = IMPLS, quick: boo
         else:
             warm, timed = BENCH.warmup_epochs, BENCH.quick_paper_epochs if quick else BENCH.paper_epochs
         check = size.n_sentences <= CHECK_MAX_SENTENCES
-        res = {}
-        for impl in impls:
-            n_timed = timed if (impl == "kernel" or not big or epochs is not None) else min(
-                timed, BENCH.large_slow_epochs)
-            spec = {"impl": impl, "size": {"name": size.name, "n_sentences": size.n_sentences,
-                                           "vocab": size.vocab, "split": list(size.split)},
-                    "warmup": warm, "epochs": n_timed, "threads": threads, "check": check}
-            r = run(spec)
-            res[impl] = r
-            if "error" in r:
-                log(f"  {size.name:>6} {impl:<9} failed: {r['error']}")
-                continue
-            if impl == "kernel":
-                log(f"size {size.name}: {r['n_train']} training sentences, V = {r['vocab']}, m = {M_WORDS}, "
-                    f"d = {D}, FC, float64, {r['nnz']} word occurrences")
-            line = (f"  {size.name:>6} {impl:<9} {_t(r['median_seconds']):>10}/epoch (median of {n_timed}, "
-                    f"min {_t(r['min_seconds'])})  peak RSS {_mb(r['peak_rss_bytes'])}")
-            k = res.get("kernel")
-            if impl != "kernel" and k and "error" not in k and k["median_seconds"]:
-                line += f"  kernel {r['median_seconds'] / k['median_seconds']:.1f}x faster"
-            if "agreement" in r:
-                a = r["agreement"]
-                line += f"  (agrees with the kernel to {max(a.values()):.1e})"
-            log(line)
+        # small sizes: several rounds, each running every implementation once in turn, so that
+        # a burst of load from other jobs hits one round, not one implementation
+        rounds = 1 if (big or quick) else BENCH.rounds
+        size_spec = {"name": size.name, "n_sentences": size.n_sentences, "vocab": size.vocab,
+                     "split": list(size.split)}
+        per_round: dict[str, list[dict]] = {impl: [] for impl in impls}
+        for rnd in range(rounds):
+            for impl in impls:
+                n_timed = timed if (impl == "kernel" or not big or epochs is not None) else min(
+                    timed, BENCH.large_slow_epochs)
+                r = run({"impl": impl, "size": size_spec, "warmup": warm, "epochs": n_timed,
+                         "threads": threads, "check": check and rnd == 0})
+                per_round[impl].append(r)
+                if "error" in r:
+                    log(f"  {size.name:>6} {impl:<9} failed: {r['error']}")
+                    continue
+                if impl == "kernel" and rnd == 0:
+                    log(f"size {size.name}: {r['n_train']} training sentences, V = {r['vocab']}, "
+                        f"m = {M_WORDS}, d = {D}, FC, float64, {r['nnz']} word occurrences")
+                line = (f"  {size.name:>6} {impl:<9} {_t(r['median_seconds']):>10}/epoch (median of "
+                        f"{n_timed}, min {_t(r['min_seconds'])})  peak RSS {_mb(r['peak_rss_bytes'])}"
+                        + (f"  [round {rnd + 1}/{rounds}]" if rounds > 1 else ""))
+                k = per_round["kernel"][rnd] if len(per_round.get("kernel", ())) > rnd else None
+                if impl != "kernel" and k and "error" not in k:
+                    line += f"  kernel {r['median_seconds'] / k['median_seconds']:.1f}x faster"
+                if "agreement" in r:
+                    line += f"  (agrees with the kernel to {max(r['agreement'].values()):.1e})"
+                log(line)
+        res = {impl: _merge_rounds(rs) for impl, rs in per_round.items()}
         ratios = {}
-        k = res.get("kernel", {})
-        for impl, r in res.items():
-            if impl != "kernel" and "error" not in r and "error" not in k and k:
-                ratios[impl] = r["median_seconds"] / k["median_seconds"]
-        out["sizes"][size.name] = {"million": size.is_million, "n_sentences": size.n_sentences, "vocab": size.vocab,
-                                   "split": list(size.split), "results": res,
-                                   "kernel_speedup": ratios}
+        for impl, rs in per_round.items():
+            if impl == "kernel" or "kernel" not in per_round:
+                continue
+            pairs = [r["median_seconds"] / k["median_seconds"] for r, k in zip(rs, per_round["kernel"])
+                     if "error" not in r and "error" not in k]
+            if pairs:
+                ratios[impl] = statistics.median(pairs)
+        if rounds > 1 and ratios:
+            log(f"  {size.name:>6} kernel faster than "
+                + ", ".join(f"{i} {x:.1f}x" for i, x in ratios.items())
+                + f" (median over {rounds} rounds of the same-round ratio)")
+        out["sizes"][size.name] = {"million": size.is_million, "n_sentences": size.n_sentences,
+                                   "vocab": size.vocab, "split": list(size.split), "rounds": rounds,
+                                   "results": res, "kernel_speedup": ratios}
     if reproduce:
         log("reproduce synthetic: training paper-fc, paper-tc, paper-tl (no figures) ...")
         r = run({"impl": "reproduce", "threads": threads, "overrides": list(reproduce_overrides)})
@@ -505,21 +526,35 @@ def run_bench(sizes: Sequence[Size], *, impls: Sequence[str] = IMPLS, quick: boo
             log(f"  training {r['training_seconds']:.2f} s ("
                 + ", ".join(f"{k} {v['training_seconds']:.2f} s" for k, v in r["runs"].items())
                 + (f"; with --set {' '.join(reproduce_overrides)}" if reproduce_overrides else "") + ")")
+    out["machine"]["load_average_1min_end"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     out["targets"] = targets(out, reproduce_overrides)
-    log("targets (issue 3; a benchmark on a shared machine: see the load average above):")
+    end = out["machine"]["load_average_1min_end"]
+    log(f"targets (issue 3; load average now {'n/a' if end is None else f'{end:.2f}'}: other jobs on "
+        "the machine slow the measurements down):")
     for t in out["targets"]:
         log(f"  {t['name']:<52} measured {t['measured_text']:<14} {t['verdict']}")
+    return out
+
+
+def _merge_rounds(rs: list[dict]) -> dict:
+    """One implementation's rounds as one result: all timed epochs, the largest peak RSS."""
+    ok = [r for r in rs if "error" not in r]
+    if not ok:
+        return rs[0]
+    times = [t for r in ok for t in r["epoch_seconds"]]
+    out = dict(ok[0])
+    out.update({"epoch_seconds": times, "median_seconds": statistics.median(times), "min_seconds": min(times),
+                "round_medians": [r["median_seconds"] for r in ok],
+                "peak_rss_bytes": max((r["peak_rss_bytes"] or 0) for r in ok) or None})
+    if len(ok) < len(rs):
+        out["failed_rounds"] = [r["error"] for r in rs if "error" in r]
     return out
 
 
 def _in_process(spec: dict) -> dict:
     """The worker's measurement in this process (tests; RSS is then this process's)."""
     try:
-        if spec["impl"] == "reproduce":
-            return measure_reproduce(spec.get("overrides", ()))
-        s = spec["size"]
-        return measure(spec["impl"], Size(s["name"], s["n_sentences"], s["vocab"], tuple(s["split"])),
-                       spec["warmup"], spec["epochs"], spec["threads"], spec["check"])
+        return _measure_spec(spec)
     except UsageError:
         raise
     except Exception as exc:  # a failed measurement is reported like a failed worker

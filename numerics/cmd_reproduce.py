@@ -17,7 +17,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "sst: sst2-{fc,tc}, sst5-{fc,tc}")
     p.add_argument("--out", metavar="DIR",
                    help=f"output directory (default: {DEFAULT_DIR}/EXPERIMENT, where `attndyn verify` "
-                        "and `attndyn report` find it)")
+                        f"and `attndyn report --out {DEFAULT_DIR.parent}` include it in the report; "
+                        "otherwise pass --reproduced DIR to them)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="override a config key in every run, as in `attndyn simulate` (e.g. "
                         "train.epochs=1000, train.threads=1, corpus.sst_dir=PATH); repeatable")

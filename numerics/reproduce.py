@@ -33,8 +33,9 @@ without designated topic words (SST) only the loss is judged.
 
 :func:`reproduction_section` turns a reproduction directory into a section of the
 LaTeX report; :func:`report_sections` collects those of ``--reproduced DIR`` or,
-by default, every ``reports/out/reproduce/*/summary.json`` (``attndyn verify`` and
-``attndyn report`` call it).
+by default, every ``REPORT_DIR/reproduce/EXPERIMENT/summary.json`` beside the report
+being written (``attndyn verify`` writes to ``reports/out``, where ``attndyn
+reproduce`` writes by default; ``attndyn report --out R`` looks in ``R/reproduce``).
 """
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ from proofs.errors import UsageError
 from proofs.settings import REPRODUCE
 from reports.outputs import DEFAULT_REPORT_DIR
 
-DEFAULT_DIR = DEFAULT_REPORT_DIR / "reproduce"  # relative to the current directory, like the report
+DEFAULT_DIR = DEFAULT_REPORT_DIR / "reproduce"  # beside the default report (relative to the current directory)
 SUMMARY = "summary.json"
 VERSION = 1
 
@@ -125,8 +126,9 @@ def top_words(result, train_c, k: int, min_sentences: int) -> np.ndarray:
 
 
 def train_runs(experiment: str, overrides: Sequence[str] = (), *, progress: bool = True,
-               log: Callable[[str], None] = print) -> list[Run]:
-    """Train every run of ``experiment`` (``overrides`` are ``--set`` items applied to each)."""
+               log: Callable[[str], None] = print, on_run: Callable[[Run], None] | None = None) -> list[Run]:
+    """Train every run of ``experiment`` (``overrides`` are ``--set`` items applied to each);
+    ``on_run`` is called with each run as soon as it is trained (to save it)."""
     from numerics.train import load_corpus, train
 
     planned = plan(experiment, overrides)
@@ -159,11 +161,16 @@ def train_runs(experiment: str, overrides: Sequence[str] = (), *, progress: bool
             if not extra["repeat_identical"]:
                 log(f"warning: the repeated run of {preset} differs from the first "
                     f"(final loss {result.final_loss!r} vs {first_loss!r})")
-        runs.append(Run(label, preset, cfg, result, seconds, train_c, extra))
+        run = Run(label, preset, cfg, result, seconds, train_c, extra)
+        runs.append(run)
+        if on_run is not None:
+            on_run(run)
         s = result.summary()
+        verdict = converged(result)
         log(f"[{i}/{len(planned)}] {preset}: {result.status} in {seconds:.2f} s: final loss "
             f"{_fmt(s['final_loss'])}, test accuracy {_fmt(s['test_accuracy'])}, SEN residual max "
-            f"{_fmt(s['sen_residual_max'])}, converged {'yes' if converged(result)['verdict'] else 'no'}")
+            f"{_fmt(s['sen_residual_max'])}, converged "
+            + ("yes" if verdict["verdict"] else f"no ({verdict['reason']})"))
         if result.status != "ok":
             log(f"warning: {preset}: {result.message}")
     return runs
@@ -185,8 +192,8 @@ def converged(result) -> dict:
                   f"{'>=' if att_ok else 'not >='} {REPRODUCE.converged_attention}")
     else:
         att_min, att_ok = None, None
-        reason = (f"final loss {loss:.4g} {'<=' if loss_ok else 'not <='} {REPRODUCE.converged_loss} "
-                  f"(no designated topic words: attention not judged)")
+        reason = (f"final loss {loss:.4g} {'<=' if loss_ok else 'not <='} {REPRODUCE.converged_loss}; "
+                  f"attention not judged: no designated topic words")
     if result.status != "ok":
         reason = f"{result.status}: {result.message}"
     return {"verdict": bool(loss_ok and att_ok is not False), "final_loss_ok": bool(loss_ok),
@@ -233,6 +240,15 @@ def run_summary(run: Run, out: Path, overrides: Sequence[str]) -> dict:
     }
 
 
+def _save_run(run: Run, out: Path) -> None:
+    """``out/runs/PRESET/``: the run's summary.json and trajectory.npz, and final_words.npz
+    (every word's final score and embedding norm)."""
+    run_dir = out / "runs" / run.preset
+    run.result.save(run_dir)
+    np.savez(run_dir / "final_words.npz", scores=np.asarray(run.result.model.scores, np.float64),
+             norms=np.linalg.norm(run.result.model.embeddings.astype(np.float64), axis=1))
+
+
 def reproduce(experiment: str, out_dir=None, overrides: Sequence[str] = (), *, progress: bool = True,
               log: Callable[[str], None] = print) -> dict:
     """Train ``experiment``, draw its figures into ``out_dir`` and write ``out_dir/summary.json``;
@@ -245,12 +261,8 @@ def reproduce(experiment: str, out_dir=None, overrides: Sequence[str] = (), *, p
     plan(experiment, overrides)  # every config error before any training
     t0 = time.perf_counter()
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    runs = train_runs(experiment, overrides, progress=progress, log=log)
-    for run in runs:
-        run_dir = out / "runs" / run.preset
-        run.result.save(run_dir)
-        np.savez(run_dir / "final_words.npz", scores=np.asarray(run.result.model.scores, np.float64),
-                 norms=np.linalg.norm(run.result.model.embeddings.astype(np.float64), axis=1))
+    runs = train_runs(experiment, overrides, progress=progress, log=log,
+                      on_run=lambda run: _save_run(run, out))
     log(f"drawing the figures into {out}")
     t_fig = time.perf_counter()
     figures = DRAW[experiment](runs, out)
@@ -378,7 +390,10 @@ def draw_synthetic(runs: list[Run], out: Path) -> list[str]:
     for k, run in enumerate(runs):
         tr = run.result.trajectory
         ax.plot(tr["epoch"], tr["loss"], color=colours[k], label=run.label)
-    ax.set_yscale("log")
+    losses = np.concatenate([r.result.trajectory["loss"] for r in runs])
+    losses = losses[np.isfinite(losses) & (losses > 0)]
+    if len(losses) and losses.max() > 10 * losses.min():
+        ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("training loss (mean cross-entropy)")
     ax.set_title("Training loss, synthetic corpus")
@@ -405,14 +420,23 @@ def _distributions(runs: list[Run], out: Path, stem: str) -> list[str]:
             ax = axes[row, col]
             lo, hi = float(np.min(v[seen])), float(np.max(v[seen]))
             bins = np.linspace(lo, hi if hi > lo else lo + 1.0, 60)
-            ax.hist(v[seen & ~is_topic], bins=bins, color="0.55", label="non-topic words", log=True)
-            ax.hist(v[is_topic], bins=bins, color="tab:red", label="topic words", log=True, alpha=0.9)
+            other, topic = v[seen & ~is_topic], v[is_topic]
+            ax.hist(other, bins=bins, color="0.55", label="non-topic words", log=True)
+            ax.hist(topic, bins=bins, color="tab:red", label="topic words", log=True, alpha=0.9)
+            ax.set_ylim(bottom=0.5)  # a single word (count 1) stays visible on the log axis
+            stats = []
+            if len(other):
+                stats.append(f"non-topic: {other.min():.3g} to {other.max():.3g}")
+            if len(topic):
+                stats.append(f"topic: {topic.min():.3g} to {topic.max():.3g}")
+            ax.text(0.97, 0.97, "\n".join(stats), transform=ax.transAxes, ha="right", va="top", fontsize=8,
+                    bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "0.8"})
             ax.set_xlabel(what)
             ax.set_ylabel("number of words (log)")
             ax.set_title(f"{run.label}: {what.split(' $')[0]}", fontsize=10)
             ax.grid(alpha=0.3)
             if row == 0 and col == 0:
-                ax.legend(fontsize=8)
+                ax.legend(fontsize=8, loc="center right")
     fig.suptitle("Final scores and embedding norms: topic words vs non-topic words")
     fig.tight_layout()
     return _save(fig, out, stem)
@@ -538,14 +562,19 @@ def reproduction_section(out_dir):
             escape_text("yes" if conv.get("verdict") else "no"),
             escape_text(f"{r.get('training_seconds', float('nan')):.1f}"),
         ]) + r" \\")
+    not_conv = [f"\\emph{{{escape_text(r.get('preset', '?'))}}}: {escape_text((r.get('converged') or {}).get('reason', ''))}"
+                for r in data["runs"] if not (r.get("converged") or {}).get("verdict")]
     body = [
         escape_text(f"The paper's experiment ({data.get('title', exp)}), trained by "),
         breakable_tt(data.get("command", "")) + escape_text(f" on {data.get('started', '?')}; "
                                                              f"training {data.get('training_seconds', 0):.1f} s."),
         escape_text(f" A run counts as converged when its final training loss is at most "
                     f"{REPRODUCE.converged_loss} and every topic word's mean attention weight is at "
-                    f"least {REPRODUCE.converged_attention} (SST: the loss alone). The SEN residual is "
-                    f"the largest |q||v_t| - curve(s_t) over the run and the recorded words."),
+                    f"least {REPRODUCE.converged_attention} (SST: the loss alone). The SEN residual is "),
+        r"$\max\bigl|\,|q|\,|v_t| - \mathrm{curve}(s_t)\bigr|$"
+        + escape_text(" over the recorded epochs and words (closed form of the SEN identity, "
+                      "m = mean sentence length - 1)."),
+        *([r"\par Not converged: " + "; ".join(not_conv) + "."] if not_conv else []),
         "",
         r"\begin{center}\small",
         r"\begin{tabular}{lllllll}",
@@ -565,12 +594,13 @@ def add_report_arguments(p: argparse.ArgumentParser) -> None:
     """``--reproduced DIR`` for the commands that write the LaTeX report."""
     p.add_argument("--reproduced", action="append", metavar="DIR", default=None,
                    help="include the figures of this `attndyn reproduce` output directory in the "
-                        f"report (repeatable; default: every {DEFAULT_DIR}/*/ holding a {SUMMARY})")
+                        "report (repeatable; default: every REPORT_DIR/reproduce/EXPERIMENT holding a "
+                        f"{SUMMARY}, which is where `attndyn reproduce` writes by default)")
 
 
-def reproduction_dirs(given: Sequence[str] | None) -> list[Path]:
-    """The ``--reproduced`` directories (each must hold a summary), else those found under
-    :data:`DEFAULT_DIR`, in the order synthetic, ablation, sst."""
+def reproduction_dirs(given: Sequence[str] | None, report_dir) -> list[Path]:
+    """The ``--reproduced`` directories (each must hold a summary), else the experiments found
+    in ``report_dir/reproduce/`` (synthetic, ablation, sst order)."""
     if given:
         dirs = [Path(d) for d in given]
         for d in dirs:
@@ -578,16 +608,19 @@ def reproduction_dirs(given: Sequence[str] | None) -> list[Path]:
                 raise UsageError(f"--reproduced {d}: no {SUMMARY} there (run `attndyn reproduce "
                                  f"EXPERIMENT --out {d}` first)")
         return dirs
-    return [DEFAULT_DIR / e for e in EXPERIMENTS if (DEFAULT_DIR / e / SUMMARY).is_file()]
+    base = Path(report_dir) / "reproduce"
+    return [base / e for e in EXPERIMENTS if (base / e / SUMMARY).is_file()]
 
 
-def report_sections(args: argparse.Namespace) -> list:
-    """The report's reproduction sections (see :func:`reproduction_dirs`)."""
+def report_sections(args: argparse.Namespace, report_dir) -> list:
+    """The report's reproduction sections (see :func:`reproduction_dirs`); ``report_dir`` is the
+    directory the report is written to."""
+    given = getattr(args, "reproduced", None)
     out = []
-    for d in reproduction_dirs(getattr(args, "reproduced", None)):
+    for d in reproduction_dirs(given, report_dir):
         sec = reproduction_section(d)
         if sec is None:
-            if getattr(args, "reproduced", None):
+            if given:
                 raise UsageError(f"--reproduced {d}: {SUMMARY} is not an `attndyn reproduce` summary")
             print(f"note: {d / SUMMARY} is not a reproduction summary; left out of the report",
                   file=sys.stderr)

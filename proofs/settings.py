@@ -263,6 +263,7 @@ class BenchSettings:
     """``attndyn bench`` (numerics/bench.py): sizes, repetitions, targets.  A benchmark, not a test."""
 
     warmup_epochs: int = 2  # epochs run (and discarded) before timing: compilation, caches, page faults
+    rounds: int = 3  # sizes up to 10^5: every implementation measured this many times, in turn
     paper_epochs: int = 30  # timed epochs per implementation at the paper's size (median reported)
     large_epochs: int = 5  # ... at N = V = 10^6 for the kernel
     large_slow_epochs: int = 3  # ... at 10^6 for the NumPy twin and PyTorch (seconds per epoch each)

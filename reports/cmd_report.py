@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     out = writable_dir(args.out, "--out")
     if args.require_pdf and tex_engine() is None:
         raise UsageError(f"--require-pdf: no PDF can be made: {no_engine_reason()}")
-    sections = report_sections(args)
+    sections = report_sections(args, out)
     t0 = time.perf_counter()
     results = run_selected(args.only, args.ids)
     write_json(out / "verify.json", results_json(results), "--out")

@@ -13,8 +13,8 @@ from reports.outputs import DEFAULT_REPORT_DIR, check_json_target, writable_dir,
 NAME = "verify"
 HELP = "run the registered claims (symbolic proofs, numeric measurements) and report each verdict"
 VERSION = 1
-# Modules that add sections to the LaTeX report; each exposes add_report_arguments(parser)
-# and report_sections(args) -> list[reports.latex.Section] (empty when it has nothing to show).
+# Modules that add sections to the LaTeX report; each exposes add_report_arguments(parser) and
+# report_sections(args, report_dir) -> list[reports.latex.Section] (empty when it has nothing to show).
 REPORT_SECTION_MODULES = ("numerics.reproduce",)
 
 
@@ -24,10 +24,10 @@ def add_report_section_arguments(p: argparse.ArgumentParser) -> None:
         importlib.import_module(name).add_report_arguments(p)
 
 
-def report_sections(args: argparse.Namespace) -> list:
-    """The extra report sections (validated before any claim runs)."""
+def report_sections(args: argparse.Namespace, report_dir) -> list:
+    """The extra sections of the report written to ``report_dir`` (validated before any claim runs)."""
     return [sec for name in REPORT_SECTION_MODULES
-            for sec in importlib.import_module(name).report_sections(args)]
+            for sec in importlib.import_module(name).report_sections(args, report_dir)]
 
 
 def add_selection_arguments(p: argparse.ArgumentParser) -> None:
@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         check_json_target(args.json, "--json")
     report_dir = None if args.no_report else writable_dir(args.report, "--report")
-    sections = report_sections(args) if report_dir is not None else []
+    sections = report_sections(args, report_dir) if report_dir is not None else []
 
     t0 = time.perf_counter()
     results = run_selected(args.only, args.ids)

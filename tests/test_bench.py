@@ -13,7 +13,7 @@ import pytest
 from numerics import bench
 from numerics.attention import AttentionModel, Batch
 from proofs.errors import UsageError
-from proofs.settings import NUMERIC
+from proofs.settings import BENCH, NUMERIC
 from reports.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,9 +105,11 @@ def test_run_bench_in_process(capsys):
                           isolate=False, reproduce=True,
                           reproduce_overrides=["train.epochs=3", "corpus.n_sentences=60", "corpus.n_nontopic=20"])
     res = out["sizes"]["64"]["results"]
-    assert len(res["kernel"]["epoch_seconds"]) == 2 and res["kernel"]["n_train"] == 64
+    assert len(res["kernel"]["epoch_seconds"]) == 2 * BENCH.rounds and res["kernel"]["n_train"] == 64
     assert res["numpy"]["agreement"]["loss_rel"] <= NUMERIC.kernel_rtol
     assert out["sizes"]["64"]["kernel_speedup"]["numpy"] > 0
+    assert out["sizes"]["64"]["rounds"] == BENCH.rounds
+    assert len(res["numpy"]["round_medians"]) == BENCH.rounds
     assert set(out["reproduce"]["runs"]) == {"paper-fc", "paper-tc", "paper-tl"}
     assert all(r["epochs"] == 3 for r in out["reproduce"]["runs"].values())
     assert [t["verdict"] for t in out["targets"]] == ["n/a"] * 5  # nothing at the target sizes

@@ -18,6 +18,7 @@ from proofs.errors import UsageError
 from proofs.settings import REPORT, REPRODUCE
 from reports.cli import main
 from reports.latex import tex_engine, write_report
+from reports.outputs import DEFAULT_REPORT_DIR
 
 TINY = ["train.epochs=40", "train.lr=0.5", "corpus.n_sentences=240", "corpus.n_nontopic=30", "corpus.m=5",
         "model.d_e=4", "model.d_k=4"]
@@ -39,7 +40,7 @@ def test_synthetic_summary_runs_and_files(synthetic_dir):
     for stem in ("synthetic_sen", "synthetic_loss", "synthetic_distributions"):
         for ext in ("png", "pdf"):
             assert f"{stem}.{ext}" in summary["figures"] and (out / f"{stem}.{ext}").stat().st_size > 1000
-    assert summary["training_seconds"] == pytest.approx(sum(r["training_seconds"] for r in summary["runs"]))
+    assert summary["training_seconds"] == pytest.approx(sum(r["training_seconds"] for r in summary["runs"]), abs=1e-3)
     for r in summary["runs"]:
         assert r["epochs"] == 40 and r["status"] == "ok" and len(r["topic_words"]) == 8
         assert "--set train.epochs=40" in r["command"] and r["preset"] in r["command"]
@@ -93,17 +94,28 @@ def test_reproduction_section_and_report(synthetic_dir, tmp_path):
     assert all(w <= REPORT.overfull_max_pt for w in files.overfull), files.overfull
 
 
-def test_report_sections_from_given_and_default_dirs(synthetic_dir, tmp_path, monkeypatch):
+def test_report_sections_from_given_and_default_dirs(synthetic_dir, tmp_path):
     out, _, _ = synthetic_dir
-    secs = rp.report_sections(argparse.Namespace(reproduced=[str(out)]))
+    secs = rp.report_sections(argparse.Namespace(reproduced=[str(out)]), tmp_path)
     assert len(secs) == 1
     with pytest.raises(UsageError, match="--reproduced"):
-        rp.report_sections(argparse.Namespace(reproduced=[str(tmp_path)]))
-    monkeypatch.chdir(tmp_path)  # the default location is relative to the current directory
-    assert rp.report_sections(argparse.Namespace(reproduced=None)) == []
-    (tmp_path / rp.DEFAULT_DIR).mkdir(parents=True)
-    (tmp_path / rp.DEFAULT_DIR / "synthetic").symlink_to(out)
-    assert len(rp.report_sections(argparse.Namespace(reproduced=None))) == 1
+        rp.report_sections(argparse.Namespace(reproduced=[str(tmp_path)]), tmp_path)
+    # by default: the experiments under REPORT_DIR/reproduce/, where `reproduce` writes by default
+    report_dir = tmp_path / "report"
+    assert rp.report_sections(argparse.Namespace(reproduced=None), report_dir) == []
+    (report_dir / "reproduce").mkdir(parents=True)
+    (report_dir / "reproduce" / "synthetic").symlink_to(out)
+    assert len(rp.report_sections(argparse.Namespace(reproduced=None), report_dir)) == 1
+    assert rp.default_out("synthetic") == rp.DEFAULT_DIR / "synthetic"
+    assert rp.DEFAULT_DIR.parent == DEFAULT_REPORT_DIR
+
+
+def test_report_command_includes_the_reproduction(synthetic_dir, tmp_path, capsys):
+    out, _, _ = synthetic_dir
+    rep = tmp_path / "rep"
+    assert main(["report", "--out", str(rep), "--claim", "neg-sen-m-plus-one", "--reproduced", str(out)]) == 0
+    tex = (rep / "derivations.tex").read_text()
+    assert "Reproduction: synthetic" in tex and "synthetic-sen.pdf" in tex
 
 
 def test_ablation_freezes_what_it_says(tmp_path):
@@ -172,13 +184,13 @@ def test_cli(tmp_path, capsys):
     assert "--out" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["reproduce", "imagenet"])
-    assert main(["verify", "--claim", "S1-gradients", "--reproduced", str(tmp_path / "none"),
+    assert main(["verify", "--claim", "neg-sen-m-plus-one", "--reproduced", str(tmp_path / "none"),
                  "--report", str(tmp_path / "rep")]) == 2
     assert "--reproduced" in capsys.readouterr().err
 
 
 def test_plan_validates_every_config_first():
-    with pytest.raises(UsageError, match="corpus.m"):
+    with pytest.raises(UsageError, match="SyntheticConfig.m"):
         rp.plan("synthetic", ["corpus.m=0"])
     with pytest.raises(UsageError, match="experiment"):
         rp.plan("imagenet")
