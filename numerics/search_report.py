@@ -146,3 +146,32 @@ def counterexample_section(cases_dir, fig_dir=None):
         ]
         figures.append(plot_case(case, fig_dir / f"cx-{n}-{case['claim']}-{'+'.join(broken) or 'none'}")[0])
     return Section(title, "\n".join(body), figures)
+
+
+# --------------------------------------------------------------------------- report hook
+
+# the confirmed, shrunk cases kept with the project (each has a regression test)
+KEPT_CASES = Path(__file__).resolve().parents[1] / "tests" / "data" / "counterexamples"
+
+
+def add_report_arguments(p) -> None:
+    """``--cases DIR`` for the commands that write the LaTeX report."""
+    p.add_argument("--cases", action="append", metavar="DIR", default=None,
+                   help="list the confirmed counterexamples of this `attndyn search --out` directory "
+                        "(or folder of case files) in the report (repeatable; default: the cases "
+                        "kept in tests/data/counterexamples, when present)")
+
+
+def report_sections(args, report_dir) -> list:
+    """One counterexample section per ``--cases`` directory (default: the kept cases)."""
+    given = getattr(args, "cases", None)
+    dirs = [Path(d) for d in given] if given else ([KEPT_CASES] if KEPT_CASES.is_dir() else [])
+    fig_dir = Path(report_dir) / "figures"
+    out = []
+    for d in dirs:
+        if not find_cases(d):  # validates the directory too
+            if given:
+                raise UsageError(f"--cases {d}: no counterexample case files there")
+            continue
+        out.append(counterexample_section(d, fig_dir=fig_dir))
+    return out

@@ -15,7 +15,7 @@ HELP = "run the registered claims (symbolic proofs, numeric measurements) and re
 VERSION = 1
 # Modules that add sections to the LaTeX report; each exposes add_report_arguments(parser) and
 # report_sections(args, report_dir) -> list[reports.latex.Section] (empty when it has nothing to show).
-REPORT_SECTION_MODULES = ("numerics.reproduce",)
+REPORT_SECTION_MODULES = ("numerics.reproduce", "numerics.search_report")
 
 
 def add_report_section_arguments(p: argparse.ArgumentParser) -> None:
