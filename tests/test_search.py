@@ -385,3 +385,17 @@ def test_report_section_lists_every_case(tmp_path):
     assert sec.body_latex.count(r"\subsection*") == len(picked)
     empty = counterexample_section(tmp_path / "figures")
     assert "No confirmed counterexample" in empty.body_latex and empty.figures == []
+
+
+def test_report_hook_lists_kept_cases_and_rejects_an_empty_cases_dir(tmp_path):
+    import argparse
+
+    from numerics import search_report
+
+    sections = search_report.report_sections(argparse.Namespace(cases=None), tmp_path)
+    assert [s.title for s in sections] == ["Counterexamples found by the search"]
+    assert sections[0].figures and all(Path(f).exists() for f in sections[0].figures)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(UsageError, match="--cases"):
+        search_report.report_sections(argparse.Namespace(cases=[str(empty)]), tmp_path)
