@@ -38,6 +38,7 @@ which confirmed point seeds a family's case depend on completion order.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import sys
@@ -397,8 +398,15 @@ class SerialPool:
         tag, fn, args = self.queue.popleft()
         return tag, fn(*args)
 
-    def close(self) -> None:
+    def close(self, interrupted: bool = False) -> None:
         self.queue.clear()
+
+
+def _quiet_dask_logs() -> None:
+    """After Ctrl-C (which may reach the worker processes too) the connection errors dask logs
+    while the cluster goes down are expected, and would bury our one-line message."""
+    for name in ("distributed", "tornado", "asyncio"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 class DaskPool:
@@ -428,7 +436,9 @@ class DaskPool:
             res = {"infrastructure_error": f"{type(res).__name__}: {res}"}
         return tag, res
 
-    def close(self) -> None:
+    def close(self, interrupted: bool = False) -> None:
+        if interrupted:
+            _quiet_dask_logs()
         try:
             self.client.close(timeout=5)
         except Exception:  # noqa: BLE001 - closing after an interrupt: best effort
@@ -774,12 +784,13 @@ def run_search(claim: str, budget: int, workers: int, out_dir, seed: int = 0, sc
         bar.update(counts, force=True)
     except KeyboardInterrupt:
         interrupted = True
+        _quiet_dask_logs()
         raise
     finally:
         bar.close()
         log.close()
         shrink_log.close()
-        pool.close()
+        pool.close(interrupted)
         if interrupted:
             saved = sum(1 for i in st.records if i < budget)
             print(f"attndyn search: interrupted; {saved} of {budget} points are saved in {d / POINTS}: "
