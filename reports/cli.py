@@ -26,11 +26,7 @@ COMMAND_MODULES = (
 
 def _commands():
     for name in COMMAND_MODULES:
-        try:
-            yield importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:  # a broken dependency inside the module must surface
-                raise
+        yield importlib.import_module(name)
 
 
 def build_parser() -> argparse.ArgumentParser:
