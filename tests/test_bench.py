@@ -15,23 +15,9 @@ from numerics.attention import AttentionModel, Batch
 from proofs.errors import UsageError
 from proofs.settings import BENCH, NUMERIC
 from reports.cli import main
+from test_kernels import random_problem  # the same random variable-length problem
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def random_fc_problem(seed, V=13, n=11, d=4, K=3, max_len=7):
-    """Variable-length sentences (repeated words allowed), nonzero scores and embeddings."""
-    rng = np.random.default_rng(seed)
-    lengths = rng.integers(1, max_len + 1, n)
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    word_ids = rng.integers(0, V, offsets[-1]).astype(np.int64)
-    labels = rng.integers(0, K, n).astype(np.int64)
-    E = rng.standard_normal((V, d))
-    keys = 0.7 * rng.standard_normal((V, d))
-    q = rng.standard_normal(d)
-    W = rng.standard_normal((d, K))
-    return word_ids, offsets, labels, E, keys, q, W
 
 
 def rel(a, b):
@@ -41,7 +27,9 @@ def rel(a, b):
 @pytest.mark.parametrize("block", [None, 3])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_numpy_twin_equals_the_kernel_after_one_epoch(seed, block):
-    word_ids, offsets, labels, E, keys, q, W = random_fc_problem(seed)
+    p = random_problem(seed, "fc", V=13, n=11, d_e=4, d_k=4, max_len=7, key_std=0.7)
+    word_ids, offsets, labels, E, keys, q = (p["word_ids"], p["offsets"], p["labels"], p["E"], p["K"], p["q"])
+    W = p["params"]["W"]
     lr = 0.3
     model = AttentionModel("fc", E, keys, q, {"W": W})
     batch = Batch.build(word_ids, offsets, labels, E.shape[0], W.shape[1], E.shape[1])
