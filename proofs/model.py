@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import sympy as sp
+from sympy import MatrixSymbol
 
 
 @dataclass(frozen=True)
@@ -160,3 +161,21 @@ def linear_cross_entropy(W: sp.Matrix, y: int, b: sp.Matrix | None = None) -> Ca
         return sp.log(sum(sp.exp(z[i]) for i in range(K))) - z[y]
 
     return L
+
+
+# --------------------------------------------------------------------------- symbols
+
+ETA_V = sp.Symbol("eta_v", positive=True)  # learning rate of the embeddings
+ETA_K = sp.Symbol("eta_k", positive=True)  # learning rate of the keys
+ETA_Q = sp.Symbol("eta_q", positive=True)  # learning rate of the query (S7a only)
+STEP = sp.Symbol("eta", positive=True)  # one discrete step size (S6)
+LR_RATIO = ETA_V / ETA_K
+
+BASE = sentence_symbols()  # q, k_t, v_t, s_t, m, d: shared by every sentence
+A_T = sp.Symbol("a_t", positive=True)  # display only: the topic attention weight
+W_TEST = MatrixSymbol("w", BASE.d, 1)  # a free test vector: X = Y  <=>  w^T (X - Y) = 0
+H_SYM = sp.Symbol("H")
+
+# vectors assumed nonzero: a zero query makes every score 0 and nothing trains
+NONZERO_VECTORS = ("q",)
+

@@ -1,6 +1,6 @@
 r"""The SEN (score / embedding-norm) quantities, evaluated in float64 with NumPy.
 
-Derived and proved in :mod:`proofs.symbolic` (claims S2, S3): along the
+Derived and proved in :mod:`attndyn.proofs.claims.symbolic` (claims S2, S3): along the
 gradient flow with the query fixed and the non-topic words frozen at score 0
 and embedding 0, every topic word keeps
 
@@ -26,13 +26,13 @@ formed.  Results outside float64 are reported, not clipped:
 * where the radicand is negative the score is unreachable from :math:`(s_0, v_0)`
   (the norm would be imaginary): the curve is ``nan`` there, no warning, no clipping.
 
-Bad arguments raise :class:`~proofs.errors.UsageError` naming the argument.
+Bad arguments raise :class:`~attndyn.proofs.errors.UsageError` naming the argument.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from proofs.errors import UsageError
+from attndyn.proofs.errors import UsageError
 
 # exp(x) is finite in float64 for x <= 709.78; below this bound exp(M/2) is safe
 _EXP_SAFE = 709.0

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from numerics import bench
-from numerics.attention import AttentionModel, Batch
-from proofs.errors import UsageError
-from proofs.settings import BENCH, NUMERIC
-from reports.cli import main
+from attndyn.numerics.experiments import bench
+from attndyn.numerics.model.attention import AttentionModel, Batch
+from attndyn.proofs.errors import UsageError
+from attndyn.proofs.settings import BENCH, NUMERIC
+from attndyn.reports.cli import main
 from test_kernels import random_problem  # the same random variable-length problem
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,8 +117,8 @@ def test_worker_subprocess_reports_memory_and_times():
 
 
 def test_torch_is_never_imported_by_attndyn_itself():
-    code = ("import sys, reports.cli, numerics.bench, numerics.cmd_bench, numerics.reproduce; "
-            "reports.cli.build_parser(); print('torch' in sys.modules)")
+    code = ("import sys, attndyn.reports.cli, attndyn.numerics.experiments.bench, attndyn.reports.commands.bench, attndyn.numerics.experiments.reproduce; "
+            "attndyn.reports.cli.build_parser(); print('torch' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert proc.stdout.strip() == "False", proc.stderr
     assert "torch" not in (ROOT / "pyproject.toml").read_text()

@@ -1,7 +1,8 @@
 """The claim registry: selection, error capture, and the exact/numeric agreement rule."""
 import pytest
 
-from proofs import claims as C
+from attndyn.proofs.claims import registry as C
+from attndyn.reports.cli.assembly import claims as all_claims, select
 
 
 def test_decide_combines_exact_and_numeric():
@@ -31,7 +32,7 @@ def test_refuted_expectation_counts_as_ok():
 
 def test_select_rejects_unknown_ids_naming_them():
     with pytest.raises(KeyError, match="no-such-claim"):
-        C.select("all", ["no-such-claim"])
+        select("all", ["no-such-claim"])
 
 
 def test_outcome_rejects_unknown_status():
@@ -47,7 +48,7 @@ def test_claim_decorator_validates_kind_and_expected():
 
 
 def test_registered_ids_are_unique_and_well_formed():
-    reg = C.registry()
+    reg = all_claims()
     for cid, c in reg.items():
         assert cid == c.id
         assert c.kind in C.KINDS
@@ -56,6 +57,6 @@ def test_registered_ids_are_unique_and_well_formed():
 
 
 def test_registry_order_follows_claim_modules_not_import_order():
-    reg = list(C.registry().values())
-    rank = [C.CLAIM_MODULES.index(c.run.__module__) for c in reg]
+    reg = list(all_claims().values())
+    rank = [C.report_rank(c.run.__module__) for c in reg]
     assert rank == sorted(rank)

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from numerics import classifiers as cl
-from proofs.errors import UsageError
+from attndyn.numerics.model import classifiers as cl
+from attndyn.proofs.errors import UsageError
 
 
 def _fd(f, x, h=1e-6):

@@ -1,7 +1,7 @@
 """The command line: `attndyn verify` / `attndyn report`, their output files and their errors.
 
 Most tests swap the claim registry for fake claims (monkeypatching
-``proofs.claims.registry``), so they neither wait for nor depend on the real
+``attndyn.proofs.claims.registry.registry``), so they neither wait for nor depend on the real
 proofs; one test runs the real console entry point in a subprocess, and one
 integration test builds the real symbolic report when ``proofs/symbolic.py`` exists.
 """
@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
-import proofs.claims as claims
-from proofs.claims import Claim, Outcome, Step
-from reports.cli import main
+import attndyn.proofs.claims.registry as claims
+import attndyn.reports.cli.assembly as claims_assembly
+from attndyn.proofs.claims.registry import Claim, Outcome, Step
+from attndyn.reports.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 HAVE_TEX = shutil.which("latexmk") is not None and shutil.which("pdflatex") is not None
@@ -44,7 +45,7 @@ FAKES = {c.id: c for c in (
 
 @pytest.fixture
 def fake_registry(monkeypatch):
-    monkeypatch.setattr(claims, "registry", lambda: dict(FAKES))
+    monkeypatch.setattr(claims, "registry", lambda packages=(): dict(FAKES))
     RAN.clear()
     yield FAKES
 
@@ -103,7 +104,7 @@ def test_unknown_claim_id_is_one_line_naming_it(fake_registry, capsys):
 
 
 def test_unknown_claim_id_through_the_real_entry_point():
-    proc = subprocess.run([sys.executable, "-m", "reports.cli", "verify", "--claim", "nope", "--no-report"],
+    proc = subprocess.run([sys.executable, "-m", "attndyn.reports.cli", "verify", "--claim", "nope", "--no-report"],
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode != 0
     _one_error_line(proc.stderr, "nope")
@@ -193,7 +194,7 @@ def _squash(text: str) -> str:
 @pytest.mark.skipif(not (HAVE_TEX and HAVE_PDFTOTEXT), reason="latexmk/pdflatex or pdftotext not on PATH")
 def test_real_symbolic_report_has_every_title(tmp_path):
     out = tmp_path / "r"
-    proc = subprocess.run([sys.executable, "-m", "reports.cli", "report", "--out", str(out), "--only",
+    proc = subprocess.run([sys.executable, "-m", "attndyn.reports.cli", "report", "--out", str(out), "--only",
                            "symbolic", "--require-pdf"], capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert proc.returncode in (0, 1), proc.stderr  # 1: a claim not as expected (its own tests say which)
     assert "Traceback" not in proc.stderr
@@ -201,8 +202,8 @@ def test_real_symbolic_report_has_every_title(tmp_path):
     assert pdf.stat().st_size > 0
     text = _squash(subprocess.run(["pdftotext", "-enc", "UTF-8", str(pdf), "-"], capture_output=True,
                                   text=True, check=True, timeout=60).stdout)
-    symbolic = [c for c in claims.registry().values() if c.kind == "symbolic"]
-    assert symbolic, "proofs/symbolic.py registers no symbolic claim"
+    symbolic = [c for c in claims_assembly.claims().values() if c.kind == "symbolic"]
+    assert symbolic, "proofs/claims/ registers no symbolic claim"
     missing = [c.title for c in symbolic if _squash(c.title) not in text]
     assert missing == []
     ids = [c["id"] for c in json.loads((out / "verify.json").read_text())["claims"]]

@@ -3,11 +3,12 @@ import dataclasses
 
 import pytest
 
-from numerics.config import (CorpusSpec, ModelConfig, RunConfig, TrainConfig, apply_overrides,
-                             default_trainable, load_config, parse_value, valid_keys)
-from numerics.corpus import SyntheticConfig
-from numerics.presets import ABLATION_EMB_STD, preset_config, preset_names
-from proofs.errors import UsageError
+from attndyn.numerics.config.schema import (CorpusSpec, ModelConfig, RunConfig, TrainConfig,
+                                            default_trainable)
+from attndyn.numerics.config.load import apply_overrides, load_config, parse_value, valid_keys
+from attndyn.numerics.data.corpus import SyntheticConfig
+from attndyn.numerics.config.presets import ABLATION_EMB_STD, preset_config, preset_names
+from attndyn.proofs.errors import UsageError
 
 
 # --------------------------------------------------------------------------- presets

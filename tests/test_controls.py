@@ -2,9 +2,13 @@
 import pytest
 import sympy as sp
 
-from proofs import controls
-from proofs import symbolic as Y
-from proofs.claims import registry, run_claim
+from attndyn.proofs.claims import controls
+import attndyn.proofs.claims.symbolic as Y
+import attndyn.proofs.algebra as alg
+import attndyn.proofs.dynamics as dyn
+import attndyn.proofs.model as mdl
+from attndyn.proofs.claims.registry import run_claim
+from attndyn.reports.cli.assembly import claims as registry
 
 CONTROL_IDS = ("neg-sen-m-plus-one", "neg-sen-missing-factor-2", "neg-sen-inverted-rates")
 
@@ -29,17 +33,17 @@ def test_default_candidate_is_the_true_quantity():
 
 
 def test_candidates_differ_from_sen_in_one_coefficient():
-    S = Y.BASE
-    H = Y.scalarize(Y.sen_H())
+    S = mdl.BASE
+    H = alg.scalarize(dyn.sen_H())
     for build, diff in (
-        (controls.wrong_sen(shift=1), 2 * Y.LR_RATIO * sp.exp(S.s) * (1 / S.m - 1 / (S.m + 1))),
-        (controls.wrong_sen(factor=1), Y.LR_RATIO * (S.s + sp.exp(S.s) / S.m)),
+        (controls.wrong_sen(shift=1), 2 * mdl.LR_RATIO * sp.exp(S.s) * (1 / S.m - 1 / (S.m + 1))),
+        (controls.wrong_sen(factor=1), mdl.LR_RATIO * (S.s + sp.exp(S.s) / S.m)),
     ):
-        assert sp.simplify(Y.scalarize(build(S.m)) - H - diff) == 0
+        assert sp.simplify(alg.scalarize(build(S.m)) - H - diff) == 0
 
 
 def test_inverted_rates_is_invisible_at_equal_rates():
     # the third control only exists because the general-rate form matters
-    build = controls.wrong_sen(ratio=1 / Y.LR_RATIO)
-    H = Y.scalarize(build(Y.BASE.m)).xreplace({Y.ETA_V: Y.ETA_K})
-    assert sp.simplify(H - Y.scalarize(Y.sen_H()).xreplace({Y.ETA_V: Y.ETA_K})) == 0
+    build = controls.wrong_sen(ratio=1 / mdl.LR_RATIO)
+    H = alg.scalarize(build(mdl.BASE.m)).xreplace({mdl.ETA_V: mdl.ETA_K})
+    assert sp.simplify(H - alg.scalarize(dyn.sen_H()).xreplace({mdl.ETA_V: mdl.ETA_K})) == 0

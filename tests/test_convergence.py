@@ -7,12 +7,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from numerics import convergence as C
-from numerics import convergence_claims as CC
-from numerics import hypotheses as H
-from numerics.flow import FlowResult, reduced_flow
-from proofs.errors import UsageError
-from reports.cli import main
+from attndyn.numerics.convergence import checker as C
+from attndyn.numerics.claims import convergence as CC
+from attndyn.numerics.convergence import hypotheses as H
+from attndyn.numerics.flow.systems import FlowResult, reduced_flow
+from attndyn.proofs.errors import UsageError
+from attndyn.reports.cli import main
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def test_modelling_assumptions_make_it_undecided():
     W = H.generic_matrix()
     lengths = C.check_convergence(H.toy_system(W, m=np.array([[10.0, 30.0]]), pi=np.array([[0.5, 0.5]]))).words[0]
     assert lengths.verdict == "undecided" and "M-lengths" in lengths.failed_hypotheses
-    from numerics.flow import ReducedSystem
+    from attndyn.numerics.flow.systems import ReducedSystem
 
     tc = ReducedSystem(q_norm=1.0, m=20, y=np.array([0]), pi=np.array([1.0]), v0=np.full((1, 3), 1e-3),
                        s0=np.zeros(1), classifier="tc", theta0={"W": W})
@@ -133,7 +133,7 @@ def test_certificate_check_rejects_a_decreasing_mu():
 
 def test_growth_check_rejects_a_wrong_margin(paper):
     """Negative control: the same fit against a doubled margin must be inconsistent."""
-    from proofs.asymptotics import max_margin
+    from attndyn.proofs.asymptotics import max_margin
 
     res = paper.result
     W, y = res.system.theta0["W"], int(res.system.y[0])

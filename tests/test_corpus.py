@@ -7,9 +7,9 @@ import time
 import numpy as np
 import pytest
 
-from numerics.corpus import (Corpus, SyntheticConfig, mean_length_minus_one, sentence_counts,
-                             split_counts, synthetic, topic_purity)
-from proofs.errors import UsageError
+from attndyn.numerics.data.corpus import (Corpus, SyntheticConfig, mean_length_minus_one,
+                                          sentence_counts, split_counts, synthetic, topic_purity)
+from attndyn.proofs.errors import UsageError
 
 N_SIGMA = 5.0  # binomial tolerance: a deviation beyond 5 std has probability < 6e-7 per count
 

@@ -1,14 +1,14 @@
-"""numerics.flow (reduced and full gradient flow) and numerics.flow_claims (N1, N2)."""
+"""attndyn.numerics.flow.systems (reduced and full gradient flow) and attndyn.numerics.claims.flow (N1, N2)."""
 import numpy as np
 import pytest
 
-from numerics import classifiers as clf
-from numerics import flow as F
-from numerics import flow_claims as FC
-from numerics.corpus import Corpus
-from proofs.errors import UsageError
-from proofs.sen import sen_H
-from proofs.settings import FLOW, NUMERIC
+from attndyn.numerics.model import classifiers as clf
+from attndyn.numerics.flow import systems as F
+from attndyn.numerics.claims import flow as FC
+from attndyn.numerics.data.corpus import Corpus
+from attndyn.proofs.errors import UsageError
+from attndyn.proofs.sen import sen_H
+from attndyn.proofs.settings import FLOW, NUMERIC
 
 KINDS = ("fc", "tc", "tl")
 

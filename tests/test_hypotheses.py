@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 from scipy.special import logsumexp
 
-from numerics import hypotheses as H
-from proofs.errors import UsageError
+from attndyn.numerics.convergence import hypotheses as H
+from attndyn.proofs.errors import UsageError
 
 
 def ce(W, y, X):
-    """CE(W^T x, y) for the rows x of X (independent of numerics.classifiers)."""
+    """CE(W^T x, y) for the rows x of X (independent of attndyn.numerics.model.classifiers)."""
     Z = np.atleast_2d(X) @ W
     return logsumexp(Z, axis=1) - Z[:, y]
 

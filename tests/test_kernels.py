@@ -10,12 +10,12 @@ import numba
 import numpy as np
 import pytest
 
-from numerics import classifiers as cl
-from numerics.attention import AttentionModel, Batch
-from numerics.kernels_index import word_index
-from numerics.kernels_stats import record_stats
-from proofs.errors import UsageError
-from proofs.settings import NUMERIC, TRAINING
+from attndyn.numerics.model import classifiers as cl
+from attndyn.numerics.model.attention import AttentionModel, Batch
+from attndyn.numerics.kernels.index import word_index
+from attndyn.numerics.kernels.stats import record_stats
+from attndyn.proofs.errors import UsageError
+from attndyn.proofs.settings import NUMERIC, TRAINING
 
 GROUPS = ("embeddings", "keys", "query", "classifier")
 

@@ -1,4 +1,4 @@
-"""The LaTeX derivation report (reports/latex.py), built from fake claims.
+"""The LaTeX derivation report (reports/latex/), built from fake claims.
 
 The PDF tests compile with the real TeX toolchain and read the result back with
 pdftotext; they are skipped (with the reason) only where latexmk/pdftotext are
@@ -18,11 +18,17 @@ from pathlib import Path
 import pytest
 import sympy as sp
 
-import reports.latex as latex
-from proofs.claims import Claim, ClaimResult, Outcome, Step
-from proofs.errors import UsageError
-from proofs.settings import REPORT
-from reports.latex import Section, display_math, escape_text, overfull_hboxes, write_report
+import attndyn.reports.latex.compile as tex_compile
+import attndyn.reports.latex.document as latex
+import attndyn.reports.latex.mathlayout as tex_math
+import attndyn.reports.latex.prose as tex_prose
+from attndyn.proofs.claims.registry import Claim, ClaimResult, Outcome, Step
+from attndyn.proofs.errors import UsageError
+from attndyn.proofs.settings import REPORT
+from attndyn.reports.latex.document import Section
+from attndyn.reports.latex.mathlayout import display_math
+from attndyn.reports.latex.escape import escape_text
+from attndyn.reports.latex.compile import overfull_hboxes, write_report
 
 HAVE_TEX = shutil.which("latexmk") is not None and shutil.which("pdflatex") is not None
 HAVE_PDFTOTEXT = shutil.which("pdftotext") is not None
@@ -163,7 +169,7 @@ def _processes_in(directory: Path) -> list[int]:
 
 @needs_pdf
 def test_tex_that_never_ends_is_killed_at_the_time_limit(tmp_path, monkeypatch):
-    monkeypatch.setattr(latex, "REPORT", latex.REPORT.__class__(compile_timeout=3.0))
+    monkeypatch.setattr(tex_compile, "REPORT", tex_compile.REPORT.__class__(compile_timeout=3.0))
     loop = Section("Loop", r"\def\attnloop{\attnloop}\attnloop", [])
     files = write_report([], tmp_path, require_pdf=False, extra_sections=[loop])
     assert files.pdf is None and "timed out after 3s" in files.pdf_reason
@@ -221,13 +227,13 @@ def _bare(tex: str) -> str:
 
 def test_chunks_cut_only_at_top_level_and_lose_nothing():
     tex = r"a = - b + \frac{c + d}{e} - \left(f - g\right)^{2} \cdot h_{i + j} + \sqrt{k - l}"
-    chunks = latex._chunks(tex)
+    chunks = tex_math._chunks(tex)
     assert [c for _, c in chunks] == [
         "a", "= - b", r"+ \frac{c + d}{e}", r"- \left(f - g\right)^{2}", r"\cdot h_{i + j}",
         r"+ \sqrt{k - l}"]
     assert [p for p, _ in chunks][4] > [p for p, _ in chunks][2]  # products break less readily
     assert _bare("".join(c for _, c in chunks)) == _bare(tex)
-    aligned = latex._chunks(r"a &= b \\ c &= d")
+    aligned = tex_math._chunks(r"a &= b \\ c &= d")
     assert len(aligned) == 1 and aligned[0][1].startswith(r"\begin{aligned}")
 
 
@@ -235,8 +241,8 @@ def test_a_too_wide_group_is_opened_without_changing_the_mathematics():
     x = sp.symbols("x1:7")
     num, den = sp.expand(sum(x) ** 3), sp.Symbol("D")
     tex = sp.latex(sp.Mul(num, sp.Pow(den, -1), evaluate=False), long_frac_ratio=sp.oo)
-    assert latex._split_top(latex._tokens(tex)) is not None
-    chunks = [c for _, c in latex._chunks(tex)]
+    assert tex_math._split_top(tex_math._tokens(tex)) is not None
+    chunks = [c for _, c in tex_math._chunks(tex)]
     assert len(chunks) == len(num.args)  # one chunk per term of the numerator
     assert chunks[0].startswith(r"\frac{1}{D}") and r"\biggl(" in chunks[0]
     assert chunks[-1].rstrip().endswith(r"\biggr)")
@@ -254,15 +260,15 @@ def test_display_math_falls_back_to_text_and_truncates():
 
 
 def test_prose_keeps_the_latex_an_author_types_and_escapes_the_rest():
-    out = latex.prose(r"see \texttt{proofs.sen.sen\_curve} and \emph{any} 5% of a_b, with $x + y$")
-    assert r"\texttt{proofs.sen.sen\attnus{}curve}" in out and r"\emph{any}" in out
+    out = tex_prose.prose(r"see \texttt{attndyn.proofs.sen.sen\_curve} and \emph{any} 5% of a_b, with $x + y$")
+    assert r"\texttt{attndyn.proofs.sen.sen\attnus{}curve}" in out and r"\emph{any}" in out
     assert r"5\%" in out and r"a\attnus{}b" in out
     assert r"\attninline{\attnchunk{x}\attnbrk{0}" in out
-    assert latex.prose(r"\unknown{x} costs $5") == r"\textbackslash{}unknown\{x\} costs \$5"
+    assert tex_prose.prose(r"\unknown{x} costs $5") == r"\textbackslash{}unknown\{x\} costs \$5"
 
 
 def test_inline_math_breaks_at_top_level_only():
-    out = latex.inline_math(r"a = \left(b + c\right) - d")
+    out = tex_math.inline_math(r"a = \left(b + c\right) - d")
     assert out.count(r"\attnchunk") == 3 and r"\biggl" not in out
 
 
@@ -272,7 +278,7 @@ def test_pdflatex_alone_is_used_when_latexmk_is_missing(tmp_path, monkeypatch):
     bin_dir.mkdir()
     (bin_dir / "pdflatex").symlink_to(shutil.which("pdflatex"))
     monkeypatch.setenv("PATH", str(bin_dir))
-    assert latex.tex_engine()[0] == "pdflatex"
+    assert tex_compile.tex_engine()[0] == "pdflatex"
     files = write_report([], tmp_path / "out", require_pdf=True,
                          extra_sections=[Section("Only section", "Text.", [])])
     assert files.pdf is not None and files.pdf.stat().st_size > 0

@@ -10,15 +10,16 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from numerics import reproduce as rp
-from numerics.config import load_config
-from numerics.corpus import sentence_counts
-from numerics.train import train
-from proofs.errors import UsageError
-from proofs.settings import REPORT, REPRODUCE
-from reports.cli import main
-from reports.latex import tex_engine, write_report
-from reports.outputs import DEFAULT_REPORT_DIR
+from attndyn.numerics.experiments import reproduce as rp
+from attndyn.reports.sections import reproduction
+from attndyn.numerics.config.load import load_config
+from attndyn.numerics.data.corpus import sentence_counts
+from attndyn.numerics.training.train import train
+from attndyn.proofs.errors import UsageError
+from attndyn.proofs.settings import REPORT, REPRODUCE
+from attndyn.reports.cli import main
+from attndyn.reports.latex.compile import tex_engine, write_report
+from attndyn.numerics.outputs import DEFAULT_REPORT_DIR
 
 TINY = ["train.epochs=40", "train.lr=0.5", "corpus.n_sentences=240", "corpus.n_nontopic=30", "corpus.m=5",
         "model.d_e=4", "model.d_k=4"]
@@ -80,13 +81,13 @@ def test_convergence_verdict():
 
 def test_reproduction_section_and_report(synthetic_dir, tmp_path):
     out, summary, _ = synthetic_dir
-    sec = rp.reproduction_section(out)
+    sec = reproduction.reproduction_section(out)
     assert "synthetic" in sec.title
     assert [f.name for f in sec.figures] == [f for f in summary["figures"] if f.endswith(".pdf")]
     assert sec.body_latex.count(r"\\") - sec.body_latex.count(r"\\[") == 1 + len(summary["runs"])
-    assert rp.reproduction_section(tmp_path) is None
+    assert reproduction.reproduction_section(tmp_path) is None
     (tmp_path / "summary.json").write_text('{"experiment": "other"}')
-    assert rp.reproduction_section(tmp_path) is None
+    assert reproduction.reproduction_section(tmp_path) is None
     if tex_engine() is None:
         pytest.skip("no TeX engine")
     files = write_report([], tmp_path / "rep", require_pdf=True, extra_sections=[sec])
@@ -96,16 +97,16 @@ def test_reproduction_section_and_report(synthetic_dir, tmp_path):
 
 def test_report_sections_from_given_and_default_dirs(synthetic_dir, tmp_path):
     out, _, _ = synthetic_dir
-    secs = rp.report_sections(argparse.Namespace(reproduced=[str(out)]), tmp_path)
+    secs = reproduction.report_sections(argparse.Namespace(reproduced=[str(out)]), tmp_path)
     assert len(secs) == 1
     with pytest.raises(UsageError, match="--reproduced"):
-        rp.report_sections(argparse.Namespace(reproduced=[str(tmp_path)]), tmp_path)
+        reproduction.report_sections(argparse.Namespace(reproduced=[str(tmp_path)]), tmp_path)
     # by default: the experiments under REPORT_DIR/reproduce/, where `reproduce` writes by default
     report_dir = tmp_path / "report"
-    assert rp.report_sections(argparse.Namespace(reproduced=None), report_dir) == []
+    assert reproduction.report_sections(argparse.Namespace(reproduced=None), report_dir) == []
     (report_dir / "reproduce").mkdir(parents=True)
     (report_dir / "reproduce" / "synthetic").symlink_to(out)
-    assert len(rp.report_sections(argparse.Namespace(reproduced=None), report_dir)) == 1
+    assert len(reproduction.report_sections(argparse.Namespace(reproduced=None), report_dir)) == 1
     assert rp.default_out("synthetic") == rp.DEFAULT_DIR / "synthetic"
     assert rp.DEFAULT_DIR.parent == DEFAULT_REPORT_DIR
 
@@ -152,7 +153,7 @@ def test_sst_records_the_words_with_the_largest_scores(tmp_path):
     over = [f"corpus.sst_dir={tmp_path / 'data'}", "train.epochs=30", "train.lr=0.5", "train.record_every=3"]
     summary = rp.reproduce("sst", out, over, progress=False, log=lambda _: None)
     assert summary["figures"] == ["sst_sen.png", "sst_sen.pdf", "sst_purity.png", "sst_purity.pdf"]
-    from numerics.sst import read_sst
+    from attndyn.numerics.data.sst import read_sst
 
     for r in summary["runs"]:
         assert r["repeat_identical"] is True

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from numerics import search_metrics as sm
-from numerics.search import AppendLog, read_jsonl, replay, run_search
-from numerics.search_report import counterexample_section
-from numerics.search_space import SearchSpace, point_key
-from proofs.errors import UsageError
-from proofs.settings import SEARCH
-from reports.cli import main as cli
+from attndyn.numerics.search import metrics as sm
+from attndyn.numerics.search.driver import AppendLog, read_jsonl, replay, run_search
+from attndyn.reports.sections.counterexamples import counterexample_section
+from attndyn.numerics.search.space import SearchSpace, point_key
+from attndyn.proofs.errors import UsageError
+from attndyn.proofs.settings import SEARCH
+from attndyn.reports.cli import main as cli
 
 DATA = Path(__file__).parent / "data" / "counterexamples"
 CASES = sorted(DATA.glob("*.json"))
@@ -254,7 +254,7 @@ def test_unreachable_scheduler_fails_fast(tmp_path):
 
 def _start(out: Path, budget: int, workers: int) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "reports.cli", "search", "--claim", "sen-identity", "--budget", str(budget),
+        [sys.executable, "-m", "attndyn.reports.cli", "search", "--claim", "sen-identity", "--budget", str(budget),
          "--workers", str(workers), "--seed", "5", "--inside-hypotheses", "--out", str(out)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -390,7 +390,7 @@ def test_report_section_lists_every_case(tmp_path):
 def test_report_hook_lists_kept_cases_and_rejects_an_empty_cases_dir(tmp_path):
     import argparse
 
-    from numerics import search_report
+    from attndyn.reports.sections import counterexamples as search_report
 
     sections = search_report.report_sections(argparse.Namespace(cases=None), tmp_path)
     assert [s.title for s in sections] == ["Counterexamples found by the search"]

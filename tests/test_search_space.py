@@ -6,10 +6,11 @@ import json
 import numpy as np
 import pytest
 
-from numerics.hypotheses import achievability_lp
-from numerics.search_space import (CLAIMS, DIMENSIONS, DIMS, HYPOTHESES, SearchSpace, achievable_labels,
-                                   classifier_matrix, describe, paper_hypotheses, point_key)
-from proofs.errors import UsageError
+from attndyn.numerics.convergence.hypotheses import achievability_lp
+from attndyn.numerics.search.space import (CLAIMS, DIMENSIONS, DIMS, HYPOTHESES, SearchSpace,
+                                           achievable_labels, classifier_matrix, describe,
+                                           paper_hypotheses, point_key)
+from attndyn.proofs.errors import UsageError
 
 
 @pytest.mark.parametrize("claim", CLAIMS)

@@ -1,4 +1,4 @@
-"""proofs.sen: the float64 SEN evaluators against the symbolic closed form (S3) and mpmath."""
+"""attndyn.proofs.sen: the float64 SEN evaluators against the symbolic closed form (S3) and mpmath."""
 import warnings
 
 import mpmath
@@ -6,13 +6,16 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from proofs import sen
-from proofs import symbolic as Y
-from proofs.errors import UsageError
-from proofs.settings import SYMBOLIC, SYMBOLIC_SAMPLING
+from attndyn.proofs import sen
+import attndyn.proofs.claims.symbolic as Y
+import attndyn.proofs.algebra as alg
+import attndyn.proofs.dynamics as dyn
+import attndyn.proofs.model as mdl
+from attndyn.proofs.errors import UsageError
+from attndyn.proofs.settings import SYMBOLIC, SYMBOLIC_SAMPLING
 
-S = Y.BASE
-Q = Y.inner(S.q, S.q)
+S = mdl.BASE
+Q = alg.inner(S.q, S.q)
 RTOL = SYMBOLIC.rtol
 
 
@@ -21,7 +24,7 @@ def closed_form():
     """The curve lambdified from S3's *derived* closed form (integrated by SymPy)."""
     rhs = Y.sen_closed_form()  # |q|^2 (|v|^2 - |v0|^2)
     qv0, rho = sp.Symbol("qv0", nonnegative=True), sp.Symbol("rho", positive=True)
-    curve = sp.sqrt(qv0 + rhs.xreplace({Q: 1}).xreplace({Y.ETA_V: rho * Y.ETA_K}))
+    curve = sp.sqrt(qv0 + rhs.xreplace({Q: 1}).xreplace({mdl.ETA_V: rho * mdl.ETA_K}))
     return sp.lambdify([S.s, S.m, Y.S0, qv0, rho], curve, modules="numpy")
 
 
@@ -103,7 +106,7 @@ def test_H_constant_along_the_curve():
 
 
 def test_sen_H_matches_symbolic():
-    f = sp.lambdify([Y.inner(S.v, S.v), S.s, Q, S.m, Y.ETA_V, Y.ETA_K], Y.scalarize(Y.sen_H()))
+    f = sp.lambdify([alg.inner(S.v, S.v), S.s, Q, S.m, mdl.ETA_V, mdl.ETA_K], alg.scalarize(dyn.sen_H()))
     rng = np.random.default_rng(3)
     args = rng.uniform(0.1, 3, (6, 30))
     args[1] = rng.uniform(-3, 3, 30)

@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from numerics import sst
-from numerics.sst import read_sst, read_sst_with_stats, repository_root, sst_root, tokenize
-from proofs.errors import UsageError
+from attndyn.numerics.data import sst
+from attndyn.numerics.data.sst import (read_sst, read_sst_with_stats, repository_root, sst_root,
+                                       tokenize)
+from attndyn.proofs.errors import UsageError
 
 SMALL = {
     "train": "1 A stirring , funny re-imagining of Beauty and the Beast .\n"
@@ -111,7 +112,7 @@ def test_root_resolution_order(tmp_path, monkeypatch):
     assert read_sst("sst2").n_sentences == 4
     monkeypatch.delenv(sst.ENV_VAR)
     repo = repository_root()
-    assert (repo / "pyproject.toml").is_file() and (repo / "numerics" / "sst.py").is_file()
+    assert (repo / "pyproject.toml").is_file() and (repo / "numerics" / "data" / "sst.py").is_file()
     assert sst_root() == (repo.parent / "shared" / "data" / "sst").resolve()
     nested = tmp_path / "proj" / "a" / "b"
     nested.mkdir(parents=True)

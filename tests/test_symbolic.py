@@ -5,13 +5,20 @@ import pytest
 import sympy as sp
 from sympy import MatrixSymbol
 
-from proofs import symbolic as Y
-from proofs.claims import registry, run_claim
-from proofs.settings import SYMBOLIC
+import attndyn.proofs.claims.symbolic as Y
+import attndyn.proofs.claims.symbolic_limits as YL
+import attndyn.proofs.algebra as alg
+import attndyn.proofs.settings as cfg
+import attndyn.proofs.confirm as conf
+import attndyn.proofs.dynamics as dyn
+import attndyn.proofs.model as mdl
+from attndyn.proofs.claims.registry import run_claim
+from attndyn.reports.cli.assembly import claims as registry
+from attndyn.proofs.settings import SYMBOLIC
 
-S = Y.BASE
+S = mdl.BASE
 A = S.weight().xreplace({S.Z0: S.m})  # frozen-regime topic weight e^s/(e^s+m)
-Q, X, G2 = Y.inner(S.q, S.q), Y.inner(S.g, S.v), Y.inner(S.g, S.g)
+Q, X, G2 = alg.inner(S.q, S.q), alg.inner(S.g, S.v), alg.inner(S.g, S.g)
 
 SYMBOLIC_IDS = (
     "S1-gradients", "S2-sen-identity", "S3-sen-closed-form", "S4-mutual-promotion",
@@ -65,135 +72,135 @@ def test_every_step_renders_as_latex_of_bounded_size():
 
 
 def test_inner_is_symmetric_and_scalarize_reduces_products():
-    assert Y.inner(S.g, S.v) == Y.inner(S.v, S.g)
-    e = Y.scalarize(3 * S.g.T * S.v * S.q.T * S.q + S.v.T * S.g)
+    assert alg.inner(S.g, S.v) == alg.inner(S.v, S.g)
+    e = alg.scalarize(3 * S.g.T * S.v * S.q.T * S.q + S.v.T * S.g)
     assert zero(e - (3 * X * Q + X))
-    assert Q.is_positive and Y.inner(S.v, S.v).is_nonnegative
+    assert Q.is_positive and alg.inner(S.v, S.v).is_nonnegative
 
 
 def test_scalarize_rejects_what_is_not_a_scalar():
     with pytest.raises(ValueError, match="1x1"):
-        Y.scalarize(S.v * S.g.T)
+        alg.scalarize(S.v * S.g.T)
 
 
 def test_freeze_exponentials_maps_powers_and_rejects_others():
-    E = Y.freeze_exponentials(sp.exp(S.s))
-    assert Y.freeze_exponentials(sp.exp(2 * S.s)) == E ** 2
-    assert Y.freeze_exponentials(sp.exp(S.s + Y.S0)) == E * Y.freeze_exponentials(sp.exp(Y.S0))
+    E = alg.freeze_exponentials(sp.exp(S.s))
+    assert alg.freeze_exponentials(sp.exp(2 * S.s)) == E ** 2
+    assert alg.freeze_exponentials(sp.exp(S.s + Y.S0)) == E * alg.freeze_exponentials(sp.exp(Y.S0))
     with pytest.raises(ValueError, match="exp"):
-        Y.freeze_exponentials(sp.exp(S.s * S.m))
+        alg.freeze_exponentials(sp.exp(S.s * S.m))
 
 
 def test_exact_zero_test_sees_small_coefficient_changes():
     e = A * (1 - A) * (1 + sp.exp(S.s) / S.m) - A
-    assert Y.is_exactly_zero(e)
-    assert not Y.is_exactly_zero(A * (1 - A) * (1 + sp.exp(S.s) / (S.m + 1)) - A)
-    assert not Y.is_exactly_zero(e + sp.Rational(1, 10 ** 12))
+    assert alg.is_exactly_zero(e)
+    assert not alg.is_exactly_zero(A * (1 - A) * (1 + sp.exp(S.s) / (S.m + 1)) - A)
+    assert not alg.is_exactly_zero(e + sp.Rational(1, 10 ** 12))
 
 
 def test_numeric_check_tolerances_pass_roundoff_and_catch_a_wrong_coefficient():
     vsq_dot, s_dot, _ = Y.promotion_ratio()
     R = Y.promotion_ratio_stated()
-    good = Y.check_vanishes("R", [vsq_dot, -R * s_dot], 1)
+    good = conf.check_vanishes("R", [vsq_dot, -R * s_dot], 1)
     assert good.zero and not good.nonzero and good.points == SYMBOLIC.points
-    bad = Y.check_vanishes("R wrong", [vsq_dot, -R * (1 + sp.Rational(1, 1000)) * s_dot], 1)
+    bad = conf.check_vanishes("R wrong", [vsq_dot, -R * (1 + sp.Rational(1, 1000)) * s_dot], 1)
     assert bad.nonzero and not bad.zero
     # a perturbation between rtol and refute_min is neither: reported as an error, not a pass
-    grey = Y.check_vanishes("R grey", [vsq_dot, -R * (1 + sp.Rational(1, 10 ** 8)) * s_dot], 1)
+    grey = conf.check_vanishes("R grey", [vsq_dot, -R * (1 + sp.Rational(1, 10 ** 8)) * s_dot], 1)
     assert not grey.zero and not grey.nonzero
-    assert Y.Check("grey", True, grey).verdict()[0] == "error"
+    assert conf.Check("grey", True, grey).verdict()[0] == "error"
 
 
 def test_judge_arrays_relative_scale_and_nonfinite():
-    ok = Y.judge_arrays("x", np.array([1e-7]), np.array([1e3]))
+    ok = conf.judge_arrays("x", np.array([1e-7]), np.array([1e3]))
     assert ok.zero
-    assert not Y.judge_arrays("x", np.array([np.nan]), np.array([1.0])).zero
+    assert not conf.judge_arrays("x", np.array([np.nan]), np.array([1.0])).zero
 
 
 def test_sign_and_fact_checks_report_disagreement_as_error():
-    assert Y.SignCheck("p", "positive", True, np.array([1.0, 2.0])).verdict()[0] == "verified"
-    assert Y.SignCheck("p", "positive", False, np.array([-1.0])).verdict()[0] == "refuted"
-    assert Y.SignCheck("p", "positive", True, np.array([-1.0])).verdict()[0] == "error"
-    assert Y.SignCheck("p", "positive", None, np.array([1.0])).verdict()[0] == "error"
-    assert Y.ExactFact("f", False).verdict()[0] == "refuted"
+    assert conf.SignCheck("p", "positive", True, np.array([1.0, 2.0])).verdict()[0] == "verified"
+    assert conf.SignCheck("p", "positive", False, np.array([-1.0])).verdict()[0] == "refuted"
+    assert conf.SignCheck("p", "positive", True, np.array([-1.0])).verdict()[0] == "error"
+    assert conf.SignCheck("p", "positive", None, np.array([1.0])).verdict()[0] == "error"
+    assert YL.ExactFact("f", False).verdict()[0] == "refuted"
 
 
 def test_combine_orders_error_before_refuted():
-    num = Y.judge_arrays("x", np.zeros(3), np.ones(3))
-    good = Y.Check("good", True, num)
-    bad = Y.ExactFact("bad", False)
-    assert Y.combine([good])[0] == "verified"
-    assert Y.combine([good, bad])[0] == "refuted"
-    assert Y.combine([bad, Y.SignCheck("e", "positive", None, np.ones(1))])[0] == "error"
+    num = conf.judge_arrays("x", np.zeros(3), np.ones(3))
+    good = conf.Check("good", True, num)
+    bad = YL.ExactFact("bad", False)
+    assert conf.combine([good])[0] == "verified"
+    assert conf.combine([good, bad])[0] == "refuted"
+    assert conf.combine([bad, conf.SignCheck("e", "positive", None, np.ones(1))])[0] == "error"
 
 
 # ------------------------------------------------------------ S1 gradients
 
 
 def test_s1_gradients_symbolic_dimension_match_the_formulas():
-    G = Y.derive_gradients(S)
+    G = dyn.derive_gradients(S)
     a = S.weight()
     c = G.c
-    w = Y.W_TEST
-    assert zero(Y.scalarize(w.T * (G.grad_v - a * S.g)))
-    assert zero(Y.scalarize(w.T * (G.dc_ds - a * (S.v - c))))
-    assert zero(Y.scalarize(G.dl_ds - a * S.g.T * (S.v - c)))
-    assert zero(Y.scalarize(w.T * (G.grad_k - a * S.q * S.g.T * (S.v - c))))
+    w = mdl.W_TEST
+    assert zero(alg.scalarize(w.T * (G.grad_v - a * S.g)))
+    assert zero(alg.scalarize(w.T * (G.dc_ds - a * (S.v - c))))
+    assert zero(alg.scalarize(G.dl_ds - a * S.g.T * (S.v - c)))
+    assert zero(alg.scalarize(w.T * (G.grad_k - a * S.q * S.g.T * (S.v - c))))
     # a wrong formula is not accepted
-    assert not zero(Y.scalarize(w.T * (G.grad_v - S.g)))
+    assert not zero(alg.scalarize(w.T * (G.grad_v - S.g)))
 
 
 @pytest.mark.parametrize("d,m", [(1, 1), (2, 1)])
 def test_s1_explicit_components_second_way(d, m):
-    assert Y.explicit_s1_exact(d, m)
+    assert dyn.explicit_s1_exact(d, m)
 
 
 def test_s1_explicit_components_reject_a_wrong_formula(monkeypatch):
-    real = Y.explicit_gradient_formulas
+    real = dyn.explicit_gradient_formulas
 
     def wrong(X, G):
         f = real(X, G)
         f["k_t"] = [2 * e for e in f["k_t"]]
         return f
 
-    monkeypatch.setattr(Y, "explicit_gradient_formulas", wrong)
-    assert not Y.explicit_s1_exact(1, 1)
+    monkeypatch.setattr(dyn, "explicit_gradient_formulas", wrong)
+    assert not dyn.explicit_s1_exact(1, 1)
 
 
 def test_s1_linear_classifier_numeric_check_is_sharp():
-    ok = Y.explicit_linear_check("linear", 5)
+    ok = dyn.explicit_linear_check("linear", 5)
     assert ok.zero and ok.points >= SYMBOLIC.points
-    E = Y.explicit_linear(*Y.SYMBOLIC_SAMPLING.explicit_dims[-1], Y.SYMBOLIC_SAMPLING.explicit_classes)
-    vals = Y.sample_values(E.symbols, 5, np.random.default_rng(0))
+    E = dyn.explicit_linear(*cfg.SYMBOLIC_SAMPLING.explicit_dims[-1], cfg.SYMBOLIC_SAMPLING.explicit_classes)
+    vals = conf.sample_values(E.symbols, 5, np.random.default_rng(0))
     args = [vals[s] for s in E.symbols]
     derived = np.array(E.gradients(*args))
     stated = np.array(E.formulas(*args)) * (1 + 1e-4)
-    assert Y.judge_arrays("x", derived - stated, np.abs(derived) + np.abs(stated)).nonzero
+    assert conf.judge_arrays("x", derived - stated, np.abs(derived) + np.abs(stated)).nonzero
 
 
 # ------------------------------------------------------------ S2 first integral
 
 
 def test_s2_lie_derivative_is_zero_and_each_term_is_not():
-    vdot, kdot = Y.topic_field(Y.sentence("i"))
-    terms = Y.lie_derivative(Y.sen_H(), vdot, kdot)
+    vdot, kdot = dyn.topic_field(Y.sentence("i"))
+    terms = dyn.lie_derivative(dyn.sen_H(), vdot, kdot)
     assert zero(sp.Add(*terms.values()))
     assert all(not zero(t) for t in terms.values())
-    xi = Y.inner(Y.sentence("i").g, S.v)
-    assert zero(terms["embedding"] + 2 * Y.ETA_V * Q * A * xi)
+    xi = alg.inner(Y.sentence("i").g, S.v)
+    assert zero(terms["embedding"] + 2 * mdl.ETA_V * Q * A * xi)
 
 
 def test_s2_second_way_explicit_model_numerically():
-    good = Y.explicit_first_integral_check(Y.sen_H, "sen", 3)
+    good = Y.explicit_first_integral_check(dyn.sen_H, "sen", 3)
     assert good.zero
-    from proofs.controls import wrong_sen
+    from attndyn.proofs.claims.controls import wrong_sen
 
     bad = Y.explicit_first_integral_check(wrong_sen(shift=1), "m+1", 3)
     assert bad.nonzero and not bad.zero
 
 
 def test_verify_first_integral_rejects_a_perturbed_quantity():
-    from proofs.controls import wrong_sen
+    from attndyn.proofs.claims.controls import wrong_sen
 
     out = Y.verify_first_integral(wrong_sen(factor=sp.Rational(201, 100)), "factor 2.01", stream=7)
     assert out.status == "refuted", out.reason
@@ -204,14 +211,14 @@ def test_verify_first_integral_rejects_a_perturbed_quantity():
 
 def test_s4_ratio_is_the_stated_positive_expression():
     _, _, ratio = Y.promotion_ratio()
-    stated = 2 * (Y.ETA_V / Y.ETA_K) * (1 + sp.exp(S.s) / S.m) / Q
+    stated = 2 * (mdl.ETA_V / mdl.ETA_K) * (1 + sp.exp(S.s) / S.m) / Q
     assert zero(ratio - stated)
     assert stated.is_positive
 
 
 def test_s3_closed_form_integrated_and_second_way_by_dsolve():
     derived = Y.sen_closed_form()
-    stated = 2 * (Y.ETA_V / Y.ETA_K) * ((S.s - Y.S0) + (sp.exp(S.s) - sp.exp(Y.S0)) / S.m)
+    stated = 2 * (mdl.ETA_V / mdl.ETA_K) * ((S.s - Y.S0) + (sp.exp(S.s) - sp.exp(Y.S0)) / S.m)
     assert zero(derived - stated)
     # second way: solve the ODE d(|q|^2 |v|^2)/ds = |q|^2 R(s) with the initial value 0 at s0
     _, _, ratio = Y.promotion_ratio()
@@ -226,7 +233,7 @@ def test_s3_s4_consistent_derivative_of_closed_form_is_the_ratio():
 
 
 def test_s3_paper_reduction():
-    paper = Y.sen_closed_form().xreplace({Y.ETA_V: Y.ETA_K, Y.S0: 0})
+    paper = Y.sen_closed_form().xreplace({mdl.ETA_V: mdl.ETA_K, Y.S0: 0})
     assert zero(paper - 2 * (S.s + (sp.exp(S.s) - 1) / S.m))
 
 
@@ -234,76 +241,76 @@ def test_s3_paper_reduction():
 
 
 def test_s5_descent_rate_from_components_small_case():
-    derived, stated = Y.explicit_fixed_linear(1, 2)
-    frozen = Y.freeze_all_exponentials(derived - stated)
+    derived, stated = YL.explicit_fixed_linear(1, 2)
+    frozen = alg.freeze_all_exponentials(derived - stated)
     assert sp.cancel(sp.together(frozen)) == 0
     # a wrong factor is caught
-    assert sp.cancel(sp.together(Y.freeze_all_exponentials(derived - 2 * stated))) != 0
+    assert sp.cancel(sp.together(alg.freeze_all_exponentials(derived - 2 * stated))) != 0
 
 
 def test_s5_stated_rate_is_nonpositive():
-    stated = -(Y.ETA_K * Q * A ** 2 * (1 - A) ** 2 * X ** 2 + Y.ETA_V * A ** 2 * G2)
+    stated = -(mdl.ETA_K * Q * A ** 2 * (1 - A) ** 2 * X ** 2 + mdl.ETA_V * A ** 2 * G2)
     assert stated.is_nonpositive
     assert not (-stated).is_nonpositive
 
 
 def test_s6_second_order_coefficient_two_ways():
-    parts, _ = Y.discrete_step_change()
+    parts, _ = YL.discrete_step_change()
     dH = sp.Add(*parts.values())
-    c = Y.taylor_coefficients(dH, Y.STEP, 2)
-    stated = Y.drift_coefficient_stated()
-    assert Y.is_exactly_zero(c[1])
-    assert Y.is_exactly_zero(c[2] - stated)
+    c = YL.taylor_coefficients(dH, mdl.STEP, 2)
+    stated = YL.drift_coefficient_stated()
+    assert alg.is_exactly_zero(c[1])
+    assert alg.is_exactly_zero(c[2] - stated)
     # second way: SymPy's series expansion
-    ser = sp.series(dH, Y.STEP, 0, 3).removeO()
-    assert Y.is_exactly_zero(ser.coeff(Y.STEP, 1))
-    assert Y.is_exactly_zero(ser.coeff(Y.STEP, 2) - stated)
-    assert not Y.is_exactly_zero(ser.coeff(Y.STEP, 2) - 2 * stated)
+    ser = sp.series(dH, mdl.STEP, 0, 3).removeO()
+    assert alg.is_exactly_zero(ser.coeff(mdl.STEP, 1))
+    assert alg.is_exactly_zero(ser.coeff(mdl.STEP, 2) - stated)
+    assert not alg.is_exactly_zero(ser.coeff(mdl.STEP, 2) - 2 * stated)
 
 
 # ------------------------------------------------------------------ S7
 
 
 def test_s7b_term_vanishes_exactly_at_its_own_length():
-    H = Y.sen_H()
-    terms = Y.lie_derivative(H, *Y.topic_field(Y.sentence("1"), m=Y.M1))
+    H = dyn.sen_H()
+    terms = dyn.lie_derivative(H, *dyn.topic_field(Y.sentence("1"), m=YL.M1))
     total = sp.Add(*terms.values())
-    assert Y.is_exactly_zero(total.xreplace({S.m: Y.M1}))
-    assert not Y.is_exactly_zero(total.xreplace({S.m: Y.M2}))
+    assert alg.is_exactly_zero(total.xreplace({S.m: YL.M1}))
+    assert not alg.is_exactly_zero(total.xreplace({S.m: YL.M2}))
 
 
 def test_nonzero_at_refutes_a_term_that_vanishes_there():
-    chk, value = Y.nonzero_at("m - 2", S.m - 2, {S.m: 2})
+    chk, value = YL.nonzero_at("m - 2", S.m - 2, {S.m: 2})
     assert value == 0 and chk.verdict()[0] == "refuted"
-    chk, value = Y.nonzero_at("m - 2", S.m - 2, {S.m: 3})
+    chk, value = YL.nonzero_at("m - 2", S.m - 2, {S.m: 3})
     assert value == 1 and chk.verdict()[0] == "verified"
     with pytest.raises(ValueError, match="unset"):
-        Y.nonzero_at("x", S.m * X, {S.m: 1})
+        YL.nonzero_at("x", S.m * X, {S.m: 1})
 
 
 def test_s7a_query_terms_from_model():
-    G = Y.derive_gradients(S)
-    vdot, kdot = Y.topic_field(S)
-    qdot = -Y.ETA_Q * S.score_expr().diff(S.q) * G.dl_ds.xreplace(Y.frozen(S))
-    terms = Y.lie_derivative(Y.sen_H(), vdot, kdot, qdot)
-    qn = terms["query norm"].xreplace({Y.inner(S.k, S.q): S.s})
-    assert zero(qn + 2 * Y.ETA_Q * A * (1 - A) * X * Y.inner(S.v, S.v) * S.s)
+    G = dyn.derive_gradients(S)
+    vdot, kdot = dyn.topic_field(S)
+    qdot = -mdl.ETA_Q * S.score_expr().diff(S.q) * G.dl_ds.xreplace(dyn.frozen(S))
+    terms = dyn.lie_derivative(dyn.sen_H(), vdot, kdot, qdot)
+    qn = terms["query norm"].xreplace({alg.inner(S.k, S.q): S.s})
+    assert zero(qn + 2 * mdl.ETA_Q * A * (1 - A) * X * alg.inner(S.v, S.v) * S.s)
 
 
 def test_s7c_frozen_limit_recovers_s2():
-    vdot, kdot = Y.topic_field(S, freeze=False)
-    total = sp.Add(*Y.lie_derivative(Y.sen_H(), vdot, kdot).values())
-    assert Y.is_exactly_zero(total.xreplace({S.Z0: S.m, Y.inner(S.g, S.N): 0}))
-    assert not Y.is_exactly_zero(total.xreplace({Y.inner(S.g, S.N): 0}))
+    vdot, kdot = dyn.topic_field(S, freeze=False)
+    total = sp.Add(*dyn.lie_derivative(dyn.sen_H(), vdot, kdot).values())
+    assert alg.is_exactly_zero(total.xreplace({S.Z0: S.m, alg.inner(S.g, S.N): 0}))
+    assert not alg.is_exactly_zero(total.xreplace({alg.inner(S.g, S.N): 0}))
 
 
 def test_concrete_point_is_consistent():
-    pt = Y.concrete_point({"q": (1, 0), "v_t": (1, 1)}, {S.s: 0})
-    assert pt[Q] == 1 and pt[Y.inner(S.q, S.v)] == 1 and pt[Y.inner(S.v, S.v)] == 2
+    pt = YL.concrete_point({"q": (1, 0), "v_t": (1, 1)}, {S.s: 0})
+    assert pt[Q] == 1 and pt[alg.inner(S.q, S.v)] == 1 and pt[alg.inner(S.v, S.v)] == 2
 
 
 def test_unused_matrix_symbol_guard():
     # scalarize refuses a product it cannot read as inner products (a matrix between vectors)
     M = MatrixSymbol("M", S.d, S.d)
     with pytest.raises(ValueError, match="inner products"):
-        Y.scalarize(S.v.T * M * S.v)
+        alg.scalarize(S.v.T * M * S.v)

@@ -5,12 +5,12 @@ import json
 import numpy as np
 import pytest
 
-from numerics.attention import AttentionModel
-from numerics.config import CorpusSpec, ModelConfig, RunConfig, TrainConfig
-from numerics.corpus import Corpus, SyntheticConfig, synthetic
-from numerics.train import Progress, train
-from proofs.errors import UsageError
-from reports.cli import main
+from attndyn.numerics.model.attention import AttentionModel
+from attndyn.numerics.config.schema import CorpusSpec, ModelConfig, RunConfig, TrainConfig
+from attndyn.numerics.data.corpus import Corpus, SyntheticConfig, synthetic
+from attndyn.numerics.training.train import Progress, train
+from attndyn.proofs.errors import UsageError
+from attndyn.reports.cli import main
 
 
 def small(classifier="fc", epochs=40, **train_kw):

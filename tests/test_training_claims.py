@@ -1,6 +1,6 @@
 """Verdicts of the training claims (N3, N4, neg-trainable-query), with failing inputs too."""
-from numerics import training_claims as tc
-from proofs.settings import NUMERIC, TRAINING
+from attndyn.numerics.claims import training as tc
+from attndyn.proofs.settings import NUMERIC, TRAINING
 
 
 def test_sen_verdict_accepts_small_and_rejects_large_residuals():
@@ -37,7 +37,7 @@ def test_symbolic_comparison_catches_a_wrong_gradient(monkeypatch):
 
 
 def test_claims_are_registered():
-    from proofs.claims import registry
+    from attndyn.reports.cli.assembly import claims as registry
 
     claims = registry()
     assert claims["N3-sen-paper"].expected == "verified"

@@ -1,0 +1,180 @@
+r"""Claims of the convergence checker (issue 4): C1, C2 and a negative control.
+
+* ``C1-convergence-paper`` — the paper's FC setting (preset ``paper-fc``: its corpus and its
+  initial parameters, reduced to the topic words): every hypothesis holds and every topic
+  word is ``converged`` (attention :math:`\to1` and loss :math:`\to0`, by the certificate).
+* ``C2-hypothesis-needed`` — the same setting with the classifier's column 0 replaced by the
+  average of columns 1 and 2, so label 0 is not achievable (but escapable): the checker says
+  ``not-converged`` for label 0's topic words *for the loss*, names H-ach as the failed
+  hypothesis, and still certifies their attention :math:`\to1` — the two conclusions need
+  different hypotheses.
+* ``neg-convergence-wrong-expectation`` (expected ``refuted``) — the verifier of C1 fed the
+  non-achievable setting with the (wrong) expectation "every word converges": it must refute.
+
+The symbolic claims ``C0-certificate`` and ``C0-asymptotics`` behind the checker live in
+:mod:`attndyn.proofs.claims.asymptotics`.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from attndyn.numerics.convergence.checker import (ConvergenceReport, ConvergenceSetting,
+                                                  check_convergence, setting_from_config)
+from attndyn.proofs.claims.registry import Derivation, Outcome, claim
+from attndyn.proofs.settings import CONVERGENCE
+
+REPORT_ORDER = 70  # where these claims stand in the report (attndyn.proofs.claims.registry)
+
+PRESET = "paper-fc"
+NON_ACHIEVABLE_LABEL = 0
+
+_ASSUMPTIONS = (
+    r"the paper's synthetic FC setting (preset \texttt{paper-fc}): 4 topics $\times$ 2 topic words, "
+    r"$m = 20$, $d_e = d_k = 10$, $W$ standard normal with unit diagonal, query $\sim N(0, 0.3^2 I)$, "
+    r"embeddings $\sim N(0, 10^{-12})$, keys 0, seed 0",
+    r"reduced model: non-topic words at score 0 / embedding 0; gradient flow with "
+    r"$\eta_v = \eta_k = 1$ ($\tau$ = lr $\times$ epochs) to $\tau = " + f"{CONVERGENCE.horizon:g}$",
+)
+
+
+@lru_cache(maxsize=None)
+def paper_setting() -> ConvergenceSetting:
+    from attndyn.numerics.config.load import load_config
+
+    return setting_from_config(load_config(preset=PRESET), name=PRESET)
+
+
+def non_achievable_matrix(W: np.ndarray, label: int = NON_ACHIEVABLE_LABEL) -> np.ndarray:
+    """``W`` with column ``label`` replaced by the average of the next two columns."""
+    K = W.shape[1]
+    a, b = (label + 1) % K, (label + 2) % K
+    out = np.array(W, dtype=np.float64)
+    out[:, label] = (W[:, a] + W[:, b]) / 2
+    return out
+
+
+@lru_cache(maxsize=None)
+def non_achievable_setting() -> ConvergenceSetting:
+    from dataclasses import replace
+
+    base = paper_setting()
+    W = non_achievable_matrix(base.system.theta0["W"])
+    return replace(base, system=base.system.replace(theta0={"W": W}),
+                   name=f"{PRESET}, column {NON_ACHIEVABLE_LABEL} = average of columns "
+                        f"{NON_ACHIEVABLE_LABEL + 1} and {NON_ACHIEVABLE_LABEL + 2}")
+
+
+@lru_cache(maxsize=None)
+def _report(which: str) -> ConvergenceReport:
+    return check_convergence(paper_setting() if which == "paper" else non_achievable_setting())
+
+
+def _summary(report: ConvergenceReport) -> dict:
+    return {"setting": report.setting, "flow": report.flow,
+            "words": [{"word": w.name, "label": w.label, "verdict": w.verdict,
+                       "attention": w.attention.verdict, "loss": w.loss.verdict,
+                       "failed_hypotheses": w.failed_hypotheses,
+                       "a_end": w.evidence.get("attention", {}).get("a_end"),
+                       "loss_end": w.evidence.get("loss", {}).get("loss_end"),
+                       "tau0": w.evidence.get("monotone", {}).get("tau0"),
+                       "suppression_turning_time": w.evidence.get("suppression", {}).get("turning_time")}
+                      for w in report.words]}
+
+
+def _steps(report: ConvergenceReport) -> list:
+    D = Derivation()
+    D.note(f"Setting: {report.setting}. Reduced flow: {report.flow['solver']}, {report.flow['message']}.")
+    for w in report.words:
+        D.note(f"{w.name} (label {w.label}): {w.verdict}; attention $\\to 1$: {w.attention.verdict} "
+               f"[{w.attention.certificate}]; loss $\\to 0$: {w.loss.verdict} [{w.loss.certificate}]"
+               + (f"; failed: {', '.join(w.failed_hypotheses)}" if w.failed_hypotheses else ""))
+    return D.steps
+
+
+def expect_all_converged(report: ConvergenceReport) -> tuple[str, str]:
+    """The verifier of C1 (and of the negative control): ``verified`` iff every hypothesis holds
+    and every topic word is ``converged``; ``refuted`` when the checker says a word is
+    ``not-converged``; ``error`` when it is undecided (the check itself could not conclude)."""
+    bad = [w for w in report.words if w.verdict == "not-converged"]
+    undecided = [w for w in report.words if w.verdict == "undecided"]
+    failed = sorted({h for w in report.words for h in w.failed_hypotheses})
+    if bad:
+        return "refuted", (f"expected every topic word converged; the checker says not-converged for "
+                           f"{', '.join(w.name for w in bad)} (failed hypotheses: {', '.join(failed)})")
+    if undecided:
+        return "error", f"the checker is undecided for {', '.join(w.name for w in undecided)}: " \
+                        + " | ".join(undecided[0].reasons)
+    if failed:
+        return "error", f"every word converged but hypotheses {failed} fail: inconsistent"
+    return "verified", (f"all {len(report.words)} topic words converged (certificate: mu increasing, H conserved "
+                        f"to tau = {report.flow['tau_end']:.3g}); every hypothesis holds")
+
+
+def hypothesis_needed_verdict(report: ConvergenceReport, label: int = NON_ACHIEVABLE_LABEL) -> tuple[str, str]:
+    """The verifier of C2: label ``label``'s words must be ``not-converged`` for the loss with
+    H-ach named (in the failed hypotheses and in the reasons), and converged for the attention
+    (H-esc still holds); any other outcome refutes the claim."""
+    words = [w for w in report.words if w.label == label]
+    if not words:
+        return "error", f"no topic word has label {label}"
+    problems = []
+    for w in words:
+        if w.verdict != "not-converged" or w.loss.verdict != "not-converged":
+            problems.append(f"{w.name}: verdict {w.verdict}, loss {w.loss.verdict}")
+        if "H-ach" not in w.failed_hypotheses or not any("H-ach" in r for r in w.loss.reasons):
+            problems.append(f"{w.name}: H-ach not named as the failed hypothesis ({w.failed_hypotheses})")
+        if w.attention.verdict != "converged":
+            problems.append(f"{w.name}: attention {w.attention.verdict} (H-esc holds, expected converged)")
+    if problems:
+        return "refuted", "; ".join(problems)
+    return "verified", (f"label {label}'s words {', '.join(w.name for w in words)}: not-converged for the loss "
+                        f"(failed hypothesis H-ach, loss floor {words[0].hypotheses[0].evidence.get('loss_floor', 0):.6g}), "
+                        f"attention -> 1 certified by H-esc")
+
+
+@claim(
+    "C1-convergence-paper",
+    "The paper's FC setting: every topic word converges",
+    kind="numeric",
+    statement=(r"With the paper's fixed linear classifier every topic word $t$ satisfies the hypotheses "
+               r"(H-ach, H-esc, $|q|>0$, $\eta_v,\eta_k>0$, $\pi_t>0$) and its attention $a_t\to 1$ and "
+               r"loss $\to 0$, certified by $\mu = \hat u^*\cdot v_t$ increasing and the SEN identity."),
+    assumptions=_ASSUMPTIONS,
+)
+def c1_convergence_paper() -> Outcome:
+    rep = _report("paper")
+    status, reason = expect_all_converged(rep)
+    return Outcome(status, reason, _steps(rep), _summary(rep))
+
+
+@claim(
+    "C2-hypothesis-needed",
+    "Achievability is needed: without it the loss does not tend to 0",
+    kind="numeric",
+    statement=(r"With column $w_0$ of the paper's classifier replaced by $(w_1+w_2)/2$, label 0 is not "
+               r"achievable: the checker says not-converged for label 0's topic words, names H-ach, and "
+               r"shows the loss stays $\ge \inf_x \mathrm{CE}(W^\top x, 0) = \log 3$ while the attention still "
+               r"tends to 1 (H-esc holds)."),
+    assumptions=_ASSUMPTIONS,
+)
+def c2_hypothesis_needed() -> Outcome:
+    rep = _report("non-achievable")
+    status, reason = hypothesis_needed_verdict(rep)
+    return Outcome(status, reason, _steps(rep), _summary(rep))
+
+
+@claim(
+    "neg-convergence-wrong-expectation",
+    "Negative control: 'every word converges' for a non-achievable label must be refuted",
+    kind="numeric",
+    statement=(r"The verifier of C1 applied to the setting of C2 with the wrong expectation that every "
+               r"topic word converges."),
+    assumptions=_ASSUMPTIONS,
+    expected="refuted",
+)
+def neg_convergence_wrong_expectation() -> Outcome:
+    rep = _report("non-achievable")
+    status, reason = expect_all_converged(rep)
+    return Outcome(status, reason, _steps(rep), _summary(rep))

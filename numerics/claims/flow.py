@@ -1,0 +1,168 @@
+r"""Numeric claims on the reduced topic-word system (issue: numerics): N1, N2.
+
+* ``N1-sen-flow`` — along the reduced gradient flow (:func:`attndyn.numerics.flow.systems.reduced_flow`,
+  DOP853 at ``NUMERIC.flow_rtol``) the SEN quantity
+  :math:`H = |q|^2|v_t|^2 - 2\frac{\eta_v}{\eta_k}(s_t + e^{s_t}/m)` stays at its initial
+  value, for FC, TC and TL: :math:`\max_\tau|H(\tau)-H(0)|/\max(1,|H(0)|)\le` ``NUMERIC.sen_flow_max``.
+* ``N2-sen-gd-order`` — discrete gradient descent (:func:`attndyn.numerics.flow.systems.reduced_gd`) breaks
+  the identity only through its step size: over a fixed horizon :math:`T = n\eta` the
+  residual shrinks like :math:`\eta` (fitted log-log slope in ``NUMERIC.gd_slope_range``).
+
+The verdict functions (:func:`sen_flow_verdict`, :func:`fit_order`, :func:`order_verdict`)
+are separate from the runs so that the tests can feed them negative controls (a wrong
+:math:`H`, a residual sequence of order 2) that they must reject.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from attndyn.numerics.flow.systems import (FlowResult, ReducedSystem, paper_reduced_system,
+                                           reduced_flow, reduced_gd)
+from attndyn.proofs.claims.registry import Derivation, Outcome, claim
+from attndyn.proofs.errors import UsageError
+from attndyn.proofs.settings import FLOW, NUMERIC
+
+REPORT_ORDER = 50  # where these claims stand in the report (attndyn.proofs.claims.registry)
+
+CLASSIFIERS = ("fc", "tc", "tl")
+_ASSUMPTIONS = (
+    r"query fixed; non-topic words frozen at score 0 and embedding 0 (the reduced system)",
+    r"equal sentence lengths: every sentence has $m$ non-topic words",
+    r"paper-like setting: 4 topics $\times$ 2 topic words, $d_e = d_k = 10$, $m = 20$, "
+    r"$q\sim N(0, 0.3^2 I)$, embeddings $\sim N(0, 0.1^2)$, keys 0, "
+    r"$\eta_v = \eta_k = \eta_c = 1$, seed " + str(FLOW.claims_seed),
+)
+
+
+def _system(kind: str) -> ReducedSystem:
+    return paper_reduced_system(kind, seed=FLOW.claims_seed)
+
+
+# --------------------------------------------------------------------------- N1
+
+def sen_flow_verdict(runs: dict[str, FlowResult], tol: float = NUMERIC.sen_flow_max,
+                     H: Callable | None = None) -> tuple[str, str, dict]:
+    """Decide N1 from finished flow runs (one per classifier).
+
+    ``verified`` iff every run's normalised drift of ``H`` (default the SEN quantity)
+    is <= ``tol``; ``error`` when a run failed or moved too little for the test to mean
+    anything (no score changed by ``FLOW.n1_min_score_change``)."""
+    details: dict = {"tolerance": tol, "runs": {}}
+    worst = 0.0
+    for kind, r in runs.items():
+        if not r.ok:
+            return "error", f"{kind}: the flow failed: {r.message}", details
+        drift = r.sen_drift(H)
+        moved = float(np.max(np.abs(r.s[-1] - r.s[0])))
+        details["runs"][kind] = {
+            "max_drift": float(drift.max()),
+            "drift_per_topic_word": drift.tolist(),
+            "horizon": float(r.t[-1]),
+            "final_scores": r.s[-1].tolist(),
+            "final_norms": r.norms[-1].tolist(),
+            "max_score_change": moved,
+            "final_loss": float(r.loss[-1]),
+            "steps": r.n_steps,
+            "relu_switches": r.n_events,
+        }
+        if moved < FLOW.n1_min_score_change:
+            return "error", (f"{kind}: no score moved by {FLOW.n1_min_score_change} "
+                             f"(max {moved:.3g}): the run tests nothing"), details
+        worst = max(worst, float(drift.max()))
+    details["max_drift"] = worst
+    kinds = ", ".join(k.upper() for k in runs)
+    if worst <= tol:
+        return "verified", f"{kinds}: max normalised drift of H = {worst:.2e} <= {tol:g}", details
+    return "refuted", f"{kinds}: max normalised drift of H = {worst:.2e} > {tol:g}", details
+
+
+def n1_runs(horizon: float = FLOW.n1_horizon) -> dict[str, FlowResult]:
+    return {k: reduced_flow(_system(k), horizon=horizon) for k in CLASSIFIERS}
+
+
+@claim(
+    "N1-sen-flow",
+    "SEN identity along the reduced gradient flow (FC, TC, TL)",
+    kind="numeric",
+    statement=r"$\max_\tau |H(\tau) - H(0)| / \max(1, |H(0)|) \le " + f"{NUMERIC.sen_flow_max:g}"
+              + r"$ for every topic word, with $H = |q|^2|v_t|^2 - 2\frac{\eta_v}{\eta_k}"
+              r"\left(s_t + \frac{e^{s_t}}{m}\right)$.",
+    assumptions=_ASSUMPTIONS + (
+        r"DOP853, rtol " + f"{NUMERIC.flow_rtol:g}" + r", atol " + f"{NUMERIC.flow_atol:g}"
+        + r", horizon $\tau = " + f"{FLOW.n1_horizon:g}" + r"$ (log-spaced samples)",
+        r"TL: the ReLU kinks are followed as a Filippov system (sliding modes solved exactly)",
+    ),
+)
+def n1_sen_flow() -> Outcome:
+    d = Derivation()
+    d.note("Reduced system: in every sentence containing topic word t, a_t = e^{s_t}/(e^{s_t}+m), "
+           "context a_t v_t; loss sum_t pi_t CE(f(a_t v_t), y_t).")
+    d.eq("Flow", r"(\dot v_t, \dot s_t, \dot\theta)",
+         r"(-\eta_v \partial_{v_t} L,\; -\eta_k |q|^2 \partial_{s_t} L,\; -\eta_c \partial_\theta L)")
+    d.note(f"Integrated with DOP853 (rtol {NUMERIC.flow_rtol:g}, atol {NUMERIC.flow_atol:g}) "
+           f"to tau = {FLOW.n1_horizon:g} for each classifier; H evaluated at every sample.")
+    status, reason, details = sen_flow_verdict(n1_runs())
+    return Outcome(status, reason, d.steps, details)
+
+
+# --------------------------------------------------------------------------- N2
+
+def gd_residuals(system: ReducedSystem, etas=FLOW.gd_etas, horizon: float = FLOW.gd_horizon,
+                 H: Callable | None = None) -> list[float]:
+    r"""Residual of the SEN identity under discrete GD with each step size over a fixed horizon:
+    :math:`\max_{n\eta\le T}\max_t |H_n - H_0| / \max(1, |H_0|)`."""
+    out = []
+    for eta in etas:
+        n = int(round(horizon / eta))
+        if not np.isclose(n * eta, horizon, rtol=1e-12):
+            raise UsageError(f"gd_etas: horizon {horizon} is not a whole number of steps of {eta}")
+        r = reduced_gd(system, eta, n)
+        if not r.ok:
+            raise RuntimeError(f"GD with eta = {eta} failed: {r.message}")
+        out.append(float(r.sen_drift(H).max()))
+    return out
+
+
+def fit_order(etas, residuals) -> float:
+    """Least-squares slope of log(residual) against log(eta) (numpy polyfit)."""
+    e = np.asarray(etas, dtype=np.float64)
+    r = np.asarray(residuals, dtype=np.float64)
+    if e.shape != r.shape or e.ndim != 1 or e.size < 2:
+        raise UsageError(f"residuals: expected one residual per step size (>= 2), got {r.shape} for {e.shape}")
+    if np.any(e <= 0) or np.any(~np.isfinite(r)) or np.any(r <= 0):
+        raise UsageError("residuals: expected positive step sizes and positive finite residuals")
+    return float(np.polyfit(np.log(e), np.log(r), 1)[0])
+
+
+def order_verdict(slopes: dict[str, float], slope_range=NUMERIC.gd_slope_range) -> tuple[str, str]:
+    lo, hi = slope_range
+    text = ", ".join(f"{k.upper()} {s:.3f}" for k, s in slopes.items())
+    if all(lo <= s <= hi for s in slopes.values()):
+        return "verified", f"log-log slopes of the GD residual vs eta: {text}, all in [{lo}, {hi}]"
+    return "refuted", f"log-log slopes of the GD residual vs eta: {text}, not all in [{lo}, {hi}]"
+
+
+@claim(
+    "N2-sen-gd-order",
+    "Discrete GD breaks the SEN identity only at first order in the step size",
+    kind="numeric",
+    statement=r"Over a fixed horizon $T = n\eta$, $\max_{k\le n}|H_k - H_0| = O(\eta)$: the fitted "
+              r"log-log slope over $\eta\in\{" + ", ".join(f"{e:g}" for e in FLOW.gd_etas)
+              + r"\}$ lies in $[" + f"{NUMERIC.gd_slope_range[0]:g}, {NUMERIC.gd_slope_range[1]:g}" + r"]$.",
+    assumptions=_ASSUMPTIONS + (r"horizon $T = " + f"{FLOW.gd_horizon:g}" + r"$; FC, TC and TL",),
+)
+def n2_sen_gd_order() -> Outcome:
+    d = Derivation()
+    d.eq("GD step", r"x_{k+1}", r"x_k + \eta F(x_k)")
+    d.note("F is the reduced flow's vector field, so the flow is GD's eta -> 0 limit and any drift "
+           "of H comes from the step size alone (non-topic words are frozen by construction).")
+    residuals, slopes = {}, {}
+    for kind in CLASSIFIERS:
+        residuals[kind] = gd_residuals(_system(kind))
+        slopes[kind] = fit_order(FLOW.gd_etas, residuals[kind])
+    status, reason = order_verdict(slopes)
+    details = {"etas": list(FLOW.gd_etas), "horizon": FLOW.gd_horizon, "residuals": residuals,
+               "slopes": slopes, "slope_range": list(NUMERIC.gd_slope_range)}
+    return Outcome(status, reason, d.steps, details)

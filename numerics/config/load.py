@@ -1,0 +1,91 @@
+"""Where a run configuration comes from: a TOML file (:func:`load_toml`) or a preset
+(:mod:`attndyn.numerics.config.presets`), then ``--set key=value`` overrides with dotted keys
+(:func:`apply_overrides`); :func:`load_config` does all three and validates once.
+"""
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import fields
+from pathlib import Path
+from attndyn.proofs.errors import UsageError
+
+from attndyn.numerics.config.presets import preset_config
+from attndyn.numerics.config.schema import (ModelConfig, RunConfig, SECTIONS, TrainConfig,
+                                            _SYNTHETIC_FIELDS)
+
+# --------------------------------------------------------------------------- sources
+
+def load_toml(path: str | Path) -> dict:
+    """Read a config file with sections ``[corpus]``, ``[model]``, ``[train]`` (a plain dict)."""
+    p = Path(path)
+    try:
+        with open(p, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise UsageError(f"config file {p}: not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"config file {p}: not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise UsageError(f"config file {p}: cannot read ({exc.strerror or exc})") from None
+
+
+def valid_keys(data: Mapping | None = None) -> list[str]:
+    """Every dotted key ``--set`` accepts (the corpus keys depend on ``corpus.kind``)."""
+    kind = (data or {}).get("corpus", {}).get("kind", "synthetic")
+    corpus = sorted(_SYNTHETIC_FIELDS) if kind == "synthetic" else ["sst_dir"]
+    return (["corpus.kind"] + [f"corpus.{k}" for k in corpus]
+            + [f"model.{f.name}" for f in fields(ModelConfig)]
+            + [f"train.{f.name}" for f in fields(TrainConfig)])
+
+
+def parse_value(text: str):
+    """A ``--set`` value: a TOML value (``0.2``, ``true``, ``[1, 2]``, ``"x"``), ``none``/``null``
+    for None, else the bare string."""
+    if text.lower() in ("none", "null"):
+        return None
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_overrides(data: Mapping, overrides: Iterable[str]) -> dict:
+    """Apply ``key=value`` overrides (dotted keys, e.g. ``train.lr=0.2``) to a config dict.
+
+    An unknown key is an error listing the valid ones.  Setting ``corpus.kind``
+    drops the previous kind's corpus fields that were not set explicitly.
+    """
+    out = {sec: dict(data.get(sec, {})) for sec in SECTIONS}
+    for sec in data:
+        if sec not in SECTIONS:
+            out[sec] = data[sec]
+    parsed = []
+    for item in overrides:
+        if "=" not in item:
+            raise UsageError(f"--set {item!r}: expected key=value, e.g. train.lr=0.2")
+        key, _, text = item.partition("=")
+        parsed.append((key.strip(), parse_value(text.strip())))
+    # corpus.kind first: it decides which corpus keys are valid
+    for key, value in parsed:
+        if key == "corpus.kind" and value != out["corpus"].get("kind", "synthetic"):
+            out["corpus"] = {"kind": value}
+    for key, value in parsed:
+        if key not in valid_keys(out):
+            raise UsageError(f"--set {key}: unknown key; valid keys: {', '.join(valid_keys(out))}")
+        sec, _, name = key.partition(".")
+        out[sec][name] = value
+    return out
+
+
+def load_config(path: str | Path | None = None, preset: str | None = None,
+                overrides: Iterable[str] = ()) -> RunConfig:
+    """The run config from exactly one of a TOML file or a preset, then ``overrides``."""
+    if (path is None) == (preset is None):
+        raise UsageError("config: give exactly one of a CONFIG.toml file or --preset NAME")
+    if preset is not None:
+        base = preset_config(preset).to_dict()
+    else:
+        base = load_toml(path)
+        RunConfig.from_dict(base)  # report errors in the file itself before the overrides
+    return RunConfig.from_dict(apply_overrides(base, overrides))

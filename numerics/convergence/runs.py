@@ -1,0 +1,42 @@
+"""The checker's flow runs: its save times (log-spaced to the horizon) and the reduced flow
+with DOP853, falling back to LSODA when the flow is stiff.  Shared by the checker and the
+hypothesis counterexamples (:mod:`attndyn.numerics.convergence.hypotheses`).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+import numpy as np
+from attndyn.numerics.flow.systems import (FlowResult, ReducedSystem, reduced_flow,
+                                           stiff_reduced_flow)
+from attndyn.proofs.errors import UsageError
+from attndyn.proofs.settings import CONVERGENCE
+
+# --------------------------------------------------------------------------- the flow
+
+def save_times(horizon: float, n_save: int) -> np.ndarray:
+    """0, then ``n_save - 1`` log-spaced times from ``horizon * first_fraction`` to ``horizon``."""
+    try:
+        horizon = float(horizon)
+    except (TypeError, ValueError):
+        raise UsageError(f"--horizon: expected a positive number, got {horizon!r}") from None
+    if not np.isfinite(horizon) or horizon <= 0:
+        raise UsageError(f"--horizon: expected a finite flow time > 0, got {horizon!r}")
+    if int(n_save) != n_save or n_save < 3:
+        raise UsageError(f"n_save: expected an integer >= 3, got {n_save!r}")
+    return np.r_[0.0, np.geomspace(horizon * CONVERGENCE.first_fraction, horizon, int(n_save) - 1)]
+
+
+def run_flow(system: ReducedSystem, t_eval: np.ndarray, stiff: bool = False) -> tuple[FlowResult, str]:
+    """The reduced flow at ``t_eval``: DOP853 (:func:`attndyn.numerics.flow.systems.reduced_flow`) within
+    ``CONVERGENCE.dop853_max_steps`` steps.  A stiff flow — the loss stays bounded away from
+    0 (H-ach fails), so the directions across the loss valley relax at a fixed rate while
+    the flow itself slows down like 1/tau — is integrated with LSODA instead: directly when
+    ``stiff``, else when DOP853 exhausts its budget.  Returns the result and the solver used."""
+    res = None
+    if not stiff:
+        res = reduced_flow(system, t_eval, max_steps=CONVERGENCE.dop853_max_steps)
+        if res.ok or "step budget" not in res.message:
+            return res, "DOP853"
+    why = "expected stiff (a label is not achievable)" if res is None else f"stiff: DOP853 stopped ({res.message})"
+    out = stiff_reduced_flow(system, t_eval, rtol=CONVERGENCE.lsoda_rtol, atol=CONVERGENCE.lsoda_atol)
+    return replace(out, message=f"{why}; {out.message}"), "LSODA"

@@ -1,0 +1,532 @@
+r"""``attndyn reproduce``: the paper's §5 experiments, trained and drawn as figures.
+
+Three experiments, each a list of presets (:mod:`attndyn.numerics.config.presets`) trained with
+:func:`attndyn.numerics.training.train.train`:
+
+* ``synthetic`` — ``paper-fc``, ``paper-tc``, ``paper-tl`` on one shared synthetic
+  corpus.  Figures: the SEN curves (empirical :math:`|q||v_t|` against :math:`s_t`, with
+  the closed form :math:`|q||v_t| = \sqrt{|q|^2|v_{t,0}|^2 + 2((s_t - s_{t,0}) + (e^{s_t} -
+  e^{s_{t,0}})/m_t)}` of :func:`attndyn.proofs.sen.sen_curve`) per topic word and classifier,
+  the loss curves, and the final score and norm distributions of topic vs non-topic words.
+* ``ablation`` — ``ablation-{fc,tc}-{both,kf,ef}`` (embeddings initialised with std 0.1;
+  KF freezes the keys, EF the embeddings).  Figure: loss, topic-word score and
+  topic-word norm against the epoch.
+* ``sst`` — ``sst2-{fc,tc}``, ``sst5-{fc,tc}``.  Real text has no designated topic
+  words: each run is trained once, the ``REPRODUCE.sst_top_words`` words with the
+  largest final score are picked, and the run is repeated recording those words
+  (training is deterministic, so the repeat is the same run; the summary checks
+  that its final loss is bitwise equal).  Figures: SEN curves of those words, with
+  :math:`m_t` = mean length - 1 of the training sentences containing the word, and
+  final score against topic purity (:func:`attndyn.numerics.data.corpus.topic_purity`).
+
+Output (``DIR``, default ``reports/out/reproduce/EXPERIMENT``): every figure as PNG
+and PDF, ``summary.json`` (per run: the command and config, final loss, test
+accuracy, per topic word final score/norm, ``sen_residual_max``, a convergence
+verdict, training seconds) and ``runs/PRESET/`` with each run's own
+``summary.json``, ``trajectory.npz`` and ``final_words.npz`` (every word's final
+score and norm).
+
+A run *converged* (to attending to its topic words) when its final training loss
+is at most ``REPRODUCE.converged_loss`` and every topic word's mean attention
+weight over its training sentences is at least ``REPRODUCE.converged_attention``;
+without designated topic words (SST) only the loss is judged.
+
+:func:`reproduction_section` turns a reproduction directory into a section of the
+LaTeX report; :func:`report_sections` collects those of ``--reproduced DIR`` or,
+by default, every ``REPORT_DIR/reproduce/EXPERIMENT/summary.json`` beside the report
+being written (``attndyn verify`` writes to ``reports/out``, where ``attndyn
+reproduce`` writes by default; ``attndyn report --out R`` looks in ``R/reproduce``).
+"""
+from __future__ import annotations
+
+import datetime
+import math
+import shlex
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable, Sequence
+import numpy as np
+from attndyn.proofs.errors import UsageError
+from attndyn.proofs.settings import REPRODUCE
+from attndyn.numerics.outputs import DEFAULT_REPORT_DIR
+
+DEFAULT_DIR = DEFAULT_REPORT_DIR / "reproduce"  # beside the default report (relative to the current directory)
+SUMMARY = "summary.json"
+VERSION = 1
+
+# experiment -> ((label, preset), ...); the label names the run in figures and tables
+EXPERIMENTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "synthetic": (("FC", "paper-fc"), ("TC", "paper-tc"), ("TL", "paper-tl")),
+    "ablation": tuple((f"{c.upper()} {v if v == 'both' else v.upper()}", f"ablation-{c}-{v}")
+                      for c in ("fc", "tc") for v in ("both", "kf", "ef")),
+    "sst": tuple((f"{w.upper()} {c.upper()}", f"{w}-{c}") for w in ("sst2", "sst5") for c in ("fc", "tc")),
+}
+TITLES = {
+    "synthetic": "synthetic corpus, classifiers FC / TC / TL",
+    "ablation": "ablation: keys and embeddings both trained / keys frozen (KF) / embeddings frozen (EF)",
+    "sst": "SST-2 and SST-5, classifiers FC / TC",
+}
+
+
+def default_out(experiment: str) -> Path:
+    return DEFAULT_DIR / experiment
+
+
+# --------------------------------------------------------------------------- training
+
+@dataclass
+class Run:
+    """One trained preset of an experiment."""
+
+    label: str
+    preset: str
+    config: object  # RunConfig
+    result: object  # TrainResult
+    seconds: float  # training seconds (both passes for SST)
+    train_corpus: object  # the training split (Corpus) the run saw
+    extra: dict
+
+
+def plan(experiment: str, overrides: Sequence[str] = ()) -> list[tuple[str, str, object]]:
+    """``(label, preset, RunConfig)`` of every run, all validated before anything trains."""
+    from attndyn.numerics.config.load import load_config
+
+    if experiment not in EXPERIMENTS:
+        raise UsageError(f"experiment {experiment!r}: expected one of {', '.join(EXPERIMENTS)}")
+    return [(label, preset, load_config(preset=preset, overrides=list(overrides)))
+            for label, preset in EXPERIMENTS[experiment]]
+
+
+def _majority_labels(train_c, words: np.ndarray) -> np.ndarray:
+    """The most frequent label among the training sentences containing each word."""
+    sent = np.repeat(np.arange(train_c.n_sentences), train_c.lengths)
+    out = np.zeros(len(words), dtype=np.int64)
+    for t, w in enumerate(words):
+        out[t] = int(np.argmax(np.bincount(train_c.labels[sent[train_c.word_ids == w]],
+                                           minlength=train_c.n_classes)))
+    return out
+
+
+def top_words(result, train_c, k: int, min_sentences: int) -> np.ndarray:
+    """The ``k`` words with the largest final score among those in at least ``min_sentences``
+    training sentences (ties broken by word id), largest first."""
+    from attndyn.numerics.data.corpus import sentence_counts
+
+    counts = sentence_counts(train_c)
+    scores = np.asarray(result.model.scores, dtype=np.float64)
+    cand = np.flatnonzero(counts >= min_sentences)
+    order = cand[np.lexsort((cand, -scores[cand]))]
+    return order[:k].astype(np.int64)
+
+
+def train_runs(experiment: str, overrides: Sequence[str] = (), *, progress: bool = True,
+               log: Callable[[str], None] = print, on_run: Callable[[Run], None] | None = None) -> list[Run]:
+    """Train every run of ``experiment`` (``overrides`` are ``--set`` items applied to each);
+    ``on_run`` is called with each run as soon as it is trained (to save it)."""
+    from attndyn.numerics.training.train import load_corpus, train
+
+    planned = plan(experiment, overrides)
+    corpora: dict = {}
+    runs = []
+    for i, (label, preset, cfg) in enumerate(planned, 1):
+        if cfg.corpus not in corpora:
+            log(f"[{i}/{len(planned)}] {preset}: loading corpus {cfg.corpus.kind}")
+            corpora[cfg.corpus] = load_corpus(cfg.corpus)
+        corpus = corpora[cfg.corpus]
+        log(f"[{i}/{len(planned)}] {preset}: training {cfg.train.epochs} epochs "
+            f"({cfg.model.classifier}, trainable {', '.join(sorted(cfg.train.trainable))})")
+        result = train(cfg, corpus, progress=progress)
+        seconds = result.seconds
+        extra = {}
+        train_c = corpus.subset("train")
+        if len(corpus.topic_words) == 0 and result.status == "ok":
+            # real text: record the words with the largest final score by training again
+            words = top_words(result, train_c, REPRODUCE.sst_top_words, REPRODUCE.sst_min_sentences)
+            marked = replace(corpus, topic_words=words, topic_labels=_majority_labels(train_c, words))
+            log(f"[{i}/{len(planned)}] {preset}: again, recording the {len(words)} words with the "
+                f"largest scores" + (f" ({', '.join(corpus.vocab[w] for w in words)})" if corpus.vocab else ""))
+            first_loss = result.final_loss
+            result = train(cfg, marked, progress=progress)
+            seconds += result.seconds
+            extra = {"top_words_from": "largest final score, words in >= "
+                                       f"{REPRODUCE.sst_min_sentences} training sentences",
+                     "repeat_identical": bool(result.final_loss == first_loss),
+                     "training_seconds_first_pass": round(seconds - result.seconds, 4)}
+            if not extra["repeat_identical"]:
+                log(f"warning: the repeated run of {preset} differs from the first "
+                    f"(final loss {result.final_loss!r} vs {first_loss!r})")
+        run = Run(label, preset, cfg, result, seconds, train_c, extra)
+        runs.append(run)
+        if on_run is not None:
+            on_run(run)
+        s = result.summary()
+        verdict = converged(result)
+        log(f"[{i}/{len(planned)}] {preset}: {result.status} in {seconds:.2f} s: final loss "
+            f"{fmt_number(s['final_loss'])}, test accuracy {fmt_number(s['test_accuracy'])}, SEN residual max "
+            f"{fmt_number(s['sen_residual_max'])}, converged "
+            + ("yes" if verdict["verdict"] else f"no ({verdict['reason']})"))
+        if result.status != "ok":
+            log(f"warning: {preset}: {result.message}")
+    return runs
+
+
+def converged(result) -> dict:
+    """The verdict "training converged to attending to the topic words", judged simply:
+    final loss <= ``REPRODUCE.converged_loss`` and (with topic words) every topic word's mean
+    attention weight >= ``REPRODUCE.converged_attention``; with reasons."""
+    loss = result.final_loss
+    loss_ok = result.status == "ok" and math.isfinite(loss) and loss <= REPRODUCE.converged_loss
+    att = np.asarray(result.topic_attention_mean, dtype=np.float64)
+    designated = len(result.topic_words) > 0 and result.config.corpus.kind == "synthetic"
+    if designated:
+        att_min = float(np.nanmin(att)) if np.any(np.isfinite(att)) else float("nan")
+        att_ok = bool(math.isfinite(att_min) and att_min >= REPRODUCE.converged_attention)
+        reason = (f"final loss {loss:.4g} {'<=' if loss_ok else 'not <='} {REPRODUCE.converged_loss}; "
+                  f"smallest mean topic-word attention {att_min:.3g} "
+                  f"{'>=' if att_ok else 'not >='} {REPRODUCE.converged_attention}")
+    else:
+        att_min, att_ok = None, None
+        reason = (f"final loss {loss:.4g} {'<=' if loss_ok else 'not <='} {REPRODUCE.converged_loss}; "
+                  f"attention not judged: no designated topic words")
+    if result.status != "ok":
+        reason = f"{result.status}: {result.message}"
+    return {"verdict": bool(loss_ok and att_ok is not False), "final_loss_ok": bool(loss_ok),
+            "attention_ok": att_ok, "min_topic_attention": att_min, "reason": reason}
+
+
+# --------------------------------------------------------------------------- summary
+
+def fmt_number(x, digits: int = 4) -> str:
+    return "n/a" if x is None else f"{x:.{digits}g}"
+
+
+def _command(experiment: str, out: Path, overrides: Sequence[str]) -> str:
+    parts = ["attndyn", "reproduce", experiment, "--out", str(out)]
+    for o in overrides:
+        parts += ["--set", o]
+    return shlex.join(parts)
+
+
+def run_summary(run: Run, out: Path, overrides: Sequence[str]) -> dict:
+    s = run.result.summary()
+    cmd = ["attndyn", "simulate", "--preset", run.preset, "--out", str(out / "runs" / run.preset)]
+    for o in overrides:
+        cmd += ["--set", o]
+    return {
+        "label": run.label,
+        "preset": run.preset,
+        "command": shlex.join(cmd),
+        "config": s["config"],
+        "status": s["status"],
+        "message": s["message"],
+        "epochs": s["epochs"],
+        "training_seconds": round(run.seconds, 4),
+        "threads": s["threads"],
+        "final_loss": s["final_loss"],
+        "test_accuracy": s["test_accuracy"],
+        "q_norm": s["q_norm"],
+        "sen_residual_max": s["sen_residual_max"],
+        "converged": converged(run.result),
+        "topic_words": [{k: w[k] for k in ("word", "text", "label", "score", "norm", "scaled_norm", "m",
+                                           "attention_mean", "sen_residual_max")}
+                        for w in s["topic_words"]],
+        **run.extra,
+    }
+
+
+def _save_run(run: Run, out: Path) -> None:
+    """``out/runs/PRESET/``: the run's summary.json and trajectory.npz, and final_words.npz
+    (every word's final score and embedding norm)."""
+    run_dir = out / "runs" / run.preset
+    run.result.save(run_dir)
+    np.savez(run_dir / "final_words.npz", scores=np.asarray(run.result.model.scores, np.float64),
+             norms=np.linalg.norm(run.result.model.embeddings.astype(np.float64), axis=1))
+
+
+def reproduce(experiment: str, out_dir=None, overrides: Sequence[str] = (), *, progress: bool = True,
+              log: Callable[[str], None] = print) -> dict:
+    """Train ``experiment``, draw its figures into ``out_dir`` and write ``out_dir/summary.json``;
+    returns that summary."""
+    from attndyn.numerics.outputs import writable_dir, write_json
+
+    if experiment not in EXPERIMENTS:
+        raise UsageError(f"experiment {experiment!r}: expected one of {', '.join(EXPERIMENTS)}")
+    out = writable_dir(default_out(experiment) if out_dir is None else out_dir, "--out")
+    plan(experiment, overrides)  # every config error before any training
+    t0 = time.perf_counter()
+    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    runs = train_runs(experiment, overrides, progress=progress, log=log,
+                      on_run=lambda run: _save_run(run, out))
+    log(f"drawing the figures into {out}")
+    t_fig = time.perf_counter()
+    figures = DRAW[experiment](runs, out)
+    fig_seconds = time.perf_counter() - t_fig
+    training = sum(r.seconds for r in runs)
+    summary = {
+        "version": VERSION,
+        "experiment": experiment,
+        "title": TITLES[experiment],
+        "command": _command(experiment, out, overrides),
+        "out_dir": str(out),
+        "overrides": list(overrides),
+        "started": started,
+        "training_seconds": round(training, 4),
+        "figure_seconds": round(fig_seconds, 4),
+        "total_seconds": round(time.perf_counter() - t0, 4),
+        "converged_criteria": {"final_loss_max": REPRODUCE.converged_loss,
+                               "topic_attention_min": REPRODUCE.converged_attention},
+        "figures": figures,
+        "runs": [run_summary(r, out, overrides) for r in runs],
+    }
+    write_json(out / SUMMARY, summary, "--out")
+    return summary
+
+
+# --------------------------------------------------------------------------- figures
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, out: Path, stem: str) -> list[str]:
+    names = []
+    for ext in ("png", "pdf"):
+        path = out / f"{stem}.{ext}"
+        fig.savefig(path, dpi=REPRODUCE.png_dpi, bbox_inches="tight")
+        names.append(path.name)
+    _pyplot().close(fig)
+    return names
+
+
+def _spread_records(x: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
+    """About ``k`` record indices evenly spaced along the path (x, y) (each axis scaled to its
+    range), first and last included: a plotted trajectory shows its whole course, not only
+    the many late records where it barely moves."""
+    n = len(x)
+    if n <= k:
+        return np.arange(n)
+    def unit(a):
+        span = float(np.ptp(a))
+        return a / span if span > 0 else np.zeros_like(a)
+    step = np.hypot(np.diff(unit(x)), np.diff(unit(y)))
+    arc = np.concatenate([[0.0], np.cumsum(step)])
+    if arc[-1] == 0:
+        return np.array([0, n - 1])
+    idx = np.searchsorted(arc, np.linspace(0.0, arc[-1], k))
+    return np.unique(np.clip(np.concatenate([[0], idx, [n - 1]]), 0, n - 1))
+
+
+def _word_name(result, t: int) -> str:
+    w = int(result.topic_words[t])
+    text = result.vocab[w] if result.vocab else f"word {w}"
+    return f"{text} (class {int(result.topic_labels[t])})"
+
+
+def _sen_panel(ax, result, title: str, colours, show_m: bool = False) -> list:
+    """Empirical (s_t, |q||v_t|) points per topic word and each word's closed-form curve."""
+    from attndyn.proofs.sen import sen_curve
+
+    tr = result.trajectory
+    R, T = len(tr["epoch"]), len(result.topic_words)
+    handles = []
+    for t in range(T):
+        s = tr["topic_scores"][:, t]
+        y = tr["q_norm"] * tr["topic_norms"][:, t]
+        col = colours[t % len(colours)]
+        name = _word_name(result, t) + (f", m = {result.topic_m[t]:.1f}" if show_m else "")
+        idx = _spread_records(s, y, REPRODUCE.sen_points) if R else np.arange(0)
+        h = ax.scatter(s[idx], y[idx], s=22, facecolors="none", edgecolors=[col], linewidths=0.9,
+                       label=name, zorder=2)
+        handles.append(h)
+        m = float(result.topic_m[t])
+        if math.isfinite(m) and np.all(np.isfinite(s)):
+            grid = np.linspace(min(s.min(), result.initial_scores[t]), s.max(), REPRODUCE.curve_points)
+            curve = sen_curve(grid, m, s0=float(result.initial_scores[t]),
+                              qv0_sq=float(result.initial_qv[t]) ** 2, lr_ratio=1.0)
+            ax.plot(grid, curve, color="black" if not show_m else col, lw=1.0,
+                    ls="--" if not show_m else "-", zorder=3)
+    res = result.sen_residual_max()
+    ax.set_title(f"{title}: max |residual| {fmt_number(res, 2)}", fontsize=10)
+    ax.set_xlabel(r"score $s_t = q\cdot k_t$")
+    ax.set_ylabel(r"scaled norm $|q|\,|v_t|$")
+    ax.grid(alpha=0.3)
+    return handles
+
+
+def _theory_handle(colour="black", ls="--"):
+    from matplotlib.lines import Line2D
+
+    return Line2D([], [], color=colour, ls=ls, lw=1.0,
+                  label=r"closed form $\sqrt{|q|^2|v_0|^2 + 2((s-s_0) + (e^{s}-e^{s_0})/m)}$")
+
+
+def draw_synthetic(runs: list[Run], out: Path) -> list[str]:
+    plt = _pyplot()
+    colours = plt.get_cmap("tab10").colors
+    names = []
+    # SEN curves, one panel per classifier
+    fig, axes = plt.subplots(1, len(runs), figsize=(4.6 * len(runs), 4.2), squeeze=False)
+    handles = []
+    for ax, run in zip(axes[0], runs):
+        handles = _sen_panel(ax, run.result, run.label, colours)
+    fig.suptitle("SEN identity, synthetic corpus: empirical points (every topic word) on the closed form")
+    fig.legend(handles + [_theory_handle()], [h.get_label() for h in handles] + [_theory_handle().get_label()],
+               loc="lower center", ncol=min(5, len(handles) + 1), fontsize=8, bbox_to_anchor=(0.5, -0.1))
+    fig.tight_layout()
+    names += _save(fig, out, "synthetic_sen")
+    # loss curves
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for k, run in enumerate(runs):
+        tr = run.result.trajectory
+        ax.plot(tr["epoch"], tr["loss"], color=colours[k], label=run.label)
+    losses = np.concatenate([r.result.trajectory["loss"] for r in runs])
+    losses = losses[np.isfinite(losses) & (losses > 0)]
+    if len(losses) and losses.max() > 10 * losses.min():
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training loss (mean cross-entropy)")
+    ax.set_title("Training loss, synthetic corpus")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    fig.tight_layout()
+    names += _save(fig, out, "synthetic_loss")
+    names += _distributions(runs, out, "synthetic_distributions")
+    return names
+
+
+def _distributions(runs: list[Run], out: Path, stem: str) -> list[str]:
+    """Final score and norm histograms of topic vs non-topic words (log counts)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(2, len(runs), figsize=(4.4 * len(runs), 6.6), squeeze=False)
+    for col, run in enumerate(runs):
+        res = run.result
+        is_topic = np.zeros(res.model.vocab_size, dtype=bool)
+        is_topic[res.topic_words] = True
+        seen = np.bincount(run.train_corpus.word_ids, minlength=res.model.vocab_size) > 0
+        values = {"final score $s_w$": np.asarray(res.model.scores, np.float64),
+                  "final norm $|v_w|$": np.linalg.norm(res.model.embeddings.astype(np.float64), axis=1)}
+        for row, (what, v) in enumerate(values.items()):
+            ax = axes[row, col]
+            lo, hi = float(np.min(v[seen])), float(np.max(v[seen]))
+            bins = np.linspace(lo, hi if hi > lo else lo + 1.0, 60)
+            other, topic = v[seen & ~is_topic], v[is_topic]
+            ax.hist(other, bins=bins, color="0.55", label="non-topic words", log=True)
+            ax.hist(topic, bins=bins, color="tab:red", label="topic words", log=True, alpha=0.9)
+            ax.set_ylim(bottom=0.5)  # a single word (count 1) stays visible on the log axis
+            stats = []
+            if len(other):
+                stats.append(f"non-topic: {other.min():.3g} to {other.max():.3g}")
+            if len(topic):
+                stats.append(f"topic: {topic.min():.3g} to {topic.max():.3g}")
+            ax.text(0.97, 0.97, "\n".join(stats), transform=ax.transAxes, ha="right", va="top", fontsize=8,
+                    bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "0.8"})
+            ax.set_xlabel(what)
+            ax.set_ylabel("number of words (log)")
+            ax.set_title(f"{run.label}: {what.split(' $')[0]}", fontsize=10)
+            ax.grid(alpha=0.3)
+            if row == 0 and col == 0:
+                ax.legend(fontsize=8, loc="center right")
+    fig.suptitle("Final scores and embedding norms: topic words vs non-topic words")
+    fig.tight_layout()
+    return _save(fig, out, stem)
+
+
+def draw_ablation(runs: list[Run], out: Path) -> list[str]:
+    plt = _pyplot()
+    colours = {"both": "tab:blue", "kf": "tab:orange", "ef": "tab:green"}
+    groups: dict[str, list[Run]] = {}
+    for run in runs:
+        groups.setdefault(run.preset.split("-")[1], []).append(run)
+    fig, axes = plt.subplots(len(groups), 3, figsize=(13.5, 3.9 * len(groups)), squeeze=False)
+    for row, (clf, group) in enumerate(groups.items()):
+        for run in group:
+            variant = run.preset.split("-")[2]
+            tr = run.result.trajectory
+            ep = tr["epoch"]
+            name = {"both": "keys + embeddings", "kf": "KF (keys frozen)", "ef": "EF (embeddings frozen)"}[variant]
+            col = colours[variant]
+            axes[row, 0].plot(ep, tr["loss"], color=col, label=name)
+            for k, key in ((1, "topic_scores"), (2, "topic_norms")):
+                vals = tr[key]
+                axes[row, k].plot(ep, vals.mean(axis=1), color=col, label=name)
+                axes[row, k].fill_between(ep, vals.min(axis=1), vals.max(axis=1), color=col, alpha=0.2, lw=0)
+                nt = "nontopic_score_mean" if key == "topic_scores" else "nontopic_norm_mean"
+                axes[row, k].plot(ep, tr[nt], color=col, ls=":", lw=1.0)
+        axes[row, 0].set_yscale("log")
+        for k, (ylabel, title) in enumerate((("training loss", "loss"),
+                                             (r"score $s_t$", "topic-word score"),
+                                             (r"norm $|v_t|$", "topic-word embedding norm"))):
+            ax = axes[row, k]
+            ax.set_xlabel("epoch")
+            ax.set_ylabel(ylabel)
+            ax.set_title(f"{clf.upper()}: {title}", fontsize=10)
+            ax.grid(alpha=0.3, which="both")
+        axes[row, 0].legend(fontsize=8)
+    from matplotlib.lines import Line2D
+
+    fig.legend([Line2D([], [], color="0.3"), Line2D([], [], color="0.3", ls=":")],
+               ["topic words: mean (band: min to max)", "non-topic words: mean"],
+               loc="lower center", ncol=2, fontsize=9, bbox_to_anchor=(0.5, -0.03))
+    fig.suptitle("Ablation (embeddings initialised with std 0.1)")
+    fig.tight_layout()
+    return _save(fig, out, "ablation_curves")
+
+
+def draw_sst(runs: list[Run], out: Path) -> list[str]:
+    from attndyn.numerics.data.corpus import sentence_counts, topic_purity
+
+    plt = _pyplot()
+    colours = plt.get_cmap("tab10").colors
+    n = len(runs)
+    ncol = 2 if n > 1 else 1
+    nrow = (n + ncol - 1) // ncol
+    names = []
+    fig, axes = plt.subplots(nrow, ncol, figsize=(6.2 * ncol, 4.6 * nrow), squeeze=False)
+    for k, run in enumerate(runs):
+        ax = axes.flat[k]
+        if run.result.status != "ok" or len(run.result.topic_words) == 0:
+            ax.set_title(f"{run.label}: {run.result.status}", fontsize=10)
+            continue
+        _sen_panel(ax, run.result, run.label, colours, show_m=True)
+        ax.legend(fontsize=7, loc="upper left")
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    fig.suptitle("SEN curves of the words with the largest scores: points = training, "
+                 "lines = closed form with m = mean length - 1")
+    fig.tight_layout()
+    names += _save(fig, out, "sst_sen")
+    fig, axes = plt.subplots(nrow, ncol, figsize=(6.2 * ncol, 4.6 * nrow), squeeze=False)
+    for k, run in enumerate(runs):
+        ax = axes.flat[k]
+        tc = run.train_corpus
+        counts = sentence_counts(tc)
+        keep = counts >= REPRODUCE.sst_min_sentences
+        purity = topic_purity(tc)
+        scores = np.asarray(run.result.model.scores, np.float64)
+        sc = ax.scatter(purity[keep], scores[keep], c=np.log10(counts[keep]), s=8, cmap="viridis",
+                        alpha=0.8, edgecolors="none")
+        for w in run.result.topic_words:
+            ax.annotate(tc.vocab[w] if tc.vocab else str(w), (purity[w], scores[w]), fontsize=7,
+                        xytext=(3, 3), textcoords="offset points")
+        cb = fig.colorbar(sc, ax=ax)
+        cb.set_label("log10 (sentences containing the word)")
+        ax.set_xlabel("topic purity (share of the majority label)")
+        ax.set_ylabel(r"final score $s_w$")
+        ax.set_title(f"{run.label}: {int(keep.sum())} words in >= {REPRODUCE.sst_min_sentences} sentences",
+                     fontsize=10)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    fig.suptitle("Score against topic purity")
+    fig.tight_layout()
+    names += _save(fig, out, "sst_purity")
+    return names
+
+
+DRAW = {"synthetic": draw_synthetic, "ablation": draw_ablation, "sst": draw_sst}

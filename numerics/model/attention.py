@@ -1,0 +1,306 @@
+r"""The attention model's parameters and the Python side of its numba kernels.
+
+:class:`AttentionModel` holds embeddings :math:`v_w` (V x d_e), keys :math:`k_w`
+(V x d_k), the query :math:`q` and the classifier, and offers three operations
+on a :class:`Batch` of sentences — :meth:`~AttentionModel.step` (one
+gradient-descent step, the kernel), :meth:`~AttentionModel.gradients` (all
+gradients at the current point, no update) and :meth:`~AttentionModel.evaluate`
+(loss and predictions).  Each validates, calls the kernels of
+:mod:`attndyn.numerics.kernels.scores` / :mod:`attndyn.numerics.kernels.keys` and returns plain
+arrays; the loop, records and snapshots belong to :mod:`attndyn.numerics.training.train`.
+
+Two storage modes, same model:
+
+* ``explicit_keys=False`` (fixed query): only the scores :math:`s_w = q\cdot k_w`
+  are stored and updated, :math:`s_w \leftarrow s_w - \eta|q|^2\,\partial L/\partial s_w`;
+  :attr:`~AttentionModel.keys` reconstructs :math:`k_w = k_w^0 + (s_w - s_w^0)\,q/|q|^2`
+  (exact: a key only ever moves along the fixed :math:`q`).
+* ``explicit_keys=True`` (needed when the query is trained): the keys are stored
+  and :math:`s_w` recomputed each step.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from attndyn.numerics.model import classifiers as cl
+from attndyn.numerics.kernels.classifier import KIND_CODES, layout
+from attndyn.numerics.kernels.index import word_index
+from attndyn.numerics.kernels.keys import epoch_keys, key_scores, word_pass_keys
+from attndyn.numerics.kernels.scores import epoch_scores, forward_backward, forward_eval, word_pass
+from attndyn.proofs.errors import UsageError
+from attndyn.proofs.settings import KERNEL
+
+DTYPES = {"float64": np.float64, "float32": np.float32}
+
+
+@dataclass
+class Batch:
+    """Sentences in CSR layout plus the word index and work buffers the kernels need.
+
+    ``weight`` is :math:`\\omega` in :math:`L = \\omega\\sum_i\\ell_i` (default 1/n: the mean).
+    """
+
+    word_ids: np.ndarray
+    offsets: np.ndarray
+    labels: np.ndarray
+    weight: float
+    uw: np.ndarray  # distinct words, ascending
+    uptr: np.ndarray  # uw[u]'s occurrences are occ_sent[uptr[u]:uptr[u+1]]
+    occ_sent: np.ndarray  # sentence of each occurrence, grouped by word
+    G: np.ndarray  # n x d_e: g_i = dL/dc_i
+    lse: np.ndarray  # n: log-partition of each sentence
+    cg: np.ndarray  # n: c_i . g_i
+
+    @property
+    def n(self) -> int:
+        return len(self.labels)
+
+    @classmethod
+    def build(cls, word_ids, offsets, labels, vocab_size: int, n_classes: int, d_e: int,
+              dtype="float64", weight: float | None = None, name: str = "batch") -> "Batch":
+        """Validate the CSR arrays (ids in range, every sentence non-empty) and index them."""
+        word_ids = np.ascontiguousarray(word_ids, dtype=np.int64)
+        offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+        labels = np.ascontiguousarray(labels, dtype=np.int64)
+        n = len(labels)
+        if n < 1:
+            raise UsageError(f"{name}: no sentences to train on")
+        if offsets.shape != (n + 1,) or offsets[0] != 0 or offsets[-1] != len(word_ids):
+            raise UsageError(f"{name}: offsets must have n + 1 = {n + 1} entries from 0 to "
+                             f"len(word_ids) = {len(word_ids)}")
+        lengths = np.diff(offsets)
+        if np.any(lengths < 1):
+            bad = np.flatnonzero(lengths < 1)[:5].tolist()
+            raise UsageError(f"{name}: every sentence needs at least one word; empty sentences {bad}")
+        if len(word_ids) and (word_ids.min() < 0 or word_ids.max() >= vocab_size):
+            raise UsageError(f"{name}: word ids must be in 0..{vocab_size - 1}")
+        if labels.min() < 0 or labels.max() >= n_classes:
+            raise UsageError(f"{name}: labels must be in 0..{n_classes - 1}")
+        uw, uptr, occ_sent = word_index(word_ids, offsets, vocab_size)
+        dt = DTYPES[dtype]
+        return cls(word_ids, offsets, labels, 1.0 / n if weight is None else float(weight),
+                   uw, uptr, occ_sent, np.empty((n, d_e), dt), np.empty(n, dt), np.empty(n, dt))
+
+    @classmethod
+    def from_corpus(cls, corpus, d_e: int, dtype="float64") -> "Batch":
+        return cls.build(corpus.word_ids, corpus.offsets, corpus.labels, corpus.vocab_size,
+                         corpus.n_classes, d_e, dtype, name=f"corpus {corpus.name!r}")
+
+
+class AttentionModel:
+    """Parameters of the attention classifier (see the module docstring).
+
+    ``classifier`` is the dict of :mod:`attndyn.numerics.model.classifiers` (``W`` for fc/tc;
+    ``W1, b1, W2, b2`` for tl).  Arrays are copied into ``dtype``.
+    """
+
+    def __init__(self, kind: str, embeddings, keys, query, classifier: dict, *,
+                 explicit_keys: bool = False, dtype: str = "float64"):
+        if kind not in KIND_CODES:
+            raise UsageError(f"classifier: expected one of {tuple(KIND_CODES)}, got {kind!r}")
+        if dtype not in DTYPES:
+            raise UsageError(f"dtype: expected one of {tuple(DTYPES)}, got {dtype!r}")
+        dt = DTYPES[dtype]
+        self.kind, self.dtype, self.explicit_keys = kind, dtype, bool(explicit_keys)
+        self.embeddings = np.array(embeddings, dtype=dt, order="C")
+        keys = np.array(keys, dtype=dt, order="C")
+        self.query = np.array(query, dtype=dt)
+        if self.embeddings.ndim != 2 or keys.ndim != 2 or self.query.ndim != 1:
+            raise UsageError("embeddings and keys must be (V, d) arrays and the query a vector")
+        if keys.shape != (self.embeddings.shape[0], self.query.shape[0]):
+            raise UsageError(f"keys: expected shape (V, d_k) = ({self.embeddings.shape[0]}, "
+                             f"{self.query.shape[0]}), got {keys.shape}")
+        d_e = self.embeddings.shape[1]
+        names = ("W",) if kind in ("fc", "tc") else ("W1", "b1", "W2", "b2")
+        missing = [n for n in names if n not in classifier]
+        if missing:
+            raise UsageError(f"classifier {kind}: missing parameter(s) {missing}")
+        last = np.shape(classifier["W" if kind != "tl" else "W2"])
+        self.n_classes = last[1] if len(last) == 2 else 0
+        self.hidden = np.shape(classifier["W1"])[1] if kind == "tl" else 0
+        self._layout = layout(kind, d_e, self.n_classes, self.hidden)
+        size = sum(int(np.prod(shape)) for _, shape in self._layout.values())
+        # the classifier lives in one flat vector (the kernels' layout); the dict holds views
+        self._theta = np.zeros(size, dt)
+        self._dtheta = np.zeros(size, dt)
+        self.classifier = {}
+        for name, (off, shape) in self._layout.items():
+            given = np.asarray(classifier[name])
+            if given.shape != shape:
+                raise UsageError(f"classifier {kind}: {name} must have shape {shape}, got {given.shape}")
+            view = self._theta[off: off + int(np.prod(shape))].reshape(shape)
+            view[...] = given
+            self.classifier[name] = view
+        if self.explicit_keys:
+            self._keys = keys
+            self._scores = np.zeros(keys.shape[0], dt)  # scratch, refreshed from the keys
+            self._keys0 = self._scores0 = None
+        else:
+            self._keys = None
+            self._scores = (keys.astype(np.float64) @ self.query.astype(np.float64)).astype(dt)
+            self._keys0 = keys if np.any(keys) else None
+            self._scores0 = self._scores.copy()
+        self._dq = np.zeros_like(self.query)
+        self._ew = np.zeros(self.embeddings.shape[0])  # e_w = exp(s_w - max s), work buffer
+        # one exp per word per step (see numerics/kernels_scores.py); False forces the
+        # per-sentence-shift path (the same math; the tests compare the two)
+        self.shared_exp = True
+        self.last_shared_exp = None
+        self._checked = None
+
+    # ----------------------------------------------------------------- construction
+    @classmethod
+    def initial(cls, cfg, vocab_size: int, n_classes: int) -> "AttentionModel":
+        """The paper's initialisation for a :class:`~attndyn.numerics.config.schema.RunConfig`: keys
+        :math:`N(0,\\sigma_k^2)` (0 by default), embeddings :math:`N(0,\\sigma_v^2)`,
+        query :math:`N(0,\\sigma_q^2)`, classifier from
+        :func:`attndyn.numerics.model.classifiers.init_classifier`.  Each group draws from its
+        own stream of ``train.seed``, so changing one std leaves the others alone."""
+        m, t = cfg.model, cfg.train
+        streams = [np.random.default_rng(s) for s in np.random.SeedSequence(t.seed).spawn(4)]
+        matrix = None
+        if m.classifier_matrix is not None:
+            matrix = _load_matrix(m.classifier_matrix)
+        classifier = cl.init_classifier(m.classifier, m.d_e, n_classes, streams[0], matrix=matrix)
+        query = streams[1].normal(0.0, m.query_std, m.d_k)
+        keys = streams[2].normal(0.0, m.key_init_std, (vocab_size, m.d_k))
+        emb = streams[3].normal(0.0, m.emb_init_std, (vocab_size, m.d_e))
+        return cls(m.classifier, emb, keys, query, classifier,
+                   explicit_keys="query" in t.trainable, dtype=t.dtype)
+
+    # ----------------------------------------------------------------- views
+    @property
+    def vocab_size(self) -> int:
+        return self.embeddings.shape[0]
+
+    @property
+    def scores(self) -> np.ndarray:
+        r"""Current :math:`s_w = q\cdot k_w` for every word (a fresh array in explicit-keys mode)."""
+        if self.explicit_keys:
+            return self._keys @ self.query
+        return self._scores
+
+    @property
+    def keys(self) -> np.ndarray:
+        r"""Current keys (reconstructed as :math:`k^0 + (s - s^0)\,q/|q|^2` in fixed-query mode)."""
+        if self.explicit_keys:
+            return self._keys
+        q = self.query.astype(np.float64)
+        q2 = float(q @ q)
+        k0 = self._keys0 if self._keys0 is not None else np.zeros((self.vocab_size, len(q)))
+        if q2 == 0.0:
+            return np.array(k0, dtype=self.embeddings.dtype)
+        ds = (self._scores.astype(np.float64) - self._scores0) / q2
+        return (k0 + ds[:, None] * q[None, :]).astype(self.embeddings.dtype)
+
+    def copy(self) -> "AttentionModel":
+        return AttentionModel(self.kind, self.embeddings, self.keys, self.query, self.classifier,
+                              explicit_keys=self.explicit_keys, dtype=self.dtype)
+
+    def _check(self, batch: Batch) -> None:
+        if self._checked is batch:  # a batch is checked against the model once, not every step
+            return
+        if batch.G.shape[1] != self.embeddings.shape[1] or batch.G.dtype != self.embeddings.dtype:
+            raise UsageError("batch: work buffers built for another d_e or dtype")
+        if len(batch.uw) and batch.uw[-1] >= self.vocab_size:
+            raise UsageError(f"batch: word ids beyond the model's vocabulary ({self.vocab_size})")
+        if batch.labels.max() >= self.n_classes:
+            raise UsageError(f"batch: labels beyond the classifier's {self.n_classes} classes")
+        self._checked = batch
+
+    # ----------------------------------------------------------------- kernels
+    def step(self, batch: Batch, lr_embeddings: float, lr_keys: float, lr_query: float = 0.0,
+             lr_classifier: float = 0.0) -> float:
+        r"""One gradient-descent step (0 freezes a group); returns the loss *before* it.
+
+        Fixed-query mode passes :math:`\eta_s = \eta_k|q|^2` to the score update and
+        rejects a nonzero ``lr_query``."""
+        self._check(batch)
+        code = KIND_CODES[self.kind]
+        K, H = self.n_classes, self.hidden
+        if self.kind == "fc" and lr_classifier:
+            raise UsageError("the fc classifier is fixed: lr_classifier must be 0")
+        if self.explicit_keys:
+            return float(epoch_keys(batch.word_ids, batch.offsets, batch.labels, batch.weight,
+                                    batch.uw, batch.uptr, batch.occ_sent, self._scores, self._ew,
+                                    self.shared_exp, KERNEL.shared_exp_floor, self.embeddings,
+                                    self._keys, self.query, code, self._theta, K, H,
+                                    float(lr_embeddings), float(lr_keys), float(lr_query),
+                                    float(lr_classifier), KERNEL.sentence_chunk, KERNEL.word_chunk,
+                                    batch.G, batch.lse, batch.cg, self._dtheta, self._dq))
+        if lr_query:
+            raise UsageError("lr_query: the query is fixed in this model (explicit_keys=False)")
+        q = self.query.astype(np.float64)
+        lr_s = float(lr_keys) * float(q @ q)
+        return float(epoch_scores(batch.word_ids, batch.offsets, batch.labels, batch.weight,
+                                  batch.uw, batch.uptr, batch.occ_sent, self._scores, self._ew,
+                                  self.shared_exp, KERNEL.shared_exp_floor, self.embeddings, code,
+                                  self._theta, K, H, float(lr_embeddings), lr_s,
+                                  float(lr_classifier), KERNEL.sentence_chunk, KERNEL.word_chunk,
+                                  batch.G, batch.lse, batch.cg, self._dtheta))
+
+    def gradients(self, batch: Batch) -> tuple[float, dict]:
+        r"""Loss :math:`L` and every gradient at the current point (no update):
+        ``embeddings`` (V x d_e), ``keys`` (V x d_k, :math:`(\partial L/\partial s_w)\,q`),
+        ``query`` (:math:`\sum_w (\partial L/\partial s_w)\,k_w`), ``scores`` (V) and the
+        classifier's arrays by name.  Words absent from the batch get 0."""
+        self._check(batch)
+        dtheta = np.zeros_like(self._theta)
+        code = KIND_CODES[self.kind]
+        keys = self.keys
+        scores = self._scores
+        if self.explicit_keys:
+            key_scores(batch.uw, keys, self.query, scores)
+        loss, shared = forward_backward(batch.word_ids, batch.offsets, batch.labels, batch.weight,
+                                        batch.uw, scores, self._ew, self.shared_exp,
+                                        KERNEL.shared_exp_floor, self.embeddings, code, self._theta,
+                                        self.n_classes, self.hidden, True, KERNEL.sentence_chunk,
+                                        batch.G, batch.lse, batch.cg, dtheta)
+        self.last_shared_exp = bool(shared)  # which path the sentence pass took (for tests)
+        U = len(batch.uw)
+        gv = np.zeros((U, self.embeddings.shape[1]), self.embeddings.dtype)
+        gs = np.zeros(U, self.embeddings.dtype)
+        dq = np.zeros_like(self.query)
+        if self.explicit_keys:
+            word_pass_keys(batch.uw, batch.uptr, batch.occ_sent, scores, self._ew, shared,
+                           self.embeddings, keys, self.query, batch.G, batch.lse, batch.cg, 0.0, 0.0,
+                           KERNEL.word_chunk, gv, gs, dq)
+        else:
+            word_pass(batch.uw, batch.uptr, batch.occ_sent, scores, self._ew, shared, self.embeddings,
+                      batch.G, batch.lse, batch.cg, 0.0, 0.0, KERNEL.word_chunk, gv, gs)
+            dq = gs @ keys[batch.uw] if U else dq
+        V = self.vocab_size
+        out = {"embeddings": np.zeros_like(self.embeddings), "scores": np.zeros(V, gs.dtype)}
+        out["embeddings"][batch.uw] = gv
+        out["scores"][batch.uw] = gs
+        out["keys"] = out["scores"][:, None] * self.query[None, :]
+        out["query"] = dq
+        for name, (off, shape) in self._layout.items():
+            out[name] = dtheta[off: off + int(np.prod(shape))].reshape(shape)
+        return float(loss), out
+
+    def evaluate(self, word_ids, offsets, labels) -> tuple[float, np.ndarray, np.ndarray]:
+        r"""Mean loss, per-sentence :math:`\Lambda_i = \log\sum_{w\in S_i} e^{s_w}` and predicted classes."""
+        word_ids = np.ascontiguousarray(word_ids, dtype=np.int64)
+        offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+        labels = np.ascontiguousarray(labels, dtype=np.int64)
+        n = len(labels)
+        lse = np.empty(n, self.embeddings.dtype)
+        pred = np.empty(n, np.int64)
+        if n == 0:
+            return float("nan"), lse, pred
+        total = forward_eval(word_ids, offsets, labels, np.ascontiguousarray(self.scores),
+                             self.embeddings, KIND_CODES[self.kind], self._theta, self.n_classes,
+                             self.hidden, KERNEL.sentence_chunk, lse, pred)
+        return float(total) / n, lse, pred
+
+
+def _load_matrix(path: str) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise UsageError(f"model.classifier_matrix {path}: file not found") from None
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"model.classifier_matrix {path}: not a readable .npy array ({exc})") from None

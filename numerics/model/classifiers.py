@@ -1,0 +1,110 @@
+r"""The three classifiers of the paper's experiments, in plain NumPy (the reference).
+
+The context vectors of a batch are the rows of ``C`` (shape n x d_e); every
+classifier maps them to logits ``Z`` (n x K) and the loss is the mean
+cross-entropy :math:`\frac1n\sum_i -\log\operatorname{softmax}(Z_i)_{y_i}`.
+
+* ``fc`` — fixed linear: :math:`Z = C W`, ``W`` of shape (d_e, K) (the paper's
+  d_e x K matrix; its experiments draw it standard normal and set the diagonal to 1).
+* ``tc`` — trainable linear, no bias: the same map, ``W`` trained.
+* ``tl`` — two-layer ReLU: :math:`Z = \max(0, C W_1 + b_1) W_2 + b_2`, hidden width 10.
+
+These functions are the slow, obviously correct twins that the numba kernels
+(and the gradient-flow vector fields) are checked against.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from attndyn.proofs.errors import UsageError
+
+KINDS = ("fc", "tc", "tl")
+TL_HIDDEN = 10
+
+
+def paper_matrix(d_e: int, K: int, rng: np.random.Generator) -> np.ndarray:
+    """The paper's fixed classifier: standard normal (d_e x K) with its diagonal set to 1."""
+    W = rng.standard_normal((d_e, K))
+    idx = np.arange(min(d_e, K))
+    W[idx, idx] = 1.0
+    return W
+
+
+def check_matrix(W: np.ndarray, d_e: int, K: int, name: str = "classifier matrix") -> np.ndarray:
+    """A user-supplied (d_e x K) matrix, validated: right shape, finite values."""
+    W = np.asarray(W, dtype=np.float64)
+    if W.shape != (d_e, K):
+        raise UsageError(f"{name}: expected shape (d_e, K) = ({d_e}, {K}), got {W.shape}")
+    if not np.all(np.isfinite(W)):
+        raise UsageError(f"{name}: contains NaN or Inf")
+    return W
+
+
+def init_classifier(kind: str, d_e: int, K: int, rng: np.random.Generator,
+                    matrix: np.ndarray | None = None, hidden: int = TL_HIDDEN) -> dict[str, np.ndarray]:
+    r"""Initial classifier parameters.
+
+    ``fc``/``tc``: ``matrix`` if given, else :func:`paper_matrix`.  ``tl``: weights
+    uniform in :math:`\pm 1/\sqrt{\text{fan-in}}` (PyTorch's ``nn.Linear`` default),
+    biases likewise.
+    """
+    if kind not in KINDS:
+        raise UsageError(f"classifier: expected one of {KINDS}, got {kind!r}")
+    if kind in ("fc", "tc"):
+        W = paper_matrix(d_e, K, rng) if matrix is None else check_matrix(matrix, d_e, K)
+        return {"W": W}
+    if matrix is not None:
+        raise UsageError("classifier matrix: only the linear classifiers (fc, tc) take a matrix")
+    b1, b2 = 1.0 / np.sqrt(d_e), 1.0 / np.sqrt(hidden)
+    return {
+        "W1": rng.uniform(-b1, b1, (d_e, hidden)),
+        "b1": rng.uniform(-b1, b1, hidden),
+        "W2": rng.uniform(-b2, b2, (hidden, K)),
+        "b2": rng.uniform(-b2, b2, K),
+    }
+
+
+def logits(kind: str, params: dict[str, np.ndarray], C: np.ndarray) -> np.ndarray:
+    if kind in ("fc", "tc"):
+        return C @ params["W"]
+    H = np.maximum(0.0, C @ params["W1"] + params["b1"])
+    return H @ params["W2"] + params["b2"]
+
+
+def cross_entropy(Z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""Per-row loss :math:`-\log\operatorname{softmax}(Z)_y` and its gradient :math:`p - e_y` (stable)."""
+    Zs = Z - Z.max(axis=1, keepdims=True)
+    logp = Zs - np.log(np.exp(Zs).sum(axis=1, keepdims=True))
+    rows = np.arange(len(y))
+    dZ = np.exp(logp)
+    dZ[rows, y] -= 1.0
+    return -logp[rows, y], dZ
+
+
+def loss_and_grads(kind: str, params: dict[str, np.ndarray], C: np.ndarray, y: np.ndarray,
+                   weights: np.ndarray | None = None,
+                   relu: tuple[np.ndarray, np.ndarray] | None = None
+                   ) -> tuple[float, np.ndarray, dict[str, np.ndarray]]:
+    r"""Loss :math:`L=\sum_i w_i \ell_i` (``weights`` default 1/n: the mean), :math:`\partial L/\partial C`
+    (rows ``g_i``, the paper's classifier gradient at each context vector) and the
+    gradients of the classifier's parameters.
+
+    ``relu = (fwd, bwd)`` (``tl`` only, arrays of shape n x hidden) chooses the ReLU's side
+    per row and unit instead of reading it off the sign of the pre-activation
+    :math:`p = C W_1 + b_1`: the hidden layer is ``fwd * p`` and the backward factor ``bwd``
+    (a fraction in [0, 1] is a Filippov convex combination of the two sides, used by the
+    gradient flow at a kink).  ``fwd = bwd = (p > 0)`` is the ordinary ReLU."""
+    n = C.shape[0]
+    w = np.full(n, 1.0 / n) if weights is None else np.asarray(weights, dtype=np.float64)
+    if kind in ("fc", "tc"):
+        per_row, dZ = cross_entropy(logits(kind, params, C), y)
+        dZ = dZ * w[:, None]
+        return float(w @ per_row), dZ @ params["W"].T, {"W": C.T @ dZ}
+    pre = C @ params["W1"] + params["b1"]
+    fwd, bwd = (pre > 0, pre > 0) if relu is None else relu
+    H = fwd * pre
+    per_row, dZ = cross_entropy(H @ params["W2"] + params["b2"], y)
+    dZ = dZ * w[:, None]
+    dH = (dZ @ params["W2"].T) * bwd
+    grads = {"W1": C.T @ dH, "b1": dH.sum(axis=0), "W2": H.T @ dZ, "b2": dZ.sum(axis=0)}
+    return float(w @ per_row), dH @ params["W1"].T, grads

@@ -1,0 +1,485 @@
+r"""Training driver: the loop around the one-epoch kernels, records, progress, snapshots.
+
+:func:`train` runs gradient descent on the mean cross-entropy
+:math:`L = \frac1n\sum_i \ell_i` of the training split (full batch, or shuffled
+mini-batches), every parameter group in ``train.trainable`` stepping with
+``train.lr`` from gradients at the same point.  Every ``record_every`` epochs
+(and at the end) it records the state *after* that many epochs: the training
+loss, each topic word's score :math:`s_t` and norm :math:`|v_t|`, :math:`|q|`, and the
+non-topic words' mean score, largest :math:`|s_w|`, mean norm and largest norm.
+
+A NaN/Inf loss stops training at that epoch: the result has status
+``"diverged"``, a message naming the epoch, and the finite part of the
+trajectory (no exception).  With ``out_dir`` the trajectory is also written to
+``out_dir/trajectory.npz`` every ``TRAINING.snapshot_seconds`` and on Ctrl-C, so a
+killed run keeps its finished epochs.
+
+Determinism: the same config (seed included) gives bitwise-identical results,
+and so does any thread count — the kernels reduce over fixed chunks in a fixed
+order (``attndyn.proofs.settings.KERNEL``), never per thread.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from attndyn.numerics.model.attention import AttentionModel, Batch
+from attndyn.numerics.config.schema import RunConfig
+from attndyn.numerics.data.corpus import Corpus, mean_length_minus_one
+from attndyn.numerics.kernels.stats import record_stats
+from attndyn.proofs.errors import UsageError
+from attndyn.proofs.settings import TRAINING
+
+TRAJECTORY_FIELDS = ("epoch", "loss", "q_norm", "topic_scores", "topic_norms", "nontopic_score_mean",
+                     "nontopic_score_maxabs", "nontopic_norm_mean", "nontopic_norm_max")
+
+
+# --------------------------------------------------------------------------- corpus
+
+def load_corpus(spec) -> Corpus:
+    """The corpus a :class:`~attndyn.numerics.config.schema.CorpusSpec` names."""
+    if spec.kind == "synthetic":
+        from attndyn.numerics.data.corpus import synthetic
+
+        return synthetic(spec.synthetic)
+    from attndyn.numerics.data.sst import read_sst
+
+    return read_sst(spec.kind, spec.sst_dir)
+
+
+# --------------------------------------------------------------------------- records
+
+class Trajectory:
+    """Preallocated per-record arrays (see :data:`TRAJECTORY_FIELDS`)."""
+
+    def __init__(self, capacity: int, topic_words: np.ndarray, topic_labels: np.ndarray, vocab_size: int):
+        T = len(topic_words)
+        self.topic_words = np.asarray(topic_words, dtype=np.int64)
+        self.topic_labels = np.asarray(topic_labels, dtype=np.int64)
+        self.is_topic = np.zeros(vocab_size, dtype=np.bool_)
+        self.is_topic[self.topic_words] = True
+        self.n = 0
+        self.a = {
+            "epoch": np.zeros(capacity, np.int64),
+            "loss": np.full(capacity, np.nan),
+            "q_norm": np.zeros(capacity),
+            "topic_scores": np.zeros((capacity, T)),
+            "topic_norms": np.zeros((capacity, T)),
+            "nontopic_score_mean": np.zeros(capacity),
+            "nontopic_score_maxabs": np.zeros(capacity),
+            "nontopic_norm_mean": np.zeros(capacity),
+            "nontopic_norm_max": np.zeros(capacity),
+        }
+        self._s = np.zeros(T)
+        self._v = np.zeros(T)
+
+    def add(self, epoch: int, model: AttentionModel, loss: float) -> None:
+        r = self.n
+        a = self.a
+        stats = record_stats(model.scores, model.embeddings, self.topic_words, self.is_topic,
+                             self._s, self._v)
+        a["epoch"][r] = epoch
+        a["loss"][r] = loss
+        with np.errstate(over="ignore", invalid="ignore"):
+            a["q_norm"][r] = float(np.linalg.norm(model.query.astype(np.float64)))
+        a["topic_scores"][r] = self._s
+        a["topic_norms"][r] = self._v
+        (a["nontopic_score_mean"][r], a["nontopic_score_maxabs"][r],
+         a["nontopic_norm_mean"][r], a["nontopic_norm_max"][r]) = stats
+        self.n += 1
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        out = {k: v[: self.n].copy() for k, v in self.a.items()}
+        out["topic_words"] = self.topic_words
+        out["topic_labels"] = self.topic_labels
+        return out
+
+
+def _atomic_savez(path: Path, arrays: dict) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp.npz")
+    os.close(fd)
+    try:
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+class Progress:
+    """A one-line text bar on stderr, redrawn at most every ``TRAINING.progress_interval`` s."""
+
+    def __init__(self, total: int, enabled: bool, stream=None):
+        self.stream = stream or sys.stderr
+        self.enabled = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.total = max(total, 1)
+        self.t0 = self.last = time.perf_counter()
+
+    def update(self, done: int, loss: float, force: bool = False) -> None:
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if not force and now - self.last < TRAINING.progress_interval:
+            return
+        self.last = now
+        frac = done / self.total
+        bar = "#" * int(30 * frac) + "." * (30 - int(30 * frac))
+        self.stream.write(f"\r[{bar}] {done}/{self.total} epochs  loss {loss:.6g}  {now - self.t0:6.1f}s")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+# --------------------------------------------------------------------------- result
+
+@dataclass
+class TrainResult:
+    """What :func:`train` produced; :meth:`summary` is the JSON written by ``attndyn simulate``."""
+
+    config: RunConfig
+    status: str  # "ok" or "diverged"
+    message: str
+    epochs: int  # epochs completed (parameters are after this many steps)
+    seconds: float  # wall time of the training loop
+    final_loss: float
+    accuracy: dict  # split -> accuracy (None for an empty split)
+    model: AttentionModel
+    trajectory: dict[str, np.ndarray]
+    corpus_name: str
+    topic_words: np.ndarray
+    topic_labels: np.ndarray
+    topic_m: np.ndarray  # mean length - 1 of the training sentences containing each topic word
+    topic_attention_mean: np.ndarray
+    topic_attention_min: np.ndarray
+    initial_scores: np.ndarray  # s_t at epoch 0
+    initial_qv: np.ndarray  # |q0||v_t0|
+    threads: int
+    vocab: tuple[str, ...] | None = None  # the words, for real text
+    extra: dict = field(default_factory=dict)  # JSON-ready additions to the summary
+
+    @property
+    def test_accuracy(self):
+        return self.accuracy.get("test")
+
+    def sen_residuals(self) -> tuple[np.ndarray, np.ndarray]:
+        r"""Per record and topic word, :math:`|q||v_t| - \mathrm{curve}(s_t)` with the SEN curve
+        :math:`\sqrt{|q_0|^2|v_{t,0}|^2 + 2\frac{\eta_v}{\eta_k}((s_t - s_{t,0}) + (e^{s_t} - e^{s_{t,0}})/m_t)}`
+        (``attndyn.proofs.sen.sen_curve``), :math:`m_t` the mean length - 1 of the word's training
+        sentences, :math:`\eta_v/\eta_k = 1`.  Also returns a mask of the *unreachable*
+        records: a score below the curve's domain (negative radicand; the flow cannot get
+        there, a gradient step can by O(lr), e.g. the first step from :math:`s_0 = 0`).  There
+        the residual is measured to the curve's end value 0, i.e. it is :math:`|q||v_t|`."""
+        from attndyn.proofs.sen import sen_curve
+
+        tr = self.trajectory
+        R, T = len(tr["epoch"]), len(self.topic_words)
+        if T == 0 or R == 0:
+            return np.zeros((R, T)), np.zeros((R, T), dtype=bool)
+        scaled = tr["q_norm"][:, None] * tr["topic_norms"]
+        curve = np.full_like(scaled, np.nan)
+        for t in range(T):
+            ok = np.isfinite(tr["topic_scores"][:, t])  # non-finite records stay NaN (-> inf max)
+            if not np.isfinite(self.topic_m[t]):
+                continue  # the word occurs in no training sentence: no curve
+            curve[ok, t] = sen_curve(tr["topic_scores"][ok, t], float(self.topic_m[t]),
+                                     s0=float(self.initial_scores[t]),
+                                     qv0_sq=float(self.initial_qv[t]) ** 2, lr_ratio=1.0)
+        has_curve = np.isfinite(np.asarray(self.topic_m, dtype=np.float64))[None, :]
+        unreachable = np.isnan(curve) & np.isfinite(tr["topic_scores"]) & has_curve
+        return np.where(unreachable, scaled, scaled - curve), unreachable
+
+    def sen_residual_max(self) -> float | None:
+        """max over records and topic words of the absolute SEN residual (None without topic words)."""
+        if len(self.topic_words) == 0 or len(self.trajectory["epoch"]) == 0:
+            return None
+        r = np.abs(self.sen_residuals()[0])
+        return float(np.max(r)) if np.all(np.isfinite(r)) else float("inf")
+
+    def summary(self) -> dict:
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverged model holds inf/NaN
+            return self._summary()
+
+    def _summary(self) -> dict:
+        tr = self.trajectory
+        q_norm = float(np.linalg.norm(self.model.query.astype(np.float64)))
+        scores = self.model.scores
+        words = []
+        res, unreachable = self.sen_residuals()
+        res = np.abs(res)
+        for t, w in enumerate(self.topic_words):
+            v = float(np.linalg.norm(self.model.embeddings[w].astype(np.float64)))
+            words.append({
+                "word": int(w),
+                "text": self.vocab[w] if self.vocab else None,
+                "label": int(self.topic_labels[t]),
+                "score": _num(scores[w]),
+                "norm": _num(v),
+                "scaled_norm": _num(q_norm * v),
+                "m": _num(self.topic_m[t]),
+                "attention_mean": _num(self.topic_attention_mean[t]),
+                "attention_min": _num(self.topic_attention_min[t]),
+                "sen_residual_max": _num(np.max(res[:, t])) if len(res) else None,
+            })
+        sen = self.sen_residual_max()
+        tr_train = self.config.train
+        return {
+            "config": self.config.to_dict(),
+            "corpus": self.corpus_name,
+            "status": self.status,
+            "message": self.message,
+            "epochs": self.epochs,
+            "seconds": round(self.seconds, 4),
+            "seconds_per_epoch": round(self.seconds / self.epochs, 7) if self.epochs else None,
+            "threads": self.threads,
+            "final_loss": _num(self.final_loss),
+            "test_accuracy": _num(self.test_accuracy),
+            "accuracy": {k: _num(v) for k, v in self.accuracy.items()},
+            "q_norm": _num(q_norm),
+            "sen_residual_max": _num(sen),
+            "sen_unreachable_records": int(np.sum(unreachable)),
+            "sen_hypotheses": {
+                "query_fixed": "query" not in tr_train.trainable,
+                "keys_and_embeddings_trained": {"keys", "embeddings"} <= tr_train.trainable,
+            },
+            "records": int(len(tr["epoch"])),
+            "topic_words": words,
+            **self.extra,
+        }
+
+    def save(self, out_dir: str | os.PathLike) -> dict[str, Path]:
+        """Write ``summary.json`` and ``trajectory.npz`` into ``out_dir``; return their paths."""
+        from attndyn.numerics.outputs import write_json, writable_dir
+
+        d = writable_dir(out_dir, "--out")
+        summary = self.summary()
+        npz = d / "trajectory.npz"
+        _atomic_savez(npz, self.trajectory)
+        js = write_json(d / "summary.json", summary, "--out")
+        return {"summary": js, "trajectory": npz}
+
+
+def _num(x):
+    """A JSON-safe float: None for None, NaN or Inf."""
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+# --------------------------------------------------------------------------- the loop
+
+def _threads(n: int | None):
+    import numba
+
+    if n is None:
+        return numba.get_num_threads(), None
+    limit = numba.config.NUMBA_NUM_THREADS
+    if n > limit:
+        raise UsageError(f"train.threads: at most {limit} on this machine (NUMBA_NUM_THREADS), got {n}")
+    old = numba.get_num_threads()
+    numba.set_num_threads(n)
+    return n, old
+
+
+def _check_corpus(corpus: Corpus, cfg: RunConfig) -> None:
+    if not isinstance(corpus, Corpus):
+        raise UsageError(f"corpus: expected a attndyn.numerics.data.corpus.Corpus, got {type(corpus).__name__}")
+    if corpus.n_classes < 2:
+        raise UsageError(f"corpus {corpus.name!r}: needs at least 2 classes, has {corpus.n_classes}")
+    # a user classifier matrix is checked against (d_e, K) when the classifier is initialised
+
+
+def _topic_m(train_c: Corpus, topic_words: np.ndarray) -> np.ndarray:
+    """The paper's m for each topic word: mean length - 1 of its training sentences (NaN if none)."""
+    out = np.full(len(topic_words), np.nan)
+    if len(topic_words):
+        present = np.bincount(train_c.word_ids, minlength=train_c.vocab_size)[topic_words] > 0
+        if present.any():
+            out[present] = mean_length_minus_one(train_c, topic_words[present])
+    return out
+
+
+def _topic_attention(model: AttentionModel, train_c: Corpus, topic_words: np.ndarray):
+    r"""Mean and min attention weight :math:`a_{it} = e^{s_t - \Lambda_i}` of each topic word over
+    its training sentences (NaN when it occurs in none)."""
+    T = len(topic_words)
+    mean, mn = np.full(T, np.nan), np.full(T, np.nan)
+    if T == 0:
+        return mean, mn
+    _, lse, _ = model.evaluate(train_c.word_ids, train_c.offsets, train_c.labels)
+    scores = model.scores.astype(np.float64)
+    hits = np.flatnonzero(np.isin(train_c.word_ids, topic_words))  # no nnz-sized index arrays
+    sent = np.searchsorted(train_c.offsets, hits, side="right") - 1
+    words = train_c.word_ids[hits]
+    for t, w in enumerate(topic_words):
+        mine = words == w
+        if mine.any():
+            a = np.exp(scores[w] - lse[sent[mine]].astype(np.float64))
+            mean[t], mn[t] = a.mean(), a.min()
+    return mean, mn
+
+
+def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
+          out_dir: str | os.PathLike | None = None) -> TrainResult:
+    """Train the attention model of ``cfg`` on ``corpus`` (default: the corpus ``cfg.corpus``
+    names) and return a :class:`TrainResult` (status ``ok`` or ``diverged``)."""
+    if not isinstance(cfg, RunConfig):
+        raise UsageError(f"config: expected a RunConfig, got {type(cfg).__name__}")
+    if corpus is None:
+        corpus = load_corpus(cfg.corpus)
+    _check_corpus(corpus, cfg)
+    t_cfg = cfg.train
+    out = None
+    if out_dir is not None:
+        from attndyn.numerics.outputs import writable_dir
+
+        out = writable_dir(out_dir, "--out")
+    train_c = corpus.subset("train")
+    if train_c.n_sentences == 0:
+        raise UsageError(f"corpus {corpus.name!r}: the training split is empty")
+    model = AttentionModel.initial(cfg, corpus.vocab_size, corpus.n_classes)
+    d_e = cfg.model.d_e
+    full = t_cfg.batch_size is None or t_cfg.batch_size >= train_c.n_sentences
+    batch = Batch.from_corpus(train_c, d_e, t_cfg.dtype) if full else None
+    if not full:  # validate the whole split once; the batches reuse these checks
+        Batch.build(train_c.word_ids, train_c.offsets, train_c.labels, corpus.vocab_size,
+                    corpus.n_classes, d_e, t_cfg.dtype, name=f"corpus {corpus.name!r}")
+    batch_rng = np.random.default_rng(np.random.SeedSequence(t_cfg.seed).spawn(5)[4])
+
+    groups = t_cfg.trainable
+    lr = t_cfg.lr
+    lrs = dict(lr_embeddings=lr if "embeddings" in groups else 0.0,
+               lr_keys=lr if "keys" in groups else 0.0,
+               lr_query=lr if "query" in groups else 0.0,
+               lr_classifier=lr if "classifier" in groups else 0.0)
+
+    topic_words = np.asarray(corpus.topic_words, dtype=np.int64)
+    topic_labels = np.asarray(corpus.topic_labels, dtype=np.int64)
+    E, every = t_cfg.epochs, t_cfg.record_every
+    traj = Trajectory(E // every + 2, topic_words, topic_labels, corpus.vocab_size)
+    initial_scores = model.scores[topic_words].astype(np.float64)
+    q0 = float(np.linalg.norm(model.query.astype(np.float64)))
+    initial_qv = q0 * np.linalg.norm(model.embeddings[topic_words].astype(np.float64), axis=1)
+
+    n_threads, old_threads = _threads(t_cfg.threads)
+    bar = Progress(E, progress)
+    status, message = "ok", ""
+    done = 0
+    loss = float("nan")
+    last_snapshot = time.perf_counter()
+    t0 = time.perf_counter()
+    try:
+        for epoch in range(E):
+            record = epoch % every == 0
+            if record:
+                rec_loss = None
+                if not full:  # the loss at this point needs its own forward pass
+                    rec_loss, _, _ = model.evaluate(train_c.word_ids, train_c.offsets, train_c.labels)
+                snap = _Snap(traj, epoch, model)
+            if full:
+                loss = model.step(batch, **lrs)
+            else:
+                loss = _minibatch_epoch(model, train_c, t_cfg, batch_rng, d_e, lrs)
+            if record:
+                snap.commit(loss if full else rec_loss)
+            if not math.isfinite(loss):
+                status = "diverged"
+                last = int(traj.a["epoch"][traj.n - 1]) if traj.n else None
+                message = (f"training diverged: the loss after {epoch} epochs is {loss} "
+                           f"(train.lr = {lr} is probably too large); stopped there, "
+                           + (f"{traj.n} finite trajectory records kept (epochs 0..{last})"
+                              if traj.n else "no finite trajectory record"))
+                break
+            done = epoch + 1
+            bar.update(done, loss)
+            if out is not None and time.perf_counter() - last_snapshot > TRAINING.snapshot_seconds:
+                _atomic_savez(out / "trajectory.npz", traj.arrays())
+                last_snapshot = time.perf_counter()
+        seconds = time.perf_counter() - t0
+        final_loss, _, _ = model.evaluate(train_c.word_ids, train_c.offsets, train_c.labels)
+        if status == "ok":
+            if math.isfinite(final_loss):
+                if traj.n == 0 or traj.a["epoch"][traj.n - 1] != done:
+                    traj.add(done, model, final_loss)
+            else:
+                status = "diverged"
+                message = (f"training diverged at epoch {done}: the final loss is {final_loss} "
+                           f"(train.lr = {lr} is probably too large)")
+    except KeyboardInterrupt:
+        if out is not None:
+            _atomic_savez(out / "trajectory.npz", traj.arrays())
+        raise
+    finally:
+        bar.update(done, loss, force=True)
+        bar.close()
+        if old_threads is not None:
+            import numba
+
+            numba.set_num_threads(old_threads)
+
+    accuracy = {}
+    for split in ("train", "valid", "test"):
+        sub = train_c if split == "train" else corpus.subset(split)
+        if sub.n_sentences == 0 or status != "ok":
+            accuracy[split] = None
+            continue
+        _, _, pred = model.evaluate(sub.word_ids, sub.offsets, sub.labels)
+        accuracy[split] = float(np.mean(pred == sub.labels))
+    topic_m = _topic_m(train_c, topic_words)
+    att_mean, att_min = _topic_attention(model, train_c, topic_words) if status == "ok" else (
+        np.full(len(topic_words), np.nan), np.full(len(topic_words), np.nan))
+    result = TrainResult(cfg, status, message, done, seconds, final_loss, accuracy, model,
+                         traj.arrays(), corpus.name, topic_words, topic_labels,
+                         topic_m, att_mean, att_min,
+                         initial_scores, initial_qv, n_threads, corpus.vocab)
+    if out is not None:
+        _atomic_savez(out / "trajectory.npz", result.trajectory)
+    return result
+
+
+class _Snap:
+    """A record's parameter statistics taken before a step, committed once its loss is known."""
+
+    def __init__(self, traj: Trajectory, epoch: int, model: AttentionModel):
+        self.traj = traj
+        traj.add(epoch, model, float("nan"))
+
+    def commit(self, loss: float) -> None:
+        r = self.traj.n - 1
+        if math.isfinite(loss):
+            self.traj.a["loss"][r] = loss
+        else:  # keep only the finite part of the trajectory
+            self.traj.n -= 1
+
+
+def _minibatch_epoch(model: AttentionModel, train_c: Corpus, t_cfg, rng, d_e: int, lrs: dict) -> float:
+    """One pass over shuffled mini-batches; returns the size-weighted mean of the batch losses."""
+    n = train_c.n_sentences
+    B = t_cfg.batch_size
+    order = rng.permutation(n)
+    lengths = train_c.lengths
+    total = 0.0
+    for b0 in range(0, n, B):
+        idx = order[b0:b0 + B]
+        ln = lengths[idx]
+        offsets = np.zeros(len(idx) + 1, dtype=np.int64)
+        np.cumsum(ln, out=offsets[1:])
+        gather = np.repeat(train_c.offsets[idx] - offsets[:-1], ln) + np.arange(offsets[-1])
+        batch = Batch.build(train_c.word_ids[gather], offsets, train_c.labels[idx], train_c.vocab_size,
+                            train_c.n_classes, d_e, t_cfg.dtype)
+        loss = model.step(batch, **lrs)
+        if not math.isfinite(loss):
+            return loss
+        total += loss * len(idx)
+    return total / n

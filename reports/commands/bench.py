@@ -1,0 +1,44 @@
+"""``attndyn bench``: kernel epoch time vs a NumPy twin and PyTorch, memory at 10^6, reproduce time."""
+from __future__ import annotations
+
+import argparse
+
+NAME = "bench"
+HELP = ("benchmark (not a test): kernel epoch time vs a NumPy twin and PyTorch at the paper's size "
+        "and at N = V = 10^6, peak memory, `reproduce synthetic` training time; targets PASS/MISS")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", metavar="FILE", help="also write every measurement as JSON to FILE")
+    p.add_argument("--quick", action="store_true",
+                   help="fewer timed epochs, and no `reproduce synthetic` timing")
+    p.add_argument("--sizes", default="paper,1e6", metavar="LIST",
+                   help="comma-separated sizes: 'paper' (5000 sentences, V = 5008) or a number N "
+                        "(N training sentences, V = N); default paper,1e6")
+    p.add_argument("--impls", default=",".join(("kernel", "numpy", "torch", "torch-bag")), metavar="LIST",
+                   help="implementations to time: kernel, numpy, torch, torch-bag (PyTorch ones only "
+                        "when `import torch` works); default all")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="threads for numba and PyTorch (default: all cores)")
+    p.add_argument("--no-reproduce", action="store_true",
+                   help="skip timing the training of `attndyn reproduce synthetic`")
+
+
+def run(args: argparse.Namespace) -> int:
+    from attndyn.numerics.experiments.bench import parse_sizes, run_bench
+    from attndyn.numerics.outputs import check_json_target, write_json
+
+    if args.json:
+        check_json_target(args.json, "--json")
+    sizes = parse_sizes(args.sizes)
+    impls = [i.strip() for i in args.impls.split(",") if i.strip()]
+    out = run_bench(sizes, impls=impls, quick=args.quick, threads=args.threads,
+                    reproduce=not (args.quick or args.no_reproduce),
+                    log=lambda line: print(line, flush=True))
+    if args.json:
+        write_json(args.json, out)
+        print(f"wrote {args.json}")
+    failed = [f"{s}/{i}" for s, d in out["sizes"].items() for i, r in d["results"].items() if "error" in r]
+    if out["reproduce"] and "error" in out["reproduce"]:
+        failed.append("reproduce")
+    return 1 if failed else 0

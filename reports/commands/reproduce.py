@@ -1,0 +1,41 @@
+"""``attndyn reproduce``: train the paper's §5 experiments and draw their figures (PNG and PDF)."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+NAME = "reproduce"
+HELP = ("reproduce the paper's experiments (synthetic: FC/TC/TL; ablation: KF/EF; sst: SST-2/5) as "
+        "figures and DIR/summary.json")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from attndyn.numerics.experiments.reproduce import DEFAULT_DIR, EXPERIMENTS
+
+    p.add_argument("experiment", choices=tuple(EXPERIMENTS),
+                   help="synthetic: paper-fc/tc/tl; ablation: ablation-{fc,tc}-{both,kf,ef}; "
+                        "sst: sst2-{fc,tc}, sst5-{fc,tc}")
+    p.add_argument("--out", metavar="DIR",
+                   help=f"output directory (default: {DEFAULT_DIR}/EXPERIMENT, where `attndyn verify` "
+                        f"and `attndyn report --out {DEFAULT_DIR.parent}` include it in the report; "
+                        "otherwise pass --reproduced DIR to them)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="override a config key in every run, as in `attndyn simulate` (e.g. "
+                        "train.epochs=1000, train.threads=1, corpus.sst_dir=PATH); repeatable")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def run(args: argparse.Namespace) -> int:
+    from attndyn.numerics.experiments.reproduce import reproduce
+
+    summary = reproduce(args.experiment, args.out, args.overrides, progress=not args.no_progress,
+                        log=lambda line: print(line, flush=True))
+    runs = summary["runs"]
+    bad = [r for r in runs if r["status"] != "ok"]
+    print(f"{summary['experiment']}: {len(runs)} runs, training {summary['training_seconds']:.2f} s, "
+          f"figures {summary['figure_seconds']:.1f} s; converged: "
+          + ", ".join(f"{r['preset']} {'yes' if r['converged']['verdict'] else 'no'}" for r in runs))
+    print(f"wrote {len(summary['figures'])} figures and summary.json to {summary['out_dir']}")
+    for r in bad:
+        print(f"attndyn reproduce: {r['preset']}: {r['message']}", file=sys.stderr)
+    return 1 if bad else 0

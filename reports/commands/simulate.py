@@ -1,0 +1,40 @@
+"""``attndyn simulate``: train one configuration, write ``summary.json`` and ``trajectory.npz``."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from attndyn.reports.cli.options import add_config_arguments, config_from_args
+
+NAME = "simulate"
+HELP = ("train the attention model of a config file or preset (numba kernels) and write "
+        "DIR/summary.json and DIR/trajectory.npz")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_config_arguments(p)
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory (created if needed)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def run(args: argparse.Namespace) -> int:
+    from attndyn.numerics.training.train import train
+    from attndyn.numerics.outputs import writable_dir
+
+    cfg = config_from_args(args)
+    out = writable_dir(args.out, "--out")  # before spending minutes on training
+    result = train(cfg, progress=not args.no_progress, out_dir=out)
+    files = result.save(out)
+    summary = result.summary()
+    sen = summary["sen_residual_max"]
+    acc = summary["test_accuracy"]
+    print(f"{result.status}: {result.epochs} epochs in {result.seconds:.2f}s "
+          f"({1e3 * result.seconds / max(result.epochs, 1):.3f} ms/epoch), "
+          f"final loss {summary['final_loss']}, test accuracy "
+          f"{'n/a' if acc is None else f'{acc:.4f}'}, |q| {summary['q_norm']:.4g}"
+          + (f", SEN residual max {sen:.3g}" if sen is not None else ""))
+    print(f"wrote {files['summary']} and {files['trajectory']}")
+    if result.status != "ok":
+        print(f"attndyn simulate: {result.message}", file=sys.stderr)
+        return 1
+    return 0
