@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
+import tempfile
 
 from attndyn.proofs.errors import UsageError
 

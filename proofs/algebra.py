@@ -10,11 +10,12 @@ r"""Exact algebra on the model's symbols: reduction to inner products and exact 
 from __future__ import annotations
 
 from typing import Sequence
+
 import sympy as sp
 from sympy import Identity, MatrixSymbol, ZeroMatrix
 from sympy.matrices.expressions import MatAdd, MatMul, MatrixExpr, Transpose
-from attndyn.proofs.claims.registry import Derivation
 
+from attndyn.proofs.claims.registry import Derivation
 from attndyn.proofs.model import A_T, BASE, NONZERO_VECTORS, W_TEST
 
 # ------------------------------------------------------------ reduction to scalars

@@ -45,17 +45,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+
 import numpy as np
 import sympy as sp
 from sympy import MatrixSymbol
-from attndyn.proofs.claims.registry import Derivation
-from attndyn.proofs.errors import UsageError
-from attndyn.proofs.settings import CONVERGENCE
-from attndyn.proofs.model import BASE, ETA_K, ETA_V
-from attndyn.proofs.confirm import check_vanishes
+
 from attndyn.proofs.algebra import is_exactly_zero, scalarize
+from attndyn.proofs.claims.registry import Derivation
+from attndyn.proofs.confirm import check_vanishes
 from attndyn.proofs.dynamics import sen_H, topic_field
-from attndyn.proofs.model import linear_cross_entropy
+from attndyn.proofs.errors import UsageError
+from attndyn.proofs.model import BASE, ETA_K, ETA_V, linear_cross_entropy
+from attndyn.proofs.settings import CONVERGENCE
 
 PI_T = sp.Symbol(r"\pi_t", positive=True)  # fraction of training sentences containing t
 U_DIR = MatrixSymbol("u", BASE.d, 1)  # a fixed direction (the LP witness)
@@ -267,7 +268,7 @@ def max_margin(W, y: int) -> Margin:
     :math:`(w_y-w_j)\cdot u^*\ge 1`, and :math:`\lambda_j = 0` off :math:`S`.  Needs H-ach
     (otherwise the QP is infeasible: UsageError).
     """
-    from scipy.optimize import minimize, nnls
+    from scipy.optimize import minimize, nnls  # deferred: SciPy is slow to import
 
     W = np.asarray(W, dtype=np.float64)
     if W.ndim != 2 or W.shape[1] < 2 or not 0 <= int(y) < W.shape[1]:
@@ -276,7 +277,7 @@ def max_margin(W, y: int) -> Margin:
     others = [j for j in range(W.shape[1]) if j != y]
     A = (W[:, [y]] - W[:, others]).T
     # start from the achievability LP's witness, scaled to be feasible
-    from scipy.optimize import linprog
+    from scipy.optimize import linprog  # deferred: SciPy is slow to import
 
     d = W.shape[0]
     lp = linprog(np.r_[np.zeros(d), -1.0], A_ub=np.c_[-A, np.ones(len(others))], b_ub=np.zeros(len(others)),

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Sequence
+
 import numpy as np
 import sympy as sp
 from sympy.matrices.expressions import MatrixExpr
-from attndyn.proofs.claims.registry import decide
-from attndyn.proofs.settings import SYMBOLIC, SYMBOLIC_SAMPLING
 
-from attndyn.proofs.model import W_TEST
 from attndyn.proofs.algebra import INNER_PAIRS, is_exactly_zero, scalarize
+from attndyn.proofs.claims.registry import decide
+from attndyn.proofs.model import W_TEST
+from attndyn.proofs.settings import SYMBOLIC, SYMBOLIC_SAMPLING
 
 # ----------------------------------------------------------------- numeric tests
 

@@ -12,17 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable
+
 import numpy as np
 import sympy as sp
 from sympy import Identity, ZeroMatrix
 from sympy.matrices.expressions import MatrixExpr
-from attndyn.proofs.model import (SentenceSymbols, explicit_sentence, linear_cross_entropy,
-                                  undefined_loss)
-from attndyn.proofs.settings import SYMBOLIC, SYMBOLIC_SAMPLING
 
-from attndyn.proofs.model import BASE, ETA_K, ETA_V, LR_RATIO
 from attndyn.proofs.algebra import is_exactly_zero, scalarize
-from attndyn.proofs.confirm import NumericCheck, judge_arrays, rng_for, sample_values
+from attndyn.proofs.confirm import judge_arrays, NumericCheck, rng_for, sample_values
+from attndyn.proofs.model import (BASE, ETA_K, ETA_V, explicit_sentence, linear_cross_entropy,
+                                  LR_RATIO, SentenceSymbols, undefined_loss)
+from attndyn.proofs.settings import SYMBOLIC, SYMBOLIC_SAMPLING
 
 # ---------------------------------------------------------------- the derivations
 

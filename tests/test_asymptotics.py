@@ -6,7 +6,8 @@ import pytest
 import sympy as sp
 
 from attndyn.numerics.convergence import hypotheses as H
-from attndyn.numerics.flow.systems import reduced_flow, reduced_vector_field
+from attndyn.numerics.flow.solvers import reduced_flow
+from attndyn.numerics.flow.systems import reduced_vector_field
 from attndyn.proofs import asymptotics as A
 from attndyn.proofs.claims import asymptotics as AC
 from attndyn.proofs.errors import UsageError

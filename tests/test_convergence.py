@@ -10,7 +10,8 @@ import pytest
 from attndyn.numerics.convergence import checker as C
 from attndyn.numerics.claims import convergence as CC
 from attndyn.numerics.convergence import hypotheses as H
-from attndyn.numerics.flow.systems import FlowResult, reduced_flow
+from attndyn.numerics.flow.results import FlowResult
+from attndyn.numerics.flow.solvers import reduced_flow
 from attndyn.proofs.errors import UsageError
 from attndyn.reports.cli import main
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from attndyn.numerics.model import classifiers as clf
-from attndyn.numerics.flow import systems as F
+from attndyn.numerics.flow import full as flow_full, solvers as flow_solvers, systems as F
 from attndyn.numerics.claims import flow as FC
 from attndyn.numerics.data.corpus import Corpus
 from attndyn.proofs.errors import UsageError
@@ -82,12 +82,12 @@ def test_full_field_is_minus_scaled_gradient_of_the_loss(kind, train_query):
     """Full model on a tiny corpus with unequal lengths and repeated words, central differences."""
     c = make_corpus(9, 3, 2, 5, 3, seed=1, lengths=[1, 2, 4])
     rng = np.random.default_rng(2)
-    fs = F.full_system(c, rng.normal(0, 0.7, 2), classifier=kind, d_e=3, emb_std=0.5,
+    fs = flow_full.full_system(c, rng.normal(0, 0.7, 2), classifier=kind, d_e=3, emb_std=0.5,
                        keys0=rng.normal(0, 0.5, (c.vocab_size, 2)), seed=3, lr_v=0.6, lr_k=1.7,
                        lr_c=0.3, lr_q=0.9, train_query=train_query)
     x = fs.initial_state()
-    Fx = F.full_vector_field(fs, x)
-    g = fd_gradient(lambda z: F.full_loss(fs, z), x)
+    Fx = flow_full.full_vector_field(fs, x)
+    g = fd_gradient(lambda z: flow_full.full_loss(fs, z), x)
     V, d, dk = fs.V, fs.d_e, fs.q.size
     blocks = [np.full(V * d, fs.lr_v)]
     if train_query:
@@ -109,14 +109,14 @@ def test_full_model_with_frozen_nontopic_words_at_zero_is_the_reduced_system(kin
     E[:4] = rng.normal(0, 0.5, (4, 3))
     keys = np.zeros((c.vocab_size, 2))
     keys[:4] = rng.normal(0, 1, (4, 2))
-    fs = F.full_system(c, rng.normal(0, 1, 2), classifier=kind, embeddings0=E, keys0=keys, seed=1,
+    fs = flow_full.full_system(c, rng.normal(0, 1, 2), classifier=kind, embeddings0=E, keys0=keys, seed=1,
                        lr_v=0.8, lr_k=1.2)
     red = fs.reduced()
     assert (red.m.ndim == 2) == (lengths is not None)
     assert red.pi.sum() == pytest.approx(1.0, rel=1e-14)
     xf, xr = fs.initial_state(), red.initial_state()
-    assert F.full_loss(fs, xf) == pytest.approx(F.reduced_loss(red, xr), rel=1e-13)
-    Ff, Fr = F.full_vector_field(fs, xf), F.reduced_vector_field(red, xr)
+    assert flow_full.full_loss(fs, xf) == pytest.approx(F.reduced_loss(red, xr), rel=1e-13)
+    Ff, Fr = flow_full.full_vector_field(fs, xf), F.reduced_vector_field(red, xr)
     V, d, T = fs.V, fs.d_e, red.T
     np.testing.assert_allclose(Ff[:V * d].reshape(V, d)[:T], Fr[:T * d].reshape(T, d), rtol=1e-12, atol=1e-16)
     np.testing.assert_allclose(Ff[V * d:V * d + V][:T], Fr[T * d:T * d + T], rtol=1e-12, atol=1e-16)
@@ -128,7 +128,7 @@ def test_full_model_with_frozen_nontopic_words_at_zero_is_the_reduced_system(kin
 @pytest.fixture(scope="module")
 def small_runs():
     """Reduced flow, unequal learning rates and nonzero s0 (the general SEN form)."""
-    return {k: F.reduced_flow(small_system(k, seed=7, lr_v=0.5, lr_k=2.0, lr_c=0.8), horizon=300.0,
+    return {k: flow_solvers.reduced_flow(small_system(k, seed=7, lr_v=0.5, lr_k=2.0, lr_c=0.8), horizon=300.0,
                               n_save=60) for k in KINDS}
 
 
@@ -157,16 +157,16 @@ def test_n1_verdict_rejects_a_wrong_H_on_the_same_trajectories(small_runs):
 
 
 def test_n1_verdict_errors_on_a_failed_or_motionless_run(small_runs):
-    short = F.reduced_flow(small_system("fc", seed=7), horizon=1e-3, n_save=3)
+    short = flow_solvers.reduced_flow(small_system("fc", seed=7), horizon=1e-3, n_save=3)
     assert FC.sen_flow_verdict({"fc": short})[0] == "error"
-    failed = F.reduced_flow(small_system("fc", seed=7, lr_v=1e9), horizon=10.0, max_steps=50)
+    failed = flow_solvers.reduced_flow(small_system("fc", seed=7, lr_v=1e9), horizon=10.0, max_steps=50)
     status, reason, _ = FC.sen_flow_verdict({"fc": failed})
     assert status == "error" and "failed" in reason
 
 
 def test_frozen_keys_break_the_identity():
     """KF ablation: scores frozen, embeddings move, so H drifts (the flow still conserves nothing)."""
-    r = F.reduced_flow(small_system("fc", seed=7, train_keys=False), horizon=100.0, n_save=20)
+    r = flow_solvers.reduced_flow(small_system("fc", seed=7, train_keys=False), horizon=100.0, n_save=20)
     assert r.ok and np.all(r.s == r.s[0])
     assert r.sen_drift().max() > 1e-3
 
@@ -176,14 +176,14 @@ def test_unequal_lengths_break_the_identity():
     base = small_system("fc", seed=7)
     pi = np.repeat(base.pi[:, None] / 2, 2, axis=1)
     grouped = base.replace(m=np.tile([1.0, 20.0], (base.T, 1)), pi=pi)
-    r = F.reduced_flow(grouped, horizon=300.0, n_save=40)
+    r = flow_solvers.reduced_flow(grouped, horizon=300.0, n_save=40)
     assert r.ok
     np.testing.assert_allclose(grouped.m_eff, 10.5)
     assert r.sen_drift().max() > 1e3 * NUMERIC.sen_flow_max
     # equal groups are the ungrouped system
     same = base.replace(m=np.full((base.T, 2), 6.0), pi=pi)
-    r1 = F.reduced_flow(same, t_eval=[0, 50.0])
-    r0 = F.reduced_flow(base, t_eval=[0, 50.0])
+    r1 = flow_solvers.reduced_flow(same, t_eval=[0, 50.0])
+    r0 = flow_solvers.reduced_flow(base, t_eval=[0, 50.0])
     np.testing.assert_allclose(r1.v[-1], r0.v[-1], rtol=1e-8)
 
 
@@ -192,13 +192,13 @@ def test_tl_kinks_follow_the_gd_limit():
     piecewise field chatters at the first sliding mode and exhausts its step budget."""
     sysm = F.paper_reduced_system("tl", seed=0)
     T = 20.0
-    fl = F.reduced_flow(sysm, t_eval=[0.0, T])
+    fl = flow_solvers.reduced_flow(sysm, t_eval=[0.0, T])
     assert fl.ok and fl.n_events > 0
-    raw = F.reduced_flow(sysm, t_eval=[0.0, T], relu_switching=False, max_steps=400)
+    raw = flow_solvers.reduced_flow(sysm, t_eval=[0.0, T], relu_switching=False, max_steps=400)
     assert raw.status == "failed" and "budget" in raw.message
 
     def err(eta):
-        g = F.reduced_gd(sysm, eta, int(round(T / eta)))
+        g = flow_solvers.reduced_gd(sysm, eta, int(round(T / eta)))
         return max([np.abs(g.v[-1] - fl.v[-1]).max(), np.abs(g.s[-1] - fl.s[-1]).max()]
                    + [np.abs(g.theta[k][-1] - fl.theta[k][-1]).max() for k in g.theta])
 
@@ -219,8 +219,8 @@ def test_gd_drift_shrinks_linearly_with_the_step():
 
 def test_gd_with_a_tiny_step_matches_the_flow():
     sysm = small_system("fc", seed=2)
-    fl = F.reduced_flow(sysm, t_eval=[0, 5.0])
-    gd = F.reduced_gd(sysm, 1e-3, 5000, save_every=1000)
+    fl = flow_solvers.reduced_flow(sysm, t_eval=[0, 5.0])
+    gd = flow_solvers.reduced_gd(sysm, 1e-3, 5000, save_every=1000)
     assert len(gd.t) == 6 and gd.t[-1] == pytest.approx(5.0)
     assert np.abs(gd.v[-1] - fl.v[-1]).max() < 1e-3
 
@@ -240,9 +240,9 @@ def _full_vs_reduced_error(n, V_nt):
     rng = np.random.default_rng(1)
     E = np.zeros((c.vocab_size, 4))
     E[:4] = rng.normal(0, 0.5, (4, 4))
-    fs = F.full_system(c, rng.normal(0, 1, 3), classifier="fc", embeddings0=E, seed=2)
+    fs = flow_full.full_system(c, rng.normal(0, 1, 3), classifier="fc", embeddings0=E, seed=2)
     tt = np.linspace(0, 30.0, 4)
-    fr, rr = F.full_flow(fs, tt), F.reduced_flow(fs.reduced(), tt)
+    fr, rr = flow_solvers.full_flow(fs, tt), flow_solvers.reduced_flow(fs.reduced(), tt)
     assert fr.ok and rr.ok
     v, s = fr.topic()
     moved = np.abs(rr.s[-1] - rr.s[0]).max()
@@ -266,15 +266,15 @@ def test_full_flow_approaches_the_reduced_flow_with_many_rare_words():
 # --------------------------------------------------------------------------- failures and input
 
 def test_failures_come_back_as_a_status():
-    stiff = F.reduced_flow(small_system("tc", lr_v=1e9, lr_k=1e9, lr_c=1e9), horizon=10.0, max_steps=200)
+    stiff = flow_solvers.reduced_flow(small_system("tc", lr_v=1e9, lr_k=1e9, lr_c=1e9), horizon=10.0, max_steps=200)
     assert stiff.status == "failed" and "budget" in stiff.message
     assert len(stiff.t) >= 1 and stiff.t[-1] < 10.0  # the samples reached are kept
-    gd = F.reduced_gd(small_system("tc", lr_v=1e200, lr_c=1e200), 1.0, 50)
+    gd = flow_solvers.reduced_gd(small_system("tc", lr_v=1e200, lr_c=1e200), 1.0, 50)
     assert gd.status == "failed" and "non-finite" in gd.message and np.all(np.isfinite(gd.v))
-    far = F.reduced_flow(small_system("fc"), horizon=1e300, max_steps=20)
+    far = flow_solvers.reduced_flow(small_system("fc"), horizon=1e300, max_steps=20)
     assert far.status == "failed" and "1e+300" in far.message
     # a blow-up (x' = x^2 from 1 explodes at tau = 1): collapse or non-finite, never an exception
-    tr = F.integrate(lambda x: x ** 2, np.ones(1), np.linspace(0, 2, 9))
+    tr = flow_solvers.integrate(lambda x: x ** 2, np.ones(1), np.linspace(0, 2, 9))
     assert tr.status == "failed" and "tau = 1" in tr.message and tr.t[-1] <= 1.0
     ok = tr.t < 0.9
     assert ok.sum() == 4
@@ -282,18 +282,18 @@ def test_failures_come_back_as_a_status():
 
 
 def test_log_grid_and_long_horizon():
-    t = F.time_grid(1e6, 50)
+    t = flow_solvers.time_grid(1e6, 50)
     assert t[0] == 0 and t[-1] == 1e6 and np.all(np.diff(t) > 0)
     np.testing.assert_allclose(np.diff(np.log(t[1:])), np.log(t[2] / t[1]))
-    r = F.reduced_flow(F.paper_reduced_system("fc", seed=0), t_eval=t)
+    r = flow_solvers.reduced_flow(F.paper_reduced_system("fc", seed=0), t_eval=t)
     assert r.ok and r.n_steps < 1000
     assert np.all(np.diff(r.loss) < 0)  # gradient flow decreases the loss
     assert r.sen_drift().max() <= NUMERIC.sen_flow_max
 
 
 def test_same_system_same_result():
-    a = F.reduced_flow(F.paper_reduced_system("tl", seed=3), horizon=5.0, n_save=5)
-    b = F.reduced_flow(F.paper_reduced_system("tl", seed=3), horizon=5.0, n_save=5)
+    a = flow_solvers.reduced_flow(F.paper_reduced_system("tl", seed=3), horizon=5.0, n_save=5)
+    b = flow_solvers.reduced_flow(F.paper_reduced_system("tl", seed=3), horizon=5.0, n_save=5)
     assert np.array_equal(a.v, b.v) and np.array_equal(a.theta["W1"], b.theta["W1"])
 
 
@@ -324,17 +324,17 @@ def test_bad_solver_and_full_input_names_the_field():
                       ({"t_eval": [0, 2, 1]}, "t_eval"), ({"horizon": 1.0, "rtol": 0}, "rtol"),
                       ({"horizon": 1.0, "max_steps": 0}, "max_steps"), ({}, "horizon")):
         with pytest.raises(UsageError, match=field):
-            F.reduced_flow(s, **kw)
+            flow_solvers.reduced_flow(s, **kw)
     with pytest.raises(UsageError, match="eta"):
-        F.reduced_gd(s, 0.0, 10)
+        flow_solvers.reduced_gd(s, 0.0, 10)
     with pytest.raises(UsageError, match="n_steps"):
-        F.reduced_gd(s, 0.1, -1)
+        flow_solvers.reduced_gd(s, 0.1, -1)
     c = make_corpus(5, 2, 2, 3, 2)
     with pytest.raises(UsageError, match="embeddings0"):
-        F.full_system(c, np.ones(2), embeddings0=np.zeros((3, 2)))
+        flow_full.full_system(c, np.ones(2), embeddings0=np.zeros((3, 2)))
     with pytest.raises(UsageError, match="keys0"):
-        F.full_system(c, np.ones(2), d_e=2, keys0=np.zeros((c.vocab_size, 3)))
+        flow_full.full_system(c, np.ones(2), d_e=2, keys0=np.zeros((c.vocab_size, 3)))
     with pytest.raises(UsageError, match="n_classes"):
-        F.full_system(c, np.ones(2), d_e=2, theta0={"W": np.zeros((2, 3))})
+        flow_full.full_system(c, np.ones(2), d_e=2, theta0={"W": np.zeros((2, 3))})
     with pytest.raises(UsageError, match="lr_q"):
-        F.full_system(c, np.ones(2), d_e=2, lr_q=0)
+        flow_full.full_system(c, np.ones(2), d_e=2, lr_q=0)

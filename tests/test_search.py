@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from attndyn.numerics.search import metrics as sm
-from attndyn.numerics.search.driver import AppendLog, read_jsonl, replay, run_search
+from attndyn.numerics.search.store import AppendLog, read_jsonl
+from attndyn.numerics.search.cases import replay
+from attndyn.numerics.search.driver import run_search
 from attndyn.reports.sections.counterexamples import counterexample_section
 from attndyn.numerics.search.space import SearchSpace, point_key
 from attndyn.proofs.errors import UsageError

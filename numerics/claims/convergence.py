@@ -16,13 +16,15 @@ The symbolic claims ``C0-certificate`` and ``C0-asymptotics`` behind the checker
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 
 import numpy as np
 
-from attndyn.numerics.convergence.checker import (ConvergenceReport, ConvergenceSetting,
-                                                  check_convergence, setting_from_config)
-from attndyn.proofs.claims.registry import Derivation, Outcome, claim
+from attndyn.numerics.config.load import load_config
+from attndyn.numerics.convergence.checker import (check_convergence, ConvergenceReport,
+                                                  ConvergenceSetting, setting_from_config)
+from attndyn.proofs.claims.registry import claim, Derivation, Outcome
 from attndyn.proofs.settings import CONVERGENCE
 
 REPORT_ORDER = 70  # where these claims stand in the report (attndyn.proofs.claims.registry)
@@ -41,8 +43,6 @@ _ASSUMPTIONS = (
 
 @lru_cache(maxsize=None)
 def paper_setting() -> ConvergenceSetting:
-    from attndyn.numerics.config.load import load_config
-
     return setting_from_config(load_config(preset=PRESET), name=PRESET)
 
 
@@ -57,8 +57,6 @@ def non_achievable_matrix(W: np.ndarray, label: int = NON_ACHIEVABLE_LABEL) -> n
 
 @lru_cache(maxsize=None)
 def non_achievable_setting() -> ConvergenceSetting:
-    from dataclasses import replace
-
     base = paper_setting()
     W = non_achievable_matrix(base.system.theta0["W"])
     return replace(base, system=base.system.replace(theta0={"W": W}),

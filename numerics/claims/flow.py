@@ -18,9 +18,10 @@ from typing import Callable
 
 import numpy as np
 
-from attndyn.numerics.flow.systems import (FlowResult, ReducedSystem, paper_reduced_system,
-                                           reduced_flow, reduced_gd)
-from attndyn.proofs.claims.registry import Derivation, Outcome, claim
+from attndyn.numerics.flow.results import FlowResult
+from attndyn.numerics.flow.solvers import reduced_flow, reduced_gd
+from attndyn.numerics.flow.systems import paper_reduced_system, ReducedSystem
+from attndyn.proofs.claims.registry import claim, Derivation, Outcome
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.settings import FLOW, NUMERIC
 

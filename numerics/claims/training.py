@@ -20,7 +20,11 @@ from functools import lru_cache
 
 import numpy as np
 
-from attndyn.proofs.claims.registry import Derivation, Outcome, claim
+from attndyn.numerics.config.presets import preset_config
+from attndyn.numerics.model.attention import AttentionModel, Batch
+from attndyn.numerics.training.train import train
+from attndyn.proofs.claims.registry import claim, Derivation, Outcome
+from attndyn.proofs.model import explicit_sentence, linear_cross_entropy
 from attndyn.proofs.settings import NUMERIC, TRAINING
 
 REPORT_ORDER = 60  # where these claims stand in the report (attndyn.proofs.claims.registry)
@@ -38,9 +42,6 @@ _PAPER = (
 @lru_cache(maxsize=None)
 def paper_run(query_trained: bool = False):
     """The ``paper-fc`` preset (query trained when asked), trained once per process."""
-    from attndyn.numerics.config.presets import preset_config
-    from attndyn.numerics.training.train import train
-
     cfg = preset_config("paper-fc")
     # one thread: the result is bitwise the same for any count, and a single thread cannot
     # be stalled at a barrier by other processes competing for the cores
@@ -142,9 +143,7 @@ def symbolic_gradients(d: int, m: int, K: int, y: int):
     Returns ``(symbols, f)``: ``f(*values)`` gives the derivative with respect to every
     symbol, in the order q, keys (topic word first), embeddings, W (K x d, row-major).
     """
-    import sympy as sp
-
-    from attndyn.proofs.model import explicit_sentence, linear_cross_entropy
+    import sympy as sp  # deferred: SymPy is slow to import
 
     X = explicit_sentence(d, m)
     W = sp.Matrix(K, d, lambda i, j: sp.Symbol(f"W_{{{i + 1},{j + 1}}}", real=True))
@@ -158,8 +157,6 @@ def kernel_vs_symbolic(d: int = 2, m: int = 2, K: int = 3, points: int = TRAININ
                        seed: int = 20210503) -> dict:
     """Largest scale-relative difference between the kernels' gradients (both the
     fixed-query and the explicit-keys kernels, FC/TC layout) and the symbolic ones."""
-    from attndyn.numerics.model.attention import AttentionModel, Batch
-
     rng = np.random.default_rng(seed)
     worst = {"loss": 0.0, "embeddings": 0.0, "keys": 0.0, "query": 0.0, "W": 0.0}
     n_words = m + 1

@@ -4,15 +4,15 @@
 """
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import fields
 from pathlib import Path
-from attndyn.proofs.errors import UsageError
+import tomllib
 
 from attndyn.numerics.config.presets import preset_config
-from attndyn.numerics.config.schema import (ModelConfig, RunConfig, SECTIONS, TrainConfig,
-                                            _SYNTHETIC_FIELDS)
+from attndyn.numerics.config.schema import (_SYNTHETIC_FIELDS, ModelConfig, RunConfig, SECTIONS,
+                                            TrainConfig)
+from attndyn.proofs.errors import UsageError
 
 # --------------------------------------------------------------------------- sources
 

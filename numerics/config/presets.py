@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from attndyn.numerics.config.schema import (CorpusSpec, ModelConfig, RunConfig, TrainConfig,
-                                            default_trainable)
+from attndyn.numerics.config.schema import (CorpusSpec, default_trainable, ModelConfig, RunConfig,
+                                            TrainConfig)
 from attndyn.proofs.errors import UsageError
 
 ABLATION_EMB_STD = 0.1  # the paper's ablation initialises embeddings with std 0.1

@@ -11,11 +11,12 @@ expected.  Configs come from a TOML file (:func:`load_toml`), a preset
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
+import math
 from numbers import Integral, Real
 from pathlib import Path
+
 from attndyn.numerics.data.corpus import SyntheticConfig
 from attndyn.proofs.errors import UsageError
 

@@ -40,16 +40,26 @@ both growing; the turning time is the minimum of :math:`s_t`, located by a refin
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field, replace
+import time
 from typing import Callable
+
 import numpy as np
+
+from attndyn.numerics.config.schema import RunConfig
 from attndyn.numerics.convergence import hypotheses as hyp
-from attndyn.numerics.flow.systems import FlowResult, ReducedSystem, reduced_flow
+from attndyn.numerics.convergence.runs import run_flow, save_times
+from attndyn.numerics.data.corpus import sentence_counts
+from attndyn.numerics.flow.full import FullSystem
+from attndyn.numerics.flow.results import FlowResult
+from attndyn.numerics.flow.solvers import reduced_flow
+from attndyn.numerics.flow.systems import ReducedSystem
+from attndyn.numerics.model.attention import AttentionModel
+from attndyn.numerics.model.classifiers import check_matrix, loss_and_grads
+from attndyn.numerics.training.train import load_corpus, train
+from attndyn.proofs.asymptotics import max_margin, predictions, s_correction
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.settings import CONVERGENCE, NUMERIC
-
-from attndyn.numerics.convergence.runs import run_flow, save_times
 
 VERDICTS = ("converged", "not-converged", "undecided")
 
@@ -118,8 +128,6 @@ class ConvergenceSetting:
 
 def load_classifier_matrix(path, d_e: int, K: int) -> np.ndarray:
     """A user's ``.npy`` classifier matrix, validated: readable, shape (d_e, K), finite."""
-    from attndyn.numerics.model.classifiers import check_matrix
-
     try:
         with open(path, "rb") as fh:
             magic = fh.read(6)
@@ -147,11 +155,6 @@ def setting_from_config(cfg, *, name: str = "config", corpus=None) -> Convergenc
     its initial parameters exactly as :func:`attndyn.numerics.training.train.train` draws them, reduced to the
     topic words (:meth:`attndyn.numerics.flow.systems.FullSystem.reduced`: :math:`\\pi_t`, m per length group).
     Learning rates 1 (all groups share ``train.lr``), so the flow time is :math:`\\tau` = lr x epochs."""
-    from attndyn.numerics.model.attention import AttentionModel
-    from attndyn.numerics.data.corpus import sentence_counts
-    from attndyn.numerics.flow.systems import FullSystem
-    from attndyn.numerics.training.train import load_corpus
-
     if corpus is None:
         corpus = load_corpus(cfg.corpus)
     if len(corpus.topic_words) == 0:
@@ -268,8 +271,6 @@ def _slope(x: np.ndarray, y: np.ndarray) -> float:
 
 def _growth(res: FlowResult, word: int, margin) -> dict:
     """Growth laws on the last ``fit_decades`` decades against the derived constants."""
-    from attndyn.proofs.asymptotics import predictions, s_correction
-
     S = res.system
     t, s, n = res.t, res.s[:, word], res.norms[:, word]
     a = res.attention()[:, word]
@@ -344,7 +345,6 @@ def _suppression(system: ReducedSystem, res: FlowResult, word: int) -> dict:
     out["s_min"] = float(ref.s[j, word])
     out["norm_min"] = float(ref.norms[j, word])
     # first-order prediction for a small v0: g.v(tau) = g0.v0 - eta_v pi a0 |g0|^2 tau
-    from attndyn.numerics.model.classifiers import loss_and_grads
 
     S = system
     a0 = 1.0 / (1.0 + float(S.m_eff[word]) * np.exp(-float(S.s0[word])))
@@ -372,8 +372,6 @@ def _certificate(res: FlowResult, word: int, u: np.ndarray, what: str, sen_neede
 
 def _attention_frozen_embeddings(S: ReducedSystem, word: int) -> tuple[str, str]:
     """v_t frozen: a(s) moves down the convex f(a) = CE(a W^T v0, y); a -> 1 iff f'(1) < 0."""
-    from attndyn.numerics.model.classifiers import loss_and_grads
-
     v0 = S.v0[word]
     _, G, _ = loss_and_grads("fc", S.theta0, v0[None, :], S.y[word:word + 1])
     fprime1 = float(G[0] @ v0)  # f'(1) = g(c = v0) . v0
@@ -474,8 +472,6 @@ def check_convergence(setting, *, horizon: float = CONVERGENCE.horizon, n_save: 
     :class:`ConvergenceReport`; raises :class:`ConvergenceFailure` only when
     ``raise_on_failure`` and some word is not converged.
     """
-    from attndyn.numerics.config.schema import RunConfig
-
     if isinstance(setting, RunConfig):
         setting = setting_from_config(setting)
     elif isinstance(setting, ReducedSystem):
@@ -547,8 +543,6 @@ def _evidence(setting: ConvergenceSetting, res: FlowResult, word: int, hyps) -> 
         W, y = S.theta0["W"], int(S.y[word])
         sen = by["H-q"].holds and by["H-keys"].holds and S.m.ndim == 1
         if by["H-ach"].holds:
-            from attndyn.proofs.asymptotics import max_margin
-
             margin = max_margin(W, y)
             ev["margin"] = margin.to_json()
             u = margin.u * margin.gamma
@@ -572,7 +566,6 @@ def _confirm_gd(setting: ConvergenceSetting, words: list, epochs: int, say) -> t
         raise UsageError("--confirm-gd: needs a setting built from a config or preset (the full model)")
     if int(epochs) != epochs or epochs < 2:
         raise UsageError(f"gd_epochs: expected an integer >= 2, got {epochs!r}")
-    from attndyn.numerics.training.train import train
 
     cfg = setting.config
     every = max(1, int(epochs) // 100)

@@ -55,6 +55,9 @@ import numpy as np
 from scipy.linalg import null_space
 from scipy.optimize import linprog, minimize, minimize_scalar
 
+from attndyn.numerics.convergence.runs import run_flow, save_times
+from attndyn.numerics.flow.systems import ReducedSystem
+from attndyn.numerics.model.classifiers import cross_entropy
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.settings import CONVERGENCE, NUMERIC
 
@@ -200,8 +203,6 @@ def frozen_embedding_floor(W, y: int, v0) -> float:
     r"""With :math:`v_t` frozen at :math:`v_0` the loss is :math:`f(a)=\mathrm{CE}(aW^\top v_0, y)`
     for the current attention :math:`a\in[0,1]`; :math:`f` is convex, and its minimum over
     :math:`[0, 1]` bounds the loss from below for all time."""
-    from attndyn.numerics.model.classifiers import cross_entropy
-
     z = np.asarray(v0, dtype=np.float64) @ np.asarray(W, dtype=np.float64)
     f = lambda a: float(cross_entropy((a * z)[None, :], np.array([y]))[0][0])  # noqa: E731
     res = minimize_scalar(f, bounds=(0.0, 1.0), method="bounded", options={"xatol": 1e-12})
@@ -389,8 +390,6 @@ def toy_system(W: np.ndarray, *, v0=None, s0: float = 0.0, q_norm: float = 1.0, 
     """A small FC reduced system for counterexamples and tests: topic words with labels ``y``
     (default 0), embeddings ``v0`` (default 1e-6 in every component), scores ``s0``, equal
     sentence fractions unless ``pi`` is given; ``flags`` go to :class:`~attndyn.numerics.flow.systems.ReducedSystem`."""
-    from attndyn.numerics.flow.systems import ReducedSystem
-
     d_e = W.shape[0]
     v0 = np.full((1, d_e), 1e-6) if v0 is None else np.atleast_2d(np.asarray(v0, dtype=np.float64))
     T = v0.shape[0]
@@ -467,8 +466,6 @@ class Observation:
 def word_loss(result, word: int) -> np.ndarray:
     r"""Per-sample loss of one topic word's sentences, :math:`\mathrm{CE}(W^\top a_t v_t, y_t)`
     (FC; computed stably from the logits)."""
-    from attndyn.numerics.model.classifiers import cross_entropy
-
     W = result.system.theta0["W"]
     a = result.attention()[:, word]
     Z = (a[:, None] * result.v[:, word, :]) @ W
@@ -536,8 +533,6 @@ def observe(cx: Counterexample, n_save: int = 121) -> tuple[list[Observation], o
     """Run the counterexample's reduced flow (log-spaced samples to ``cx.horizon``; LSODA when a
     label is not achievable, where the flow is stiff) and measure each expected behaviour.
     Returns the observations and the :class:`~attndyn.numerics.flow.systems.FlowResult`."""
-    from attndyn.numerics.convergence.runs import run_flow, save_times
-
     system = cx.build()
     stiff = any(not achievability_lp(system.theta0["W"], int(y))["holds"] for y in np.unique(system.y))
     result, _ = run_flow(system, save_times(cx.horizon, n_save), stiff=stiff)

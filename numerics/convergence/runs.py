@@ -5,9 +5,12 @@ hypothesis counterexamples (:mod:`attndyn.numerics.convergence.hypotheses`).
 from __future__ import annotations
 
 from dataclasses import replace
+
 import numpy as np
-from attndyn.numerics.flow.systems import (FlowResult, ReducedSystem, reduced_flow,
-                                           stiff_reduced_flow)
+
+from attndyn.numerics.flow.results import FlowResult
+from attndyn.numerics.flow.solvers import reduced_flow, stiff_reduced_flow
+from attndyn.numerics.flow.systems import ReducedSystem
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.settings import CONVERGENCE
 

@@ -33,10 +33,10 @@ depend on file order).  Split ids: train 0, dev 1 (``valid``), test 2.
 """
 from __future__ import annotations
 
-import os
-import re
 from dataclasses import dataclass
+import os
 from pathlib import Path
+import re
 
 import numpy as np
 

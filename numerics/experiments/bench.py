@@ -44,18 +44,24 @@ and PASS/MISS; missing a target is reported, not an error.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from typing import Callable, Sequence
 
+import numba
 import numpy as np
 
+from attndyn.numerics.config.schema import CorpusSpec, ModelConfig, RunConfig, TrainConfig
+from attndyn.numerics.data.corpus import synthetic, SyntheticConfig
+from attndyn.numerics.experiments.reproduce import train_runs
+from attndyn.numerics.model.attention import AttentionModel, Batch
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.settings import BENCH, REPRODUCE
 
@@ -76,8 +82,6 @@ class Size:
     split: tuple[float, float, float]
 
     def synthetic_config(self):
-        from attndyn.numerics.data.corpus import SyntheticConfig
-
         if self.name == "paper":
             return SyntheticConfig()
         return SyntheticConfig(n_sentences=self.n_sentences, n_nontopic=self.vocab - 8, m=M_WORDS,
@@ -114,10 +118,6 @@ def parse_sizes(text: str) -> list[Size]:
 def problem(size: Size, dtype: str = "float64"):
     """The training split, its :class:`Batch` and the initial :class:`AttentionModel` (FC, fixed
     query), built exactly as :func:`attndyn.numerics.training.train.train` builds them."""
-    from attndyn.numerics.model.attention import AttentionModel, Batch
-    from attndyn.numerics.config.schema import CorpusSpec, ModelConfig, RunConfig, TrainConfig
-    from attndyn.numerics.data.corpus import synthetic
-
     cfg = RunConfig(CorpusSpec("synthetic", size.synthetic_config()), ModelConfig(classifier="fc", d_e=D, d_k=D),
                     TrainConfig(lr=0.1, dtype=dtype))
     corpus = synthetic(cfg.corpus.synthetic)
@@ -193,8 +193,8 @@ def torch_epoch_fn(variant: str, word_ids, offsets, labels, emb0, keys0, query, 
     ``torch``: padded (n, L) index, ``F.embedding`` for keys and embeddings, masked softmax,
     weighted sum.  ``torch-bag``: scores :math:`Kq` per word, segment softmax, ``embedding_bag``.
     """
-    import torch
-    import torch.nn.functional as F
+    import torch  # deferred: optional (benchmarks only), never a dependency
+    import torch.nn.functional as F  # deferred: optional (benchmarks only), never a dependency
 
     torch.set_num_threads(threads)
     dt = torch.float64
@@ -271,8 +271,6 @@ def peak_rss_bytes() -> int | None:
     except OSError:
         pass
     try:
-        import resource
-
         return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
     except (ImportError, OSError):  # pragma: no cover
         return None
@@ -333,8 +331,6 @@ def agreement(impl: str, size: Size, threads: int) -> dict:
 
 def measure(impl: str, size: Size, warmup: int, epochs: int, threads: int, check: bool) -> dict:
     """Time ``impl`` at ``size`` in this process (the worker's job)."""
-    import numba
-
     if impl not in IMPLS:
         raise UsageError(f"implementation {impl!r}: expected one of {', '.join(IMPLS)}")
     numba.set_num_threads(threads)
@@ -362,8 +358,6 @@ def measure(impl: str, size: Size, warmup: int, epochs: int, threads: int, check
 
 def measure_reproduce(overrides: Sequence[str] = ()) -> dict:
     """Training seconds of ``attndyn reproduce synthetic`` (no figures) in this process."""
-    from attndyn.numerics.experiments.reproduce import train_runs
-
     t0 = time.perf_counter()
     runs = train_runs("synthetic", overrides, progress=False, log=lambda _line: None)
     return {"runs": {r.preset: {"training_seconds": r.seconds, "epochs": r.result.epochs,
@@ -383,8 +377,6 @@ def _worker_main(argv: Sequence[str]) -> int:
 def _measure_spec(spec: dict) -> dict:
     """Run the measurement a worker spec describes (in this process)."""
     if spec["impl"] == "reproduce":
-        import numba
-
         if spec.get("threads"):
             numba.set_num_threads(spec["threads"])
         return measure_reproduce(spec.get("overrides", ()))
@@ -442,8 +434,6 @@ def run_bench(sizes: Sequence[Size], *, impls: Sequence[str] = IMPLS, quick: boo
 
     ``epochs`` = (warm-up, timed) overrides the defaults of :data:`attndyn.proofs.settings.BENCH`.
     """
-    import numba
-
     bad = [i for i in impls if i not in IMPLS]
     if bad:
         raise UsageError(f"--impls: unknown implementation(s) {bad}; expected some of {', '.join(IMPLS)}")

@@ -39,17 +39,19 @@ reproduce`` writes by default; ``attndyn report --out R`` looks in ``R/reproduce
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 import datetime
 import math
+from pathlib import Path
 import shlex
 import time
-from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Callable, Sequence
+
 import numpy as np
+
+from attndyn.numerics.outputs import DEFAULT_REPORT_DIR
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.settings import REPRODUCE
-from attndyn.numerics.outputs import DEFAULT_REPORT_DIR
 
 DEFAULT_DIR = DEFAULT_REPORT_DIR / "reproduce"  # beside the default report (relative to the current directory)
 SUMMARY = "summary.json"
@@ -90,7 +92,7 @@ class Run:
 
 def plan(experiment: str, overrides: Sequence[str] = ()) -> list[tuple[str, str, object]]:
     """``(label, preset, RunConfig)`` of every run, all validated before anything trains."""
-    from attndyn.numerics.config.load import load_config
+    from attndyn.numerics.config.load import (load_config)  # deferred: the CLI parser reads this module; keeps `attndyn --help` fast
 
     if experiment not in EXPERIMENTS:
         raise UsageError(f"experiment {experiment!r}: expected one of {', '.join(EXPERIMENTS)}")
@@ -111,7 +113,7 @@ def _majority_labels(train_c, words: np.ndarray) -> np.ndarray:
 def top_words(result, train_c, k: int, min_sentences: int) -> np.ndarray:
     """The ``k`` words with the largest final score among those in at least ``min_sentences``
     training sentences (ties broken by word id), largest first."""
-    from attndyn.numerics.data.corpus import sentence_counts
+    from attndyn.numerics.data.corpus import (sentence_counts)  # deferred: the CLI parser reads this module; keeps `attndyn --help` fast
 
     counts = sentence_counts(train_c)
     scores = np.asarray(result.model.scores, dtype=np.float64)
@@ -124,7 +126,7 @@ def train_runs(experiment: str, overrides: Sequence[str] = (), *, progress: bool
                log: Callable[[str], None] = print, on_run: Callable[[Run], None] | None = None) -> list[Run]:
     """Train every run of ``experiment`` (``overrides`` are ``--set`` items applied to each);
     ``on_run`` is called with each run as soon as it is trained (to save it)."""
-    from attndyn.numerics.training.train import load_corpus, train
+    from attndyn.numerics.training.train import (load_corpus, train)  # deferred: the CLI parser reads this module; keeps `attndyn --help` fast
 
     planned = plan(experiment, overrides)
     corpora: dict = {}
@@ -248,7 +250,7 @@ def reproduce(experiment: str, out_dir=None, overrides: Sequence[str] = (), *, p
               log: Callable[[str], None] = print) -> dict:
     """Train ``experiment``, draw its figures into ``out_dir`` and write ``out_dir/summary.json``;
     returns that summary."""
-    from attndyn.numerics.outputs import writable_dir, write_json
+    from attndyn.numerics.outputs import (writable_dir, write_json)  # deferred: the CLI parser reads this module; keeps `attndyn --help` fast
 
     if experiment not in EXPERIMENTS:
         raise UsageError(f"experiment {experiment!r}: expected one of {', '.join(EXPERIMENTS)}")
@@ -286,10 +288,10 @@ def reproduce(experiment: str, out_dir=None, overrides: Sequence[str] = (), *, p
 # --------------------------------------------------------------------------- figures
 
 def _pyplot():
-    import matplotlib
+    import matplotlib  # deferred: matplotlib is slow to import; only figures need it
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: matplotlib is slow to import; only figures need it
 
     return plt
 
@@ -330,7 +332,7 @@ def _word_name(result, t: int) -> str:
 
 def _sen_panel(ax, result, title: str, colours, show_m: bool = False) -> list:
     """Empirical (s_t, |q||v_t|) points per topic word and each word's closed-form curve."""
-    from attndyn.proofs.sen import sen_curve
+    from attndyn.proofs.sen import (sen_curve)  # deferred: the CLI parser reads this module; keeps `attndyn --help` fast
 
     tr = result.trajectory
     R, T = len(tr["epoch"]), len(result.topic_words)
@@ -360,7 +362,7 @@ def _sen_panel(ax, result, title: str, colours, show_m: bool = False) -> list:
 
 
 def _theory_handle(colour="black", ls="--"):
-    from matplotlib.lines import Line2D
+    from matplotlib.lines import (Line2D)  # deferred: matplotlib is slow to import; only figures need it
 
     return Line2D([], [], color=colour, ls=ls, lw=1.0,
                   label=r"closed form $\sqrt{|q|^2|v_0|^2 + 2((s-s_0) + (e^{s}-e^{s_0})/m)}$")
@@ -468,7 +470,7 @@ def draw_ablation(runs: list[Run], out: Path) -> list[str]:
             ax.set_title(f"{clf.upper()}: {title}", fontsize=10)
             ax.grid(alpha=0.3, which="both")
         axes[row, 0].legend(fontsize=8)
-    from matplotlib.lines import Line2D
+    from matplotlib.lines import (Line2D)  # deferred: matplotlib is slow to import; only figures need it
 
     fig.legend([Line2D([], [], color="0.3"), Line2D([], [], color="0.3", ls=":")],
                ["topic words: mean (band: min to max)", "non-topic words: mean"],
@@ -479,7 +481,7 @@ def draw_ablation(runs: list[Run], out: Path) -> list[str]:
 
 
 def draw_sst(runs: list[Run], out: Path) -> list[str]:
-    from attndyn.numerics.data.corpus import sentence_counts, topic_purity
+    from attndyn.numerics.data.corpus import (sentence_counts, topic_purity)  # deferred: the CLI parser reads this module; keeps `attndyn --help` fast
 
     plt = _pyplot()
     colours = plt.get_cmap("tab10").colors

@@ -60,7 +60,6 @@ from attndyn.numerics.kernels.classifier import chunk_loss_and_backward, predict
 from attndyn.numerics.kernels.prefetch import prefetch_row
 from attndyn.proofs.settings import NUMBA_FLAGS, NUMBA_PARALLEL_FLAGS
 
-
 PREFETCH_AHEAD = 8  # occurrences between a prefetch hint and the read it serves (speed only)
 
 

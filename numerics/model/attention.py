@@ -24,11 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from attndyn.numerics.model import classifiers as cl
 from attndyn.numerics.kernels.classifier import KIND_CODES, layout
 from attndyn.numerics.kernels.index import word_index
 from attndyn.numerics.kernels.keys import epoch_keys, key_scores, word_pass_keys
 from attndyn.numerics.kernels.scores import epoch_scores, forward_backward, forward_eval, word_pass
+from attndyn.numerics.model import classifiers as cl
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.settings import KERNEL
 

@@ -37,458 +37,26 @@ which confirmed point seeds a family's case depend on completion order.
 """
 from __future__ import annotations
 
-import json
-import logging
-import math
-import os
-import sys
-import time
-import traceback
 from collections import deque
 from dataclasses import dataclass, field
+import json
 from pathlib import Path
+import sys
+import time
 
 import numpy as np
 
+from attndyn.numerics.outputs import writable_dir
 from attndyn.numerics.search import metrics as sm
-from attndyn.numerics.search.space import (CLAIMS, DIMENSIONS, DIMS, HYPOTHESES, SPACE_VERSION,
-                                           SearchSpace, check_claim, point_key)
+from attndyn.numerics.search.cases import evaluate_point, make_case
+from attndyn.numerics.search.pools import connect, quiet_dask_logs
+from attndyn.numerics.search.space import (check_claim, HYPOTHESES, point_key, SearchSpace,
+                                           SPACE_VERSION)
+from attndyn.numerics.search.store import (AppendLog, as_float, CASES, CORRUPT, dump_line, FORMAT,
+                                           META, POINTS, read_jsonl, rewrite_lines, SHRINKS,
+                                           SUMMARY, write_json_atomic)
 from attndyn.proofs.errors import UsageError
-from attndyn.numerics.outputs import atomic_replace
 from attndyn.proofs.settings import SEARCH
-
-FORMAT = "attndyn-search/1"
-CASE_FORMAT = "attndyn-counterexample/1"
-POINTS, META, SHRINKS, CORRUPT, SUMMARY, CASES = ("points.jsonl", "search.json", "shrinks.jsonl",
-                                                  "points.corrupt.jsonl", "summary.json", "cases")
-
-
-# --------------------------------------------------------------------------- JSON helpers
-
-def _clean(obj):
-    """JSON-safe copy: NumPy scalars/arrays to Python, non-finite floats to the strings
-    "inf" / "-inf" / "nan" (strict JSON has no such numbers)."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _clean(obj.tolist())
-    if isinstance(obj, (np.bool_,)):
-        return bool(obj)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        x = float(obj)
-        return x if math.isfinite(x) else ("nan" if math.isnan(x) else ("inf" if x > 0 else "-inf"))
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
-
-
-def as_float(x) -> float | None:
-    """A violation read back from JSON ("inf" strings included)."""
-    if x is None:
-        return None
-    return float(x)
-
-
-def dump_line(obj) -> bytes:
-    return (json.dumps(_clean(obj), allow_nan=False, separators=(",", ":")) + "\n").encode()
-
-
-class AppendLog:
-    """A JSON-lines file appended atomically: each record is one ``os.write`` of a complete
-    line on an ``O_APPEND`` descriptor, then ``fsync`` — after a crash the file holds whole
-    lines plus at most one cut-off last line, which :func:`read_jsonl` detects."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-
-    def append(self, obj) -> None:
-        data = dump_line(obj)
-        n = os.write(self.fd, data)
-        if n != len(data):  # a regular file takes the whole buffer unless the disk is full
-            raise OSError(f"{self.path}: short write ({n} of {len(data)} bytes)")
-        os.fsync(self.fd)
-
-    def close(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
-
-
-def read_jsonl(path: Path, warn) -> tuple[list[tuple[int, dict]], list[tuple[int, str]]]:
-    """The complete JSON-object lines of ``path`` as ``(line number, record)``, and the bad
-    ones as ``(line number, text)`` — each bad line is reported through ``warn``."""
-    good, bad = [], []
-    if not path.exists():
-        return good, bad
-    raw = path.read_bytes()
-    lines = raw.split(b"\n")
-    for no, line in enumerate(lines, 1):
-        last = no == len(lines)
-        if last and line == b"":
-            break
-        text = line.decode("utf-8", errors="replace")
-        if last:  # no newline: a write cut short
-            warn(f"{path} line {no}: incomplete last line (a write cut short, e.g. by SIGKILL); skipped")
-            bad.append((no, text))
-            continue
-        try:
-            rec = json.loads(text)
-            if not isinstance(rec, dict):
-                raise ValueError("not a JSON object")
-        except ValueError as exc:
-            warn(f"{path} line {no}: not a JSON record ({exc}); skipped")
-            bad.append((no, text))
-            continue
-        good.append((no, rec))
-    return good, bad
-
-
-def write_json_atomic(path: Path, data) -> None:
-    atomic_replace(path, (json.dumps(_clean(data), indent=1, allow_nan=False) + "\n").encode())
-
-
-def _rewrite_lines(path: Path, lines: list[bytes]) -> None:
-    atomic_replace(path, b"".join(lines))
-
-
-# --------------------------------------------------------------------------- tasks (run on workers)
-
-def _strip(result: dict) -> dict:
-    """A metric result without its bulky parts (traces, reasons), for points.jsonl."""
-    out = {k: v for k, v in result.items() if k not in ("trace", "per_word")}
-    if "words" in out:
-        out["words"] = [{k: v for k, v in w.items() if k != "reasons"} for w in out["words"]]
-    return out
-
-
-def evaluate_point(claim: str, inside: bool, index: int, point: dict) -> dict:
-    """Task: evaluate one point, confirm it when it is a candidate.  Never raises: a failure
-    inside the metric becomes a record with status ``error`` and the traceback's tail."""
-    t0 = time.perf_counter()
-    space = SearchSpace(claim, inside)
-    rec = {"index": index, "key": point_key(point), "claim": claim, "point": point,
-           "broken": space.broken(point)}
-    try:
-        res = sm.evaluate(claim, point)
-        cand = sm.violates(claim, res)
-        rec.update(status=res["status"], violation=res.get("violation"), candidate=cand, confirmed=False,
-                   metric=_strip(res))
-        if cand:
-            conf = sm.confirm(claim, point, res)
-            rec["confirmed"] = bool(conf["confirmed"])
-            rec["confirm"] = _strip(conf)
-    except Exception as exc:  # noqa: BLE001 - recorded, never lost: a search must not die on one point
-        rec.update(status="error", violation=None, candidate=False, confirmed=False,
-                   message=f"{type(exc).__name__}: {exc}", traceback=_tb())
-    rec["seconds"] = round(time.perf_counter() - t0, 4)
-    return rec
-
-
-def _tb() -> str:
-    return "".join(traceback.format_exc().splitlines(keepends=True)[-8:])
-
-
-def _violates(claim: str, point: dict, budget: list[int]) -> bool:
-    """Screening check used while shrinking (counts against ``budget[0]``)."""
-    budget[0] -= 1
-    try:
-        return sm.violates(claim, sm.evaluate(claim, point), margin=SEARCH.shrink_margin)
-    except UsageError:
-        return False
-
-
-def _size_candidates(space: SearchSpace, point: dict, name: str) -> list:
-    """Smaller values of a size dimension, smallest first; a restricted dimension that is
-    outside stays outside (m_spread >= 1, a finite vocabulary, >= 2 topic words ...)."""
-    d = DIMS[name]
-    x = point[name]
-    if x is None:
-        return []
-    low, _ = d.bounds(point, space.claim)
-    outside = d.restricts(space.claim) and x not in d.inside
-    if d.kind in ("int", "frozen-or-int"):
-        if not isinstance(x, int):
-            return []
-        lo = low
-        if outside:
-            lo = max(low, min((v for v in range(low, x + 1) if v not in d.inside), default=x))
-        cands = sorted({lo, (lo + x) // 2, x - 1})
-        return [c for c in cands if lo <= c < x]
-    if d.kind == "log":
-        cands = [low, float(f"{math.sqrt(low * x):.6g}")]
-        return [c for c in cands if c < 0.9 * x]
-    return []
-
-
-def shrink(claim: str, space: SearchSpace, point: dict, restore: bool, budget: list[int],
-           order_seed: int = 0) -> tuple[dict, list[str]]:
-    """Greedy shrinking of a violating point (each trial one screening evaluation, at most
-    ``budget[0]`` of them).  ``restore``: first put broken hypotheses back inside, one at a time
-    in a seeded order, keeping each restore under which the violation persists (a 1-minimal
-    set of broken hypotheses).  Then the continuous dimensions to their round values, then the
-    sizes, repeatedly, smallest candidate first.  Returns the point and a log of accepted steps."""
-    log: list[str] = []
-    cur = dict(point)
-
-    def attempt(trial: dict, what: str) -> bool:
-        nonlocal cur
-        if budget[0] <= 0 or trial == cur:
-            return False
-        if _violates(claim, trial, budget):
-            cur = trial
-            log.append(what)
-            return True
-        return False
-
-    if restore:
-        names = [d.name for d in DIMENSIONS if d.restricts(claim) and cur.get(d.name) is not None
-                 and cur[d.name] not in d.inside]
-        for i in np.random.default_rng(order_seed).permutation(len(names)):
-            d = DIMS[names[i]]
-            attempt(space.with_values(cur, **{d.name: d.restore}), f"{d.name} -> {d.restore} (restored)")
-    for d in DIMENSIONS:
-        if d.simple is not None and cur.get(d.name) is not None and cur[d.name] != d.simple:
-            if d.restricts(claim) and d.simple not in d.inside and cur[d.name] in d.inside:
-                continue
-            if d.restricts(claim) and cur[d.name] not in d.inside and d.simple in d.inside:
-                continue  # simplifying must not restore a hypothesis the case is about
-            attempt(space.with_values(cur, **{d.name: d.simple}), f"{d.name} -> {d.simple}")
-    changed = True
-    while changed and budget[0] > 0:
-        changed = False
-        for d in DIMENSIONS:
-            if not d.shrink:
-                continue
-            for c in _size_candidates(space, cur, d.name):
-                trial = space.with_values(cur, **{d.name: c})
-                if trial[d.name] != c:
-                    continue
-                if attempt(trial, f"{d.name} -> {c}"):
-                    changed = True
-                    break
-    return cur, log
-
-
-def make_case(claim: str, inside: bool, origin: dict, hypothesis: str | None, restore: bool) -> dict:
-    """Task: isolate ``hypothesis`` from the confirmed point ``origin`` (or, with ``restore``,
-    minimise it greedily), confirm, shrink, confirm again.  Returns ``{"outcome": "case" |
-    "not-alone" | "error", "case": {...}}``.  Never raises."""
-    t0 = time.perf_counter()
-    space = SearchSpace(claim, False)
-    out = {"hypothesis": hypothesis, "origin": point_key(origin), "restore": restore}
-    try:
-        start = space.isolate(origin, hypothesis) if hypothesis else dict(origin)
-        screen = sm.evaluate(claim, start)
-        if not sm.violates(claim, screen):
-            out.update(outcome="not-alone", message=f"with only {hypothesis} broken the violation is "
-                       f"{screen.get('violation')!r} ({screen.get('status')})")
-            return out
-        if start != origin:
-            conf = sm.confirm(claim, start, screen)
-            if not conf["confirmed"]:
-                out.update(outcome="not-alone", message=f"with only {hypothesis} broken: not confirmed "
-                           f"({conf.get('message')})")
-                return out
-        budget = [SEARCH.shrink_max_evals]
-        seed = int(point_key(origin)[:8], 16)
-        small, log = shrink(claim, space, start, restore, budget, order_seed=seed)
-        final = sm.evaluate(claim, small)
-        conf = sm.confirm(claim, small, final) if sm.violates(claim, final) else {"confirmed": False}
-        if not conf["confirmed"]:  # the shrunk point fell below: keep the confirmed unshrunk one
-            log.append("shrunk point not confirmed: kept the unshrunk one")
-            small, final = start, screen
-            conf = sm.confirm(claim, small, final)
-            if not conf["confirmed"]:
-                out.update(outcome="not-alone", message="not confirmed after isolation")
-                return out
-        out.update(outcome="case", case=_case(claim, inside, small, final, conf, origin, log,
-                                              SEARCH.shrink_max_evals - budget[0]))
-    except Exception as exc:  # noqa: BLE001
-        out.update(outcome="error", message=f"{type(exc).__name__}: {exc}", traceback=_tb())
-    out["seconds"] = round(time.perf_counter() - t0, 4)
-    return out
-
-
-def _case(claim, inside, point, screen, conf, origin, log, evals) -> dict:
-    space = SearchSpace(claim, False)
-    broken = space.broken(point)
-    return {
-        "format": CASE_FORMAT,
-        "claim": claim,
-        "point": point,
-        "key": point_key(point),
-        "broken": broken,
-        "broken_statements": {h: HYPOTHESES[h][0] for h in broken},
-        "kind": ("theorem-refuted" if not broken else "hypothesis-needed"),
-        "violation": conf.get("violation"),
-        "threshold": sm.threshold(claim),
-        "metric": _strip(screen),
-        "per_word": conf.get("per_word") or screen.get("per_word"),
-        "confirm": _strip(conf),
-        "trace": conf.get("trace") or screen.get("trace"),
-        "origin": {"key": point_key(origin), "point": origin},
-        "shrink": {"evaluations": evals, "steps": log},
-        "replay": "attndyn search --replay CASE.json",
-        "search": {"inside_hypotheses": inside, "space_version": SPACE_VERSION},
-    }
-
-
-# --------------------------------------------------------------------------- replay
-
-def load_case(path) -> dict:
-    """Read and validate a case file (UsageError naming the problem)."""
-    p = Path(path)
-    if not p.is_file():
-        raise UsageError(f"--replay {p}: no such case file")
-    try:
-        case = json.loads(p.read_text())
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--replay {p}: cannot read it ({exc})") from None
-    except ValueError as exc:
-        raise UsageError(f"--replay {p}: not valid JSON ({exc})") from None
-    if not isinstance(case, dict) or case.get("format") != CASE_FORMAT:
-        raise UsageError(f"--replay {p}: not an attndyn counterexample (expected \"format\": "
-                         f"\"{CASE_FORMAT}\")")
-    claim = case.get("claim")
-    if claim not in CLAIMS:
-        raise UsageError(f"--replay {p}: field claim: expected one of {', '.join(CLAIMS)}, got {claim!r}")
-    case["point"] = SearchSpace(claim).validate(case.get("point"), where=f"--replay {p}: point")
-    return case
-
-
-def replay(path) -> dict:
-    """Recompute a case: screening run plus confirmation.  Returns a report with ``reproduces``
-    (the violation is confirmed again), the recomputed and the recorded violation."""
-    case = load_case(path)
-    claim, point = case["claim"], case["point"]
-    t0 = time.perf_counter()
-    screen = sm.evaluate(claim, point)
-    conf = sm.confirm(claim, point, screen) if sm.violates(claim, screen) else {
-        "confirmed": False, "message": f"not a candidate: {screen.get('status')}, violation "
-                                       f"{screen.get('violation')!r} <= threshold {sm.threshold(claim):g}"}
-    return {"case": str(path), "claim": claim, "broken": SearchSpace(claim).broken(point),
-            "reproduces": bool(conf["confirmed"]), "violation": conf.get("violation", screen.get("violation")),
-            "recorded_violation": case.get("violation"), "threshold": sm.threshold(claim),
-            "message": conf.get("message", ""), "seconds": round(time.perf_counter() - t0, 3)}
-
-
-# --------------------------------------------------------------------------- executors
-
-class SerialPool:
-    """In-process execution, one task at a time, in submission order."""
-
-    workers = 1
-    description = "in-process (1 worker)"
-
-    def __init__(self):
-        self.queue: deque = deque()
-
-    def submit(self, tag, fn, *args) -> None:
-        self.queue.append((tag, fn, args))
-
-    def pending(self) -> int:
-        return len(self.queue)
-
-    def next(self):
-        tag, fn, args = self.queue.popleft()
-        return tag, fn(*args)
-
-    def close(self, interrupted: bool = False) -> None:
-        self.queue.clear()
-
-
-def _quiet_dask_logs() -> None:
-    """After Ctrl-C (which may reach the worker processes too) the connection errors dask logs
-    while the cluster goes down are expected, and would bury our one-line message."""
-    for name in ("distributed", "tornado", "asyncio"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)
-
-
-class DaskPool:
-    """Tasks on a dask.distributed cluster, results as they complete."""
-
-    def __init__(self, client, cluster=None, description: str = ""):
-        from distributed import as_completed
-
-        self.client, self.cluster = client, cluster
-        self.description = description
-        self.workers = max(1, len(client.scheduler_info().get("workers", {})))
-        self.tags: dict = {}
-        self.ac = as_completed([], with_results=True, raise_errors=False)
-
-    def submit(self, tag, fn, *args) -> None:
-        fut = self.client.submit(fn, *args, pure=False)
-        self.tags[fut.key] = tag
-        self.ac.add(fut)
-
-    def pending(self) -> int:
-        return self.ac.count()
-
-    def next(self):
-        fut, res = next(self.ac)
-        tag = self.tags.pop(fut.key)
-        if fut.status != "finished":  # the task itself died (a worker killed, ...)
-            res = {"infrastructure_error": f"{type(res).__name__}: {res}"}
-        return tag, res
-
-    def close(self, interrupted: bool = False) -> None:
-        if interrupted:
-            _quiet_dask_logs()
-        try:
-            self.client.close(timeout=5)
-        except Exception:  # noqa: BLE001 - closing after an interrupt: best effort
-            pass
-        if self.cluster is not None:
-            try:
-                self.cluster.close(timeout=10)
-            except Exception:  # noqa: BLE001
-                pass
-
-
-def connect(workers: int, scheduler: str | None):
-    """The executor: in-process (1 worker, no scheduler), a LocalCluster of ``workers``
-    processes, or the dask scheduler at ``scheduler`` (UsageError within
-    ``SEARCH.connect_timeout`` seconds when it cannot be reached or has no worker)."""
-    if scheduler is None and workers == 1:
-        return SerialPool()
-    import logging
-
-    from distributed import Client, LocalCluster
-
-    if scheduler is not None:
-        if not isinstance(scheduler, str) or not scheduler.strip():
-            raise UsageError("--scheduler: expected an address like tcp://host:8786")
-        try:
-            client = Client(scheduler, timeout=SEARCH.connect_timeout)
-        except (OSError, TimeoutError) as exc:
-            raise UsageError(f"--scheduler {scheduler}: cannot reach a dask scheduler within "
-                             f"{SEARCH.connect_timeout:g} s ({type(exc).__name__}: {exc})") from None
-        except ValueError as exc:
-            raise UsageError(f"--scheduler {scheduler}: not a scheduler address ({exc})") from None
-        try:
-            client.wait_for_workers(1, timeout=SEARCH.connect_timeout)
-        except (TimeoutError, OSError):
-            client.close()
-            raise UsageError(f"--scheduler {scheduler}: the scheduler has no worker (waited "
-                             f"{SEARCH.connect_timeout:g} s); start one with `dask worker {scheduler}`") from None
-        n = len(client.scheduler_info().get("workers", {}))
-        return DaskPool(client, None, f"dask scheduler {scheduler} ({n} worker(s))")
-    import warnings
-
-    with warnings.catch_warnings():
-        # the dashboard is off; the scheduler's small HTTP endpoint (health checks) only says
-        # so when its default port is taken, e.g. by another cluster: not the user's concern
-        warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                               host="127.0.0.1", silence_logs=logging.ERROR)
-    client = Client(cluster)
-    return DaskPool(client, cluster, f"dask LocalCluster ({workers} processes)")
-
 
 # --------------------------------------------------------------------------- progress
 
@@ -573,8 +141,6 @@ def _warn(msg: str) -> None:
 
 
 def _open_dir(out_dir, claim, seed, inside, resume) -> Path:
-    from attndyn.numerics.outputs import writable_dir
-
     d = writable_dir(out_dir, "--out")
     (d / CASES).mkdir(exist_ok=True)
     meta = {"format": FORMAT, "claim": claim, "seed": int(seed), "inside_hypotheses": bool(inside),
@@ -626,10 +192,10 @@ def _load_state(d: Path, claim: str, points: list[dict], keys: list[str]) -> _St
         with open(d / CORRUPT, "a") as fh:
             for no, text in drop:
                 fh.write(json.dumps({"line": no, "text": text}) + "\n")
-        _rewrite_lines(d / POINTS, keep)
+        rewrite_lines(d / POINTS, keep)
     sgood, sbad = read_jsonl(d / SHRINKS, _warn)
     if sbad:
-        _rewrite_lines(d / SHRINKS, [dump_line(r) for _, r in sgood])
+        rewrite_lines(d / SHRINKS, [dump_line(r) for _, r in sgood])
     for _, r in sgood:
         _note_outcome(st, r)
     for f in sorted((d / CASES).glob("*.json")):
@@ -668,7 +234,6 @@ def run_search(claim: str, budget: int, workers: int, out_dir, seed: int = 0, sc
     budget, workers, seed = int(budget), int(workers), int(seed)
     t0 = time.perf_counter()
     space = SearchSpace(claim, inside_hypotheses)
-    from attndyn.numerics.outputs import writable_dir
 
     writable_dir(out_dir, "--out")  # a bad --out fails before any cluster starts
     points = space.points(seed, budget)
@@ -784,7 +349,7 @@ def run_search(claim: str, budget: int, workers: int, out_dir, seed: int = 0, sc
         bar.update(counts, force=True)
     except KeyboardInterrupt:
         interrupted = True
-        _quiet_dask_logs()
+        quiet_dask_logs()
         raise
     finally:
         bar.close()

@@ -41,16 +41,21 @@ with steps :math:`\eta/2`, :math:`\eta/4` and the violation extrapolated to :mat
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 import math
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
-from attndyn.numerics.flow import systems as fl
-from attndyn.numerics.search.space import FROZEN, classifier_matrix, instance_rng
+import attndyn.numerics.flow.full as flf
+import attndyn.numerics.flow.solvers as fls
+import attndyn.numerics.flow.switching as flw
+import attndyn.numerics.flow.systems as fl
+from attndyn.numerics.convergence.checker import check_convergence, ConvergenceSetting
+from attndyn.numerics.data.corpus import synthetic, SyntheticConfig
+from attndyn.numerics.model.classifiers import init_classifier
+from attndyn.numerics.search.space import classifier_matrix, FROZEN, instance_rng, SearchSpace
 from attndyn.proofs.settings import SEARCH
-
 
 # --------------------------------------------------------------------------- instances
 
@@ -64,7 +69,6 @@ def _theta0(point: dict) -> dict:
     W = classifier_matrix(point)
     if W is not None:
         return {"W": W}
-    from attndyn.numerics.model.classifiers import init_classifier
 
     return init_classifier("tl", point["d_e"], point["K"], instance_rng(point, "classifier"))
 
@@ -98,8 +102,6 @@ def reduced_system(point: dict) -> tuple[fl.ReducedSystem, np.ndarray, np.ndarra
 
 def corpus(point: dict):
     """The small synthetic corpus of a full-model point (every sentence in the training split)."""
-    from attndyn.numerics.data.corpus import SyntheticConfig, synthetic
-
     seed = int(instance_rng(point, "corpus").integers(2 ** 31))
     return synthetic(SyntheticConfig(
         n_topics=point["K"], topic_words_per_topic=point["topic_words_per_topic"],
@@ -108,7 +110,7 @@ def corpus(point: dict):
         topic_words_per_sentence=point["topic_words_per_sentence"]))
 
 
-def full_system(point: dict) -> fl.FullSystem:
+def full_system(point: dict) -> flf.FullSystem:
     """The full model of a finite-vocabulary point: every word's embedding and key (the
     scales of the point), the query, the classifier; the query's rate is eta_k."""
     c = corpus(point)
@@ -116,7 +118,7 @@ def full_system(point: dict) -> fl.FullSystem:
     q = _query(point)
     E0 = point["emb_scale"] * instance_rng(point, "embeddings").standard_normal((V, point["d_e"]))
     K0 = point["key_scale"] * instance_rng(point, "keys").standard_normal((V, point["d_k"]))
-    return fl.FullSystem(c, q, E0, K0, point["classifier"], _theta0(point), lr_q=point["eta_k"],
+    return flf.FullSystem(c, q, E0, K0, point["classifier"], _theta0(point), lr_q=point["eta_k"],
                          train_query=bool(point["train_query"]), **_rates(point))
 
 
@@ -227,7 +229,7 @@ def _gd(F, x0: np.ndarray, eta: float, t_save: np.ndarray) -> tuple[np.ndarray, 
 def _flow(F, x0: np.ndarray, t_eval: np.ndarray, rtol: float, atol: float, **kw):
     """DOP853 with the search's step budget and wall-time limit; (t, X, status, message, steps)."""
     try:
-        traj = fl.integrate(F, x0, t_eval, rtol=rtol, atol=atol, max_steps=SEARCH.max_steps,
+        traj = fls.integrate(F, x0, t_eval, rtol=rtol, atol=atol, max_steps=SEARCH.max_steps,
                             progress=_deadline(SEARCH.eval_seconds), **kw)
     except _TimeUp:
         return t_eval[:1], x0[None, :], "failed", (f"time limit: the flow needed more than "
@@ -243,7 +245,7 @@ def simulate(point: dict, *, rtol: float | None = None, atol: float | None = Non
     rtol = SEARCH.screen_rtol if rtol is None else rtol
     atol = SEARCH.screen_atol if atol is None else atol
     horizon = point["horizon"] if horizon is None else horizon
-    t_eval = fl.time_grid(horizon, n_save or SEARCH.n_save, "log")
+    t_eval = fls.time_grid(horizon, n_save or SEARCH.n_save, "log")
     gd = point["dynamics"] == "gd"
     eta = (gd_lr or point["gd_lr"]) if gd else None
 
@@ -265,7 +267,7 @@ def simulate(point: dict, *, rtol: float | None = None, atol: float | None = Non
         else:
             x0 = system.initial_state()
             if system.classifier == "tl" and not gd:  # Filippov treatment of the ReLU kinks
-                sw = fl.ReluSwitching(system, x0)
+                sw = flw.ReluSwitching(system, x0)
                 t, X, status, message, steps = run(sw.field, x0, events=sw.events, on_event=sw.on_event)
             else:
                 t, X, status, message, steps = run(lambda x: fl.reduced_vector_field(system, x), x0)
@@ -279,19 +281,19 @@ def simulate(point: dict, *, rtol: float | None = None, atol: float | None = Non
             loss = np.array([fl.reduced_loss_and_grads(system, p[0], p[1], p[3])[0] for p in parts])
         return Run(t, v, s, q_sq, m_lo, m_hi, occurs, loss, status, message, model, steps)
     system = full_system(point)
-    t, X, status, message, steps = run(lambda x: fl.full_vector_field(system, x), system.initial_state())
+    t, X, status, message, steps = run(lambda x: flf.full_vector_field(system, x), system.initial_state())
     parts = [system.unpack(x) for x in X]
     tw = np.asarray(system.corpus.topic_words, dtype=np.int64)
     v = np.array([p[0][tw] for p in parts]).reshape(len(t), tw.size, system.d_e)
     s = np.array([p[1][tw] for p in parts]).reshape(len(t), tw.size)
     q_sq = np.array([float(p[3] @ p[3]) for p in parts])
     with np.errstate(over="ignore", invalid="ignore"):
-        loss = np.array([fl.full_loss(system, x) for x in X])
+        loss = np.array([flf.full_loss(system, x) for x in X])
     m_lo, m_hi, occurs = _word_lengths(system)
     return Run(t, v, s, q_sq, m_lo, m_hi, occurs, loss, status, message, "full", steps)
 
 
-def _word_lengths(system: fl.FullSystem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _word_lengths(system: flf.FullSystem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per topic word, the smallest and largest number of other words in its training sentences."""
     tw = np.asarray(system.corpus.topic_words, dtype=np.int64)
     lengths = np.diff(np.append(system.starts, len(system.ids)))
@@ -311,7 +313,7 @@ def _min_chebyshev(dA: np.ndarray, dB: np.ndarray, c_lo: float, c_hi: float) -> 
     r""":math:`\min_{c\in[c_lo,c_hi]}\max_k|dA_k - c\,dB_k|` (an LP in (c, z)) and the minimiser."""
     if c_hi - c_lo <= 1e-15 * max(1.0, c_hi):
         return float(np.max(np.abs(dA - c_lo * dB))), c_lo
-    from scipy.optimize import linprog
+    from scipy.optimize import linprog  # deferred: SciPy is slow to import
 
     n = dA.size
     A_ub = np.block([[-dB[:, None], -np.ones((n, 1))], [dB[:, None], -np.ones((n, 1))]])
@@ -414,9 +416,6 @@ def convergence_metric(point: dict, *, n_save: int | None = None, horizon: float
     * ``undecided`` with every hypothesis holding means the flow contradicts the theory's
       certificate: an **anomaly** (counted; the inside search expects none).
     """
-    from attndyn.numerics.convergence.checker import ConvergenceSetting, check_convergence
-    from attndyn.numerics.search.space import SearchSpace
-
     broken = SearchSpace("convergence").broken(point)
     words: list[dict] = []
     outside = [h for h in broken if h in _NOT_REDUCED]
@@ -436,7 +435,7 @@ def convergence_metric(point: dict, *, n_save: int | None = None, horizon: float
     a_end = res.attention()[-1] if res is not None and len(res.t) else np.full(system.T, np.nan)
     loss_w = None
     if res is not None and len(res.t) and system.classifier == "fc":
-        from attndyn.numerics.convergence.hypotheses import word_loss
+        from attndyn.numerics.convergence.hypotheses import (word_loss)  # deferred: only this branch needs it
 
         loss_w = np.stack([word_loss(res, t) for t in range(system.T)], axis=1)
     gaps, failed, anomalies = [], set(), 0

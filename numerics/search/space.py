@@ -42,10 +42,10 @@ sequence and any point can be recomputed on its own.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 import hashlib
 import json
 import math
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
@@ -307,7 +307,7 @@ def classifier_matrix(point: dict) -> np.ndarray | None:
     """
     if point["classifier"] == "tl":
         return None
-    from attndyn.numerics.model.classifiers import paper_matrix
+    from attndyn.numerics.model.classifiers import (paper_matrix)  # deferred: the CLI parser reads this module; keeps `attndyn --help` fast
 
     rng = instance_rng(point, "matrix")
     d_e, K = point["d_e"], point["K"]
@@ -336,7 +336,7 @@ def achievable_labels(point: dict) -> list[bool] | None:
     W = classifier_matrix(point)
     if W is None:
         return None
-    from attndyn.numerics.convergence.hypotheses import achievability_lp
+    from attndyn.numerics.convergence.hypotheses import (achievability_lp)  # deferred: the CLI parser reads this module; keeps `attndyn --help` fast
 
     return [bool(achievability_lp(W, y)["holds"]) for y in range(W.shape[1])]
 

@@ -20,21 +20,25 @@ order (``attndyn.proofs.settings.KERNEL``), never per thread.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 import math
 import os
+from pathlib import Path
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 
+import numba
 import numpy as np
 
-from attndyn.numerics.model.attention import AttentionModel, Batch
 from attndyn.numerics.config.schema import RunConfig
 from attndyn.numerics.data.corpus import Corpus, mean_length_minus_one
+from attndyn.numerics.data.sst import read_sst
 from attndyn.numerics.kernels.stats import record_stats
+from attndyn.numerics.model.attention import AttentionModel, Batch
+from attndyn.numerics.outputs import writable_dir, write_json
 from attndyn.proofs.errors import UsageError
+from attndyn.proofs.sen import sen_curve
 from attndyn.proofs.settings import TRAINING
 
 TRAJECTORY_FIELDS = ("epoch", "loss", "q_norm", "topic_scores", "topic_norms", "nontopic_score_mean",
@@ -46,10 +50,9 @@ TRAJECTORY_FIELDS = ("epoch", "loss", "q_norm", "topic_scores", "topic_norms", "
 def load_corpus(spec) -> Corpus:
     """The corpus a :class:`~attndyn.numerics.config.schema.CorpusSpec` names."""
     if spec.kind == "synthetic":
-        from attndyn.numerics.data.corpus import synthetic
+        from attndyn.numerics.data.corpus import synthetic  # deferred: only this branch needs it
 
         return synthetic(spec.synthetic)
-    from attndyn.numerics.data.sst import read_sst
 
     return read_sst(spec.kind, spec.sst_dir)
 
@@ -180,8 +183,6 @@ class TrainResult:
         records: a score below the curve's domain (negative radicand; the flow cannot get
         there, a gradient step can by O(lr), e.g. the first step from :math:`s_0 = 0`).  There
         the residual is measured to the curve's end value 0, i.e. it is :math:`|q||v_t|`."""
-        from attndyn.proofs.sen import sen_curve
-
         tr = self.trajectory
         R, T = len(tr["epoch"]), len(self.topic_words)
         if T == 0 or R == 0:
@@ -259,8 +260,6 @@ class TrainResult:
 
     def save(self, out_dir: str | os.PathLike) -> dict[str, Path]:
         """Write ``summary.json`` and ``trajectory.npz`` into ``out_dir``; return their paths."""
-        from attndyn.numerics.outputs import write_json, writable_dir
-
         d = writable_dir(out_dir, "--out")
         summary = self.summary()
         npz = d / "trajectory.npz"
@@ -280,8 +279,6 @@ def _num(x):
 # --------------------------------------------------------------------------- the loop
 
 def _threads(n: int | None):
-    import numba
-
     if n is None:
         return numba.get_num_threads(), None
     limit = numba.config.NUMBA_NUM_THREADS
@@ -342,7 +339,7 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
     t_cfg = cfg.train
     out = None
     if out_dir is not None:
-        from attndyn.numerics.outputs import writable_dir
+        from attndyn.numerics.outputs import writable_dir  # deferred: only this branch needs it
 
         out = writable_dir(out_dir, "--out")
     train_c = corpus.subset("train")
@@ -424,8 +421,6 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
         bar.update(done, loss, force=True)
         bar.close()
         if old_threads is not None:
-            import numba
-
             numba.set_num_threads(old_threads)
 
     accuracy = {}

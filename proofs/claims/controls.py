@@ -13,9 +13,9 @@ from __future__ import annotations
 import sympy as sp
 from sympy import Identity
 
-from attndyn.proofs.claims.registry import Outcome, claim
-from attndyn.proofs.model import BASE, LR_RATIO
+from attndyn.proofs.claims.registry import claim, Outcome
 from attndyn.proofs.claims.symbolic import verify_first_integral
+from attndyn.proofs.model import BASE, LR_RATIO
 
 REPORT_ORDER = 30  # where these claims stand in the report (attndyn.proofs.claims.registry)
 

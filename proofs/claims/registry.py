@@ -16,12 +16,12 @@ declaration order), whatever order the modules happened to be imported in.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 import importlib
 import pkgutil
 import sys
 import time
 import traceback
-from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 STATUSES = ("verified", "refuted", "error")
@@ -53,7 +53,7 @@ class Derivation:
     def tex(obj: Any) -> str:
         if isinstance(obj, str):
             return obj
-        import sympy
+        import sympy  # deferred: SymPy is slow to import
 
         return sympy.latex(obj)
 

@@ -40,23 +40,25 @@ from __future__ import annotations
 
 from functools import lru_cache
 from typing import Callable
+
 import numpy as np
 import sympy as sp
 from sympy import ImmutableMatrix, MatrixSymbol
 from sympy.matrices.expressions import MatAdd, MatrixExpr
 from sympy.simplify.simplify import factor_sum
-from attndyn.proofs.claims.registry import Derivation, Outcome, claim
-from attndyn.proofs.model import SentenceSymbols, sentence_symbols
-from attndyn.proofs.settings import SYMBOLIC, SYMBOLIC_SAMPLING
 
-from attndyn.proofs.model import A_T, BASE, ETA_K, ETA_V, H_SYM, LR_RATIO
-from attndyn.proofs.algebra import (INNER_PAIRS, matrix_factors, inner, plus, readable,
+from attndyn.proofs.algebra import (inner, INNER_PAIRS, matrix_factors, plus, readable,
                                     reduce_exactly, scalarize, thaw, tidy)
-from attndyn.proofs.confirm import (Check, NumericCheck, SignCheck, checks_details, combine,
-                                    evaluate_terms, identity, judge_arrays, rng_for, sample_values,
-                                    scalar_identity, vector_identity)
+from attndyn.proofs.claims.registry import claim, Derivation, Outcome
+from attndyn.proofs.confirm import (Check, checks_details, combine, evaluate_terms, identity,
+                                    judge_arrays, NumericCheck, rng_for, sample_values,
+                                    scalar_identity, SignCheck, vector_identity)
 from attndyn.proofs.dynamics import (derive_gradients, explicit_linear, explicit_linear_check,
                                      explicit_s1_exact, lie_derivative, sen_H, topic_field)
+from attndyn.proofs.model import (A_T, BASE, ETA_K, ETA_V, H_SYM, LR_RATIO, sentence_symbols,
+                                  SentenceSymbols)
+from attndyn.proofs.sen import sen_curve, sen_log_curve
+from attndyn.proofs.settings import SYMBOLIC, SYMBOLIC_SAMPLING
 
 REPORT_ORDER = 10  # where these claims stand in the report (attndyn.proofs.claims.registry)
 
@@ -340,8 +342,6 @@ def sen_closed_form_stated() -> sp.Expr:
     ),
 )
 def s3_sen_closed_form() -> Outcome:
-    from attndyn.proofs.sen import sen_curve, sen_log_curve
-
     D = Derivation()
     S = BASE
     Q = inner(S.q, S.q)
@@ -386,7 +386,7 @@ def s3_sen_closed_form() -> Outcome:
     checks.append(Check("sen_curve = lambdified closed form", checks[0].exact_zero,
                         judge_arrays("sen_curve = lambdified closed form", num - ref,
                                      np.abs(num) + np.abs(ref))))
-    import mpmath
+    import mpmath  # deferred: only the overflow-safe path needs it
 
     large = np.array(SYMBOLIC_SAMPLING.sen_large_scores)
     m_big = float(vals[S.m][0])

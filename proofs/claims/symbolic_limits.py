@@ -8,22 +8,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Sequence
+
 import numpy as np
 import sympy as sp
 from sympy import MatrixSymbol, ZeroMatrix
 from sympy.matrices.expressions import MatAdd
-from attndyn.proofs.claims.registry import Derivation, Outcome, claim
-from attndyn.proofs.model import linear_cross_entropy
-from attndyn.proofs.settings import SYMBOLIC, SYMBOLIC_SAMPLING
 
-from attndyn.proofs.claims.symbolic import HBuilder, sentence
-from attndyn.proofs.model import BASE, ETA_K, ETA_Q, ETA_V, LR_RATIO, STEP
 from attndyn.proofs.algebra import (freeze_all_exponentials, inner, plus, readable, reduce_exactly,
                                     scalarize, tidy)
-from attndyn.proofs.confirm import (Check, SignCheck, residual_and_scale, check_vanishes,
-                                    checks_details, combine, evaluate_terms, identity,
-                                    judge_arrays, rng_for, sample_values, scalar_identity)
+from attndyn.proofs.claims.registry import claim, Derivation, Outcome
+from attndyn.proofs.claims.symbolic import HBuilder, sentence
+from attndyn.proofs.confirm import (Check, check_vanishes, checks_details, combine, evaluate_terms,
+                                    identity, judge_arrays, residual_and_scale, rng_for,
+                                    sample_values, scalar_identity, SignCheck)
 from attndyn.proofs.dynamics import derive_gradients, frozen, lie_derivative, sen_H, topic_field
+from attndyn.proofs.model import BASE, ETA_K, ETA_Q, ETA_V, linear_cross_entropy, LR_RATIO, STEP
+from attndyn.proofs.settings import SYMBOLIC, SYMBOLIC_SAMPLING
 
 REPORT_ORDER = 20  # where these claims stand in the report (attndyn.proofs.claims.registry)
 
@@ -183,7 +183,7 @@ def drift_coefficient_stated() -> sp.Expr:
     ),
 )
 def s6_discrete_drift() -> Outcome:
-    import mpmath
+    import mpmath  # deferred: only the overflow-safe path needs it
 
     D = Derivation()
     S = BASE

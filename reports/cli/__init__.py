@@ -16,6 +16,7 @@ from attndyn.proofs.errors import UsageError
 from attndyn.reports.cli.assembly import command_modules
 from attndyn.reports.cli.exits import ExitCode
 
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="attndyn",

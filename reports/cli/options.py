@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import argparse
 
-from attndyn.proofs.errors import UsageError
-
 from attndyn.numerics.config.load import load_config
-from attndyn.reports.cli.assembly import report_section_modules
 from attndyn.numerics.config.presets import preset_names
 from attndyn.numerics.config.schema import RunConfig
+from attndyn.proofs.errors import UsageError
+from attndyn.reports.cli.assembly import report_section_modules
 
 # --------------------------------------------------------------------------- command-line plumbing
 

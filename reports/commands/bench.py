@@ -25,8 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from attndyn.numerics.experiments.bench import parse_sizes, run_bench
-    from attndyn.numerics.outputs import check_json_target, write_json
+    from attndyn.numerics.experiments.bench import (parse_sizes, run_bench)  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
+    from attndyn.numerics.outputs import (check_json_target, write_json)  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
 
     if args.json:
         check_json_target(args.json, "--json")

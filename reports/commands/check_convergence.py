@@ -12,9 +12,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from attndyn.reports.cli.options import add_config_arguments, config_from_args
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.settings import CONVERGENCE
+from attndyn.reports.cli.options import add_config_arguments, config_from_args
 
 NAME = "check-convergence"
 HELP = ("decide whether each topic word converges (attention -> 1, loss -> 0): hypotheses first, "
@@ -39,10 +39,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from attndyn.numerics.convergence.checker import (check_convergence, load_classifier_matrix,
-                                                      setting_from_config)
-    from attndyn.numerics.convergence.runs import save_times
-    from attndyn.numerics.training.train import load_corpus
-    from attndyn.numerics.outputs import check_json_target, write_json
+                                                      setting_from_config)  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
+    from attndyn.numerics.convergence.runs import (save_times)  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
+    from attndyn.numerics.training.train import (load_corpus)  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
+    from attndyn.numerics.outputs import (check_json_target, write_json)  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
 
     save_times(args.horizon, CONVERGENCE.n_save)  # a bad --horizon fails before any work
     if args.gd_epochs is not None and args.gd_epochs < 2:

@@ -13,12 +13,12 @@ from __future__ import annotations
 import argparse
 import time
 
+from attndyn.numerics.outputs import writable_dir, write_json
 from attndyn.proofs.errors import UsageError
 from attndyn.reports.cli.assembly import report_sections
 from attndyn.reports.cli.options import add_report_section_arguments, add_selection_arguments
 from attndyn.reports.commands.verify import results_json, run_selected, summarize
 from attndyn.reports.latex.compile import no_engine_reason, tex_engine, write_report
-from attndyn.numerics.outputs import writable_dir, write_json
 
 NAME = "report"
 HELP = "run the claims and write the LaTeX derivation report DIR/derivations.tex (and .pdf with TeX)"

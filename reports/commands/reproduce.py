@@ -10,7 +10,7 @@ HELP = ("reproduce the paper's experiments (synthetic: FC/TC/TL; ablation: KF/EF
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from attndyn.numerics.experiments.reproduce import DEFAULT_DIR, EXPERIMENTS
+    from attndyn.numerics.experiments.reproduce import (DEFAULT_DIR, EXPERIMENTS)  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
 
     p.add_argument("experiment", choices=tuple(EXPERIMENTS),
                    help="synthetic: paper-fc/tc/tl; ablation: ablation-{fc,tc}-{both,kf,ef}; "
@@ -26,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from attndyn.numerics.experiments.reproduce import reproduce
+    from attndyn.numerics.experiments.reproduce import (reproduce)  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
 
     summary = reproduce(args.experiment, args.out, args.overrides, progress=not args.no_progress,
                         log=lambda line: print(line, flush=True))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from attndyn.numerics.search.space import CLAIMS, HYPOTHESES, describe
+from attndyn.numerics.search.space import CLAIMS, describe, HYPOTHESES
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.settings import SEARCH
 
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
                                  ("--scheduler", args.scheduler)) if v is not None]
         if others or args.resume or args.inside_hypotheses:
             raise UsageError(f"--replay: takes only the case file, not {', '.join(others) or '--resume'}")
-        from attndyn.numerics.search.driver import replay
+        from attndyn.numerics.search.cases import (replay)  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
 
         rep = replay(args.replay)
         verdict = "REPRODUCES" if rep["reproduces"] else "DOES NOT REPRODUCE"
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--workers: expected an integer >= 1, got {args.workers}")
     if args.out is None:
         raise UsageError("--out: required (the directory for points.jsonl and cases/)")
-    from attndyn.numerics.search.driver import run_search
+    from attndyn.numerics.search.driver import (run_search)  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
 
     s = run_search(args.claim, args.budget, args.workers, args.out, seed=args.seed, scheduler=args.scheduler,
                    resume=args.resume, inside_hypotheses=args.inside_hypotheses,

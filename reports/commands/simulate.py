@@ -18,8 +18,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from attndyn.numerics.training.train import train
-    from attndyn.numerics.outputs import writable_dir
+    from attndyn.numerics.training.train import (train)  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
+    from attndyn.numerics.outputs import (writable_dir)  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
 
     cfg = config_from_args(args)
     out = writable_dir(args.out, "--out")  # before spending minutes on training

@@ -5,13 +5,13 @@ import argparse
 import sys
 import time
 
+from attndyn.numerics.outputs import check_json_target, DEFAULT_REPORT_DIR, writable_dir, write_json
 from attndyn.proofs.claims.registry import ClaimResult, run_claim
 from attndyn.proofs.errors import UsageError
 from attndyn.reports.cli.assembly import report_sections, select
 from attndyn.reports.cli.exits import ExitCode
 from attndyn.reports.cli.options import add_report_section_arguments, add_selection_arguments
 from attndyn.reports.latex.compile import write_report
-from attndyn.numerics.outputs import DEFAULT_REPORT_DIR, check_json_target, writable_dir, write_json
 
 NAME = "verify"
 HELP = "run the registered claims (symbolic proofs, numeric measurements) and report each verdict"

@@ -2,20 +2,20 @@
 log (errors, overfull boxes), and :func:`write_report` — render, write, compile."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 import os
+from pathlib import Path
 import re
 import shutil
 import signal
 import subprocess
 import tempfile
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Sequence
+
 from attndyn.proofs.claims.registry import ClaimResult
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.settings import REPORT
-
-from attndyn.reports.latex.document import Section, TEX_NAME, render
+from attndyn.reports.latex.document import render, Section, TEX_NAME
 
 _AUX_SUFFIXES = (".aux", ".out", ".toc", ".fls", ".fdb_latexmk", ".pdf", ".log")
 

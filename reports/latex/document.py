@@ -46,20 +46,21 @@ still written and :attr:`ReportFiles.pdf_reason` says why there is no PDF.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass, field
 import datetime
 import json
 import os
+from pathlib import Path
 import re
 import shutil
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Iterable, Sequence
+
+import attndyn.proofs.settings as settings
 from attndyn.proofs.claims.registry import ClaimResult
 from attndyn.proofs.settings import REPORT
-
-from attndyn.reports.latex.escape import pdf_string, breakable_tt, escape_id, escape_text
+from attndyn.reports.latex.escape import breakable_tt, escape_id, escape_text, pdf_string
 from attndyn.reports.latex.mathlayout import display_math
-from attndyn.reports.latex.prose import assumption_tex, statement_tex, prose
+from attndyn.reports.latex.prose import assumption_tex, prose, statement_tex
 
 TEX_NAME = "derivations.tex"
 TITLE = "attndyn: derivation report"
@@ -105,7 +106,7 @@ def _now() -> datetime.datetime:
 
 def _version() -> str:
     try:
-        from importlib.metadata import version
+        from importlib.metadata import version  # deferred: only this branch needs it
 
         return version("attndyn")
     except Exception:  # not installed (running from a source tree): the report still builds
@@ -300,8 +301,6 @@ def _claim_section(i: int, r: ClaimResult, out_dir: Path) -> str:
 
 def _settings_section() -> str:
     """The tolerances the verdicts used, read from proofs/settings.py (the one place they live)."""
-    import attndyn.proofs.settings as settings
-
     rows = []
     for name in dir(settings):
         obj = getattr(settings, name)

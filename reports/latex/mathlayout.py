@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 from typing import Sequence
-from attndyn.proofs.settings import REPORT
 
-from attndyn.reports.latex.escape import unicode_char, escape_text
+from attndyn.proofs.settings import REPORT
+from attndyn.reports.latex.escape import escape_text, unicode_char
+
 
 def _math_ok(tex: str) -> bool:
     """True if ``tex`` can go into a macro argument in math mode without derailing the document."""

@@ -16,7 +16,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from attndyn.proofs.errors import UsageError
+from attndyn.reports.latex.document import Section
+from attndyn.reports.latex.escape import breakable_tt, escape_id, escape_text
+from attndyn.reports.latex.prose import prose
 
 
 def find_cases(cases_dir) -> list[Path]:
@@ -39,12 +44,11 @@ def find_cases(cases_dir) -> list[Path]:
 
 def plot_case(case: dict, out_base: Path) -> list[Path]:
     """Draw the case's stored trace to ``out_base.pdf`` and ``out_base.png`` (Agg backend)."""
-    import matplotlib
+    import matplotlib  # deferred: matplotlib is slow to import; only figures need it
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import matplotlib.ticker
-    import numpy as np
+    import matplotlib.pyplot as plt  # deferred: matplotlib is slow to import; only figures need it
+    import matplotlib.ticker  # deferred: matplotlib is slow to import; only figures need it
 
     tr = case.get("trace") or {}
     t = np.asarray(tr.get("t", []), dtype=float)
@@ -83,8 +87,6 @@ def plot_case(case: dict, out_base: Path) -> list[Path]:
 
 
 def _config_table(point: dict) -> str:
-    from attndyn.reports.latex.escape import breakable_tt, escape_text
-
     items = [(k, v) for k, v in point.items() if v is not None]
     half = (len(items) + 1) // 2
     left, right = items[:half], items[half:]
@@ -109,10 +111,6 @@ def counterexample_section(cases_dir, fig_dir=None):
     ``fig_dir``: where the figures are written (default ``cases_dir/figures``); give the
     report's output directory (e.g. ``OUT/figures``) to keep a read-only case directory clean.
     """
-    from attndyn.reports.latex.document import Section
-    from attndyn.reports.latex.escape import breakable_tt, escape_id, escape_text
-    from attndyn.reports.latex.prose import prose
-
     files = find_cases(cases_dir)
     fig_dir = Path(fig_dir) if fig_dir is not None else Path(cases_dir) / "figures"
     title = "Counterexamples found by the search"

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
+import sys
 from typing import Sequence
+
+from attndyn.numerics.experiments.reproduce import EXPERIMENTS, fmt_number, SUMMARY
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.settings import REPRODUCE
-
 from attndyn.reports.latex.document import Section
 from attndyn.reports.latex.escape import breakable_tt, escape_text
-from attndyn.numerics.experiments.reproduce import EXPERIMENTS, SUMMARY, fmt_number
 
 # --------------------------------------------------------------------------- the report
 
