@@ -50,21 +50,20 @@ import numpy as np
 import sympy as sp
 from sympy import MatrixSymbol
 
-from attndyn.proofs.algebra import is_exactly_zero, scalarize
+from attndyn.proofs.algebra import inner, is_exactly_zero, scalarize
 from attndyn.proofs.claims.registry import Derivation
 from attndyn.proofs.confirm import check_vanishes
 from attndyn.proofs.dynamics import sen_H, topic_field
 from attndyn.proofs.errors import UsageError
-from attndyn.proofs.model import BASE, ETA_K, ETA_V, linear_cross_entropy
+from attndyn.proofs.model import BASE, ETA_K, ETA_V, linear_cross_entropy, Q_SQ
 from attndyn.proofs.settings import CONVERGENCE
 
 PI_T = sp.Symbol(r"\pi_t", positive=True)  # fraction of training sentences containing t
 U_DIR = MatrixSymbol("u", BASE.d, 1)  # a fixed direction (the LP witness)
 R_RATIO = sp.Symbol("r", positive=True)  # eta_v / eta_k
-Q_SQ = sp.Symbol(r"|q|^{2}", positive=True)
 RHO = sp.Symbol(r"\rho", positive=True)  # |v_t|, or the component of v_t along the margin direction
 H0 = sp.Symbol("H_0", real=True)  # the conserved value of the SEN quantity
-SIGMA = sp.Symbol(r"\sigma", real=True)  # s - 2 log rho (bounded, see the bootstrap)
+S_OFFSET = sp.Symbol(r"\sigma", real=True)  # s - 2 log rho (bounded, see the bootstrap)
 TAU = sp.Symbol(r"\tau", positive=True)
 GAMMA = sp.Symbol(r"\gamma", positive=True)
 C_SUP = sp.Symbol("C", positive=True)  # sum over support classes of exp(-(w_y - w_j).v_perp)
@@ -177,9 +176,7 @@ def asymptotics() -> Asymptotics:
     m = S.m
     s = S.s
     H = scalarize(sen_H(m))
-    vsq, qsq = [x for x in H.free_symbols if x.name.startswith(r"\|")], None
-    qsq = next(x for x in vsq if "q" in x.name)
-    vsq = next(x for x in vsq if "v" in x.name)
+    qsq, vsq = inner(S.q, S.q), inner(S.v, S.v)  # |q|^2, |v_t|^2 as scalarize writes them
     Hr = H.xreplace({qsq: Q_SQ, vsq: RHO ** 2, ETA_V: R_RATIO * ETA_K})
     D.eq(r"The SEN first integral (S2) with $\rho = |v_t|$, $r = \eta_v/\eta_k$", H0, Hr)
     X = sp.Dummy("X", positive=True)  # e^s as an unknown: the identity is linear in it
@@ -191,7 +188,7 @@ def asymptotics() -> Asymptotics:
     D.note(r"Bootstrap: $s + e^s/m = (|q|^2\rho^2 - H_0)/(2r)$ and $s\mapsto s+e^s/m$ increases onto "
            r"$\mathbb R$, so $\rho\to\infty$ forces $s\to\infty$; then $e^{s} = m|q|^2\rho^2/(2r) + O(\log\rho)$"
            r" shows $\sigma = s - 2\log\rho$ is bounded. Substitute $s = 2\log\rho + \sigma$.")
-    ratio = sp.expand(E / RHO ** 2).xreplace({s: 2 * sp.log(RHO) + SIGMA})
+    ratio = sp.expand(E / RHO ** 2).xreplace({s: 2 * sp.log(RHO) + S_OFFSET})
     intercept = sp.simplify(sp.limit(sp.log(ratio), RHO, sp.oo))
     D.eq(r"$s_t - 2\log\rho = \log(e^{s_t}/\rho^2)\to$", r"\lim_{\rho\to\infty}(s_t - 2\log\rho)", intercept)
     correction = sp.simplify(sp.expand(E / RHO ** 2) / sp.exp(intercept))
@@ -200,7 +197,7 @@ def asymptotics() -> Asymptotics:
     D.eq(r"Exactly (first-order correction, used by the numeric checker)",
          r"s_t - 2\log\rho - \log\frac{m|q|^2}{2r}", sp.log(stated_corr))
     one_minus_a = m / (sp.exp(s) + m)
-    lim_a = sp.simplify(sp.limit((RHO ** 2 * m / (E + m)).xreplace({s: 2 * sp.log(RHO) + SIGMA}), RHO, sp.oo))
+    lim_a = sp.simplify(sp.limit((RHO ** 2 * m / (E + m)).xreplace({s: 2 * sp.log(RHO) + S_OFFSET}), RHO, sp.oo))
     D.eq(r"$1 - a_t = m/(e^{s_t}+m)$, so", r"\lim_{\rho\to\infty}\rho^2(1-a_t)", lim_a)
 
     # margin growth along the hard-margin direction

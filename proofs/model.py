@@ -175,6 +175,9 @@ BASE = sentence_symbols()  # q, k_t, v_t, s_t, m, d: shared by every sentence
 A_T = sp.Symbol("a_t", positive=True)  # display only: the topic attention weight
 W_TEST = MatrixSymbol("w", BASE.d, 1)  # a free test vector: X = Y  <=>  w^T (X - Y) = 0
 H_SYM = sp.Symbol("H")
+# |q|^2 of BASE.q as one positive scalar, for results stated in |q|^2 alone (the asymptotics
+# substitute it for scalarize's inner(q, q))
+Q_SQ = sp.Symbol(r"|q|^{2}", positive=True)
 
 # vectors assumed nonzero: a zero query makes every score 0 and nothing trains
 NONZERO_VECTORS = ("q",)

@@ -15,7 +15,7 @@ from attndyn.numerics.model.attention import AttentionModel, Batch
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.settings import BENCH, NUMERIC
 from attndyn.reports.cli import main
-from test_kernels import random_problem  # the same random variable-length problem
+from naive import random_problem  # the same random variable-length problem
 
 ROOT = Path(__file__).resolve().parents[1]
 

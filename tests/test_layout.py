@@ -199,3 +199,14 @@ def test_tests_folder_is_not_a_package(layer):
     # the tests as `main.tests…`; tests import the package as `attndyn` instead
     assert not (ROOT / "tests" / "__init__.py").exists()
     assert (ROOT / layer / "__init__.py").is_file()
+
+
+def test_large_modules_state_why():
+    """A module over 500 lines says why in its docstring (a sentence starting ``Size:``)."""
+    unexplained = []
+    for mod, path in modules().items():
+        text = path.read_text()
+        doc = ast.get_docstring(ast.parse(text)) or ""
+        if len(text.splitlines()) > 500 and "Size:" not in doc:
+            unexplained.append(f"{path.relative_to(ROOT)} ({len(text.splitlines())} lines)")
+    assert unexplained == []

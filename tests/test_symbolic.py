@@ -62,7 +62,7 @@ def test_claim_ids_registered_in_report_order():
 
 
 def test_every_step_renders_as_latex_of_bounded_size():
-    # a cheap claim suffices: the sizes of all steps are checked by test_report's PDF
+    # a cheap claim suffices: the sizes of all steps are checked by test_latex's PDF
     out = Y.s4_mutual_promotion()
     for st in out.steps:
         assert len(st.latex) < 1500, st.latex

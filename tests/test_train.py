@@ -9,7 +9,8 @@ from attndyn.numerics.model.attention import AttentionModel
 from attndyn.numerics.config.schema import CorpusSpec, ModelConfig, RunConfig, TrainConfig
 from attndyn.numerics.data.corpus import Corpus, SyntheticConfig, synthetic
 from attndyn.proofs.settings import KERNEL
-from attndyn.numerics.training.train import Progress, train
+from attndyn.numerics.progress import Progress
+from attndyn.numerics.training.train import train
 from attndyn.proofs.errors import UsageError
 from attndyn.reports.cli import main
 
@@ -193,12 +194,12 @@ class _Tty(io.StringIO):
 def test_progress_bar_only_on_a_terminal():
     tty, pipe = _Tty(), io.StringIO()
     for stream in (tty, pipe):
-        bar = Progress(10, True, stream)
-        bar.update(5, 0.5, force=True)
+        bar = Progress(10, "train", unit="epochs", enabled=True, stream=stream)
+        bar.update(5, "loss 0.5", force=True)
         bar.close()
     assert "5/10 epochs" in tty.getvalue() and pipe.getvalue() == ""
     off = _Tty()
-    Progress(10, False, off).update(5, 0.5, force=True)
+    Progress(10, "train", unit="epochs", enabled=False, stream=off).update(5, "loss 0.5", force=True)
     assert off.getvalue() == ""
 
 

@@ -18,9 +18,10 @@ from numbers import Integral, Real
 from pathlib import Path
 
 from attndyn.numerics.data.corpus import SyntheticConfig
+from attndyn.numerics.model.spec import is_linear, KINDS, trains_classifier
 from attndyn.proofs.errors import UsageError
 
-CLASSIFIERS = ("fc", "tc", "tl")
+CLASSIFIERS = KINDS
 PARAMETER_GROUPS = ("embeddings", "keys", "query", "classifier")
 DTYPES = ("float64", "float32")
 CORPUS_KINDS = ("synthetic", "sst2", "sst5")
@@ -157,14 +158,14 @@ class ModelConfig:
         put("key_init_std", _float("model.key_init_std", self.key_init_std, nonneg=True))
         put("query_std", _float("model.query_std", self.query_std, nonneg=True))
         put("classifier_matrix", _optional_str("model.classifier_matrix", self.classifier_matrix))
-        if self.classifier_matrix is not None and self.classifier == "tl":
+        if self.classifier_matrix is not None and not is_linear(self.classifier):
             raise UsageError("model.classifier_matrix: only the linear classifiers (fc, tc) take a matrix")
 
 
 def default_trainable(classifier: str) -> frozenset[str]:
     """The paper's choice: embeddings and keys; the classifier too when it is trainable (tc, tl)."""
     base = {"embeddings", "keys"}
-    return frozenset(base | {"classifier"} if classifier in ("tc", "tl") else base)
+    return frozenset(base | {"classifier"} if trains_classifier(classifier) else base)
 
 
 def _trainable(value) -> frozenset[str] | None:

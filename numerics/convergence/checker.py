@@ -37,6 +37,10 @@ which :math:`s_t` and :math:`|v_t|` are monotone, the loss trend, growth laws fi
 last decades against the derived constants (:func:`attndyn.proofs.asymptotics.predictions`), the
 certificate, and **mutual suppression** (score and norm first decreasing together, then
 both growing; the turning time is the minimum of :math:`s_t`, located by a refined re-run).
+
+Size: over 500 lines because the evidence a verdict rests on (certificate, growth laws, suppression
+turning times, GD confirmation) is read off one flow result and reported together; the flow runs
+themselves live in :mod:`attndyn.numerics.convergence.runs`.
 """
 from __future__ import annotations
 

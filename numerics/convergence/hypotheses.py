@@ -45,6 +45,9 @@ theorem does not apply (the checker says *undecided*).
 Every hypothesis names a :class:`Counterexample` in :data:`COUNTEREXAMPLES` (a setting in
 which it fails and the conclusion it guards fails with it, checked on the reduced flow by
 :func:`observe` — see ``tests/test_hypotheses.py``), or the hypothesis that implies it.
+
+Size: over 500 lines because every hypothesis sits beside the counterexample that shows it
+cannot be dropped.
 """
 from __future__ import annotations
 

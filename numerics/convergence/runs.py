@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 
 from attndyn.numerics.flow.results import FlowResult
-from attndyn.numerics.flow.solvers import reduced_flow, stiff_reduced_flow
+from attndyn.numerics.flow.solvers import reduced_flow, stiff_reduced_flow, time_grid
 from attndyn.numerics.flow.systems import ReducedSystem
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.settings import CONVERGENCE
@@ -17,16 +17,9 @@ from attndyn.proofs.settings import CONVERGENCE
 # --------------------------------------------------------------------------- the flow
 
 def save_times(horizon: float, n_save: int) -> np.ndarray:
-    """0, then ``n_save - 1`` log-spaced times from ``horizon * first_fraction`` to ``horizon``."""
-    try:
-        horizon = float(horizon)
-    except (TypeError, ValueError):
-        raise UsageError(f"--horizon: expected a positive number, got {horizon!r}") from None
-    if not np.isfinite(horizon) or horizon <= 0:
-        raise UsageError(f"--horizon: expected a finite flow time > 0, got {horizon!r}")
-    if int(n_save) != n_save or n_save < 3:
-        raise UsageError(f"n_save: expected an integer >= 3, got {n_save!r}")
-    return np.r_[0.0, np.geomspace(horizon * CONVERGENCE.first_fraction, horizon, int(n_save) - 1)]
+    """0, then ``n_save - 1`` log-spaced times from ``horizon * first_fraction`` to ``horizon``
+    (:func:`attndyn.numerics.flow.solvers.time_grid` with the checker's settings)."""
+    return time_grid(horizon, n_save, "log", first_fraction=CONVERGENCE.first_fraction, name="--horizon", min_n=3)
 
 
 def run_flow(system: ReducedSystem, t_eval: np.ndarray, stiff: bool = False) -> tuple[FlowResult, str]:

@@ -36,6 +36,9 @@ LaTeX report; :func:`report_sections` collects those of ``--reproduced DIR`` or,
 by default, every ``REPORT_DIR/reproduce/EXPERIMENT/summary.json`` beside the report
 being written (``attndyn verify`` writes to ``reports/out``, where ``attndyn
 reproduce`` writes by default; ``attndyn report --out R`` looks in ``R/reproduce``).
+
+Size: over 500 lines because training the runs and drawing the paper's figures from them share
+the run records; the report section is :mod:`attndyn.reports.sections.reproduction`.
 """
 from __future__ import annotations
 

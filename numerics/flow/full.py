@@ -10,7 +10,7 @@ import numpy as np
 from attndyn.numerics.data.corpus import Corpus
 from attndyn.numerics.flow.systems import (classifier_params, frozen_array, learning_rate,
                                            pack_theta, ReducedSystem, unpack_theta)
-from attndyn.numerics.model import classifiers as clf
+from attndyn.numerics.model import classifiers as clf, reference
 from attndyn.proofs.errors import UsageError
 
 # --------------------------------------------------------------------------- full model
@@ -45,6 +45,7 @@ class FullSystem:
     ids: np.ndarray = field(init=False, repr=False)
     sent: np.ndarray = field(init=False, repr=False)
     starts: np.ndarray = field(init=False, repr=False)
+    offsets: np.ndarray = field(init=False, repr=False)
     labels: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -79,6 +80,7 @@ class FullSystem:
         set_("ids", frozen_array(train.word_ids, "ids", dtype=np.int64))
         set_("sent", frozen_array(np.repeat(np.arange(n), train.lengths), "sent", dtype=np.int64))
         set_("starts", frozen_array(train.offsets[:-1], "starts", dtype=np.int64))
+        set_("offsets", frozen_array(train.offsets, "offsets", dtype=np.int64))
         set_("labels", frozen_array(train.labels, "labels", dtype=np.int64))
 
     @property
@@ -159,23 +161,11 @@ def full_loss_and_grads(system: FullSystem, E: np.ndarray, s: np.ndarray, theta:
     Per occurrence j of word :math:`w_j` in sentence i: :math:`a_{ij}=\mathrm{softmax}_j(s_{w_j})`,
     :math:`c_i=\sum_j a_{ij}v_{w_j}`; with :math:`g_i=\partial L/\partial c_i`:
     :math:`\partial L/\partial v_w=\sum_{(i,j):w_j=w} a_{ij}g_i` and
-    :math:`\partial L/\partial s_w=\sum_{(i,j):w_j=w} a_{ij}\,g_i\cdot(v_w-c_i)`.
+    :math:`\partial L/\partial s_w=\sum_{(i,j):w_j=w} a_{ij}\,g_i\cdot(v_w-c_i)`
+    (:func:`attndyn.numerics.model.reference.loss_and_grads`).
     """
-    ids, sent, starts = system.ids, system.sent, system.starts
-    n, V, d = len(starts), system.V, E.shape[1]
-    sc = s[ids]
-    e = np.exp(sc - np.maximum.reduceat(sc, starts)[sent])  # per-sentence max: stable softmax
-    a = e / np.bincount(sent, weights=e, minlength=n)[sent]
-    Ew = E[ids]
-    aE = a[:, None] * Ew
-    C = np.stack([np.bincount(sent, weights=aE[:, k], minlength=n) for k in range(d)], axis=1)
-    L, G, gth = clf.loss_and_grads(system.classifier, theta, C, system.labels)
-    Gs = G[sent]
-    aG = a[:, None] * Gs
-    dE = np.stack([np.bincount(ids, weights=aG[:, k], minlength=V) for k in range(d)], axis=1)
-    occ = a * np.einsum("ij,ij->i", Gs, Ew - C[sent])
-    ds = np.bincount(ids, weights=occ, minlength=V)
-    return L, dE, ds, gth
+    return reference.loss_and_grads(system.classifier, theta, E, s, system.ids, system.offsets,
+                                    system.labels)
 
 
 def full_loss(system: FullSystem, x: np.ndarray) -> float:

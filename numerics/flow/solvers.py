@@ -13,8 +13,9 @@ from scipy.optimize import brentq
 from attndyn.numerics.flow.full import full_loss_and_grads, full_vector_field, FullSystem
 from attndyn.numerics.flow.results import FlowResult, FullFlowResult
 from attndyn.numerics.flow.switching import ReluSwitching
-from attndyn.numerics.flow.systems import (learning_rate, reduced_loss, reduced_vector_field,
-                                           ReducedSystem, TRAINABLE)
+from attndyn.numerics.flow.systems import (learning_rate, positive_finite, reduced_loss,
+                                           reduced_vector_field, ReducedSystem)
+from attndyn.numerics.model.spec import TRAINABLE
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.settings import FLOW, NUMERIC
 from attndyn.proofs.status import FlowStatus
@@ -38,27 +39,27 @@ class Trajectory:
 
 
 def time_grid(horizon: float, n: int = FLOW.n_save, spacing: str = "log",
-              first: float | None = None) -> np.ndarray:
+              first: float | None = None, *, first_fraction: float | None = None,
+              name: str = "horizon", min_n: int = 2) -> np.ndarray:
     """Save times on [0, horizon]: ``n`` points, log-spaced (0, then ``first`` .. horizon) or linear.
+    The one time grid of the package (flows, the convergence checker, the search).
 
     Log spacing suits long horizons, where the flow slows down (scores grow like log τ).
-    ``first`` defaults to ``horizon * FLOW.log_first_fraction`` capped at ``FLOW.log_first``.
+    ``first`` defaults to ``horizon * first_fraction`` when that is given, else to
+    ``horizon * FLOW.log_first_fraction`` capped at ``FLOW.log_first``.  ``name`` is how an
+    error calls the horizon (``--horizon`` for a command-line option); ``min_n`` the fewest points.
     """
-    try:
-        horizon = float(horizon)
-    except (TypeError, ValueError):
-        raise UsageError(f"horizon: expected a positive number, got {horizon!r}") from None
-    if not np.isfinite(horizon) or horizon <= 0:
-        raise UsageError(f"horizon: expected a finite time > 0, got {horizon!r}")
-    if int(n) != n or n < 2:
-        raise UsageError(f"n_save: expected an integer >= 2, got {n!r}")
+    horizon = positive_finite(horizon, name, "a finite time > 0")
+    if int(n) != n or n < min_n:
+        raise UsageError(f"n_save: expected an integer >= {min_n}, got {n!r}")
     n = int(n)
     if spacing == "linear":
         return np.linspace(0.0, horizon, n)
     if spacing != "log":
         raise UsageError(f"spacing: expected 'log' or 'linear', got {spacing!r}")
     if first is None:
-        first = min(FLOW.log_first, horizon * FLOW.log_first_fraction)
+        first = (horizon * first_fraction if first_fraction is not None
+                 else min(FLOW.log_first, horizon * FLOW.log_first_fraction))
     if not 0 < first < horizon:
         raise UsageError(f"first: expected 0 < first < horizon = {horizon}, got {first!r}")
     return np.concatenate([[0.0], np.geomspace(first, horizon, n - 1)])

@@ -52,23 +52,32 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import expit
 
+from attndyn.numerics.config.presets import ABLATION_EMB_STD
+from attndyn.numerics.config.schema import ModelConfig
+from attndyn.numerics.data.corpus import SyntheticConfig
 from attndyn.numerics.model import classifiers as clf
+from attndyn.numerics.model.spec import is_linear, KINDS, OUTPUT_WEIGHT, PARAMETERS, TRAINABLE
 from attndyn.proofs.errors import UsageError
 
 # classifier parameters that train, in state-vector order (fc: none, W stays fixed)
-TRAINABLE = {"fc": (), "tc": ("W",), "tl": ("W1", "b1", "W2", "b2")}
 
 
 # --------------------------------------------------------------------------- validation helpers
 
-def learning_rate(value, name: str) -> float:
+def positive_finite(value, name: str, expected: str) -> float:
+    """``value`` as a float > 0 and finite, or a UsageError naming ``name`` (``expected`` says
+    what was expected, e.g. ``a finite time > 0``)."""
     try:
         x = float(value)
     except (TypeError, ValueError):
         raise UsageError(f"{name}: expected a positive number, got {value!r}") from None
     if not np.isfinite(x) or x <= 0:
-        raise UsageError(f"{name}: expected a positive finite learning rate, got {value!r}")
+        raise UsageError(f"{name}: expected {expected}, got {value!r}")
     return x
+
+
+def learning_rate(value, name: str) -> float:
+    return positive_finite(value, name, "a positive finite learning rate")
 
 
 def frozen_array(a, name: str, dtype=np.float64, shape: tuple | None = None) -> np.ndarray:
@@ -86,17 +95,17 @@ def frozen_array(a, name: str, dtype=np.float64, shape: tuple | None = None) -> 
 
 def classifier_params(kind: str, theta, d_e: int, name: str = "theta0") -> tuple[dict, int]:
     """Validated classifier parameters (read-only copies) and the number of classes K."""
-    if kind not in clf.KINDS:
-        raise UsageError(f"classifier: expected one of {clf.KINDS}, got {kind!r}")
+    if kind not in KINDS:
+        raise UsageError(f"classifier: expected one of {KINDS}, got {kind!r}")
     if not isinstance(theta, dict):
         raise UsageError(f"{name}: expected a dict of classifier parameters, got {type(theta).__name__}")
-    need = ("W",) if kind in ("fc", "tc") else ("W1", "b1", "W2", "b2")
+    need = PARAMETERS[kind]
     missing = [k for k in need if k not in theta]
     extra = [k for k in theta if k not in need]
     if missing or extra:
         raise UsageError(f"{name}: classifier {kind!r} needs parameters {need}, "
                          f"missing {missing}, unexpected {extra}")
-    if kind in ("fc", "tc"):
+    if is_linear(kind):
         W = np.asarray(theta["W"])
         if W.ndim != 2 or W.shape[0] != d_e:
             raise UsageError(f"{name}['W']: expected shape (d_e, K) with d_e = {d_e}, got {W.shape}")
@@ -224,7 +233,7 @@ class ReducedSystem:
 
     @property
     def K(self) -> int:
-        return (self.theta0["W"] if self.classifier in ("fc", "tc") else self.theta0["W2"]).shape[1]
+        return self.theta0[OUTPUT_WEIGHT[self.classifier]].shape[1]
 
     @property
     def lr_ratio(self) -> float:
@@ -318,12 +327,17 @@ def reduced_vector_field(system: ReducedSystem, x: np.ndarray,
 OFF, ON, SLIDING = 0, 1, 2
 
 
-def paper_reduced_system(classifier: str = "fc", *, seed: int = 0, n_topics: int = 4,
-                         words_per_topic: int = 2, d_e: int = 10, d_k: int = 10, m: float = 20,
-                         q_std: float = 0.3, emb_std: float = 0.1, s0: float = 0.0,
+def paper_reduced_system(classifier: str = "fc", *, seed: int = 0,
+                         n_topics: int = SyntheticConfig.n_topics,
+                         words_per_topic: int = SyntheticConfig.topic_words_per_topic,
+                         d_e: int = ModelConfig.d_e, d_k: int = ModelConfig.d_k,
+                         m: float = SyntheticConfig.m, q_std: float = ModelConfig.query_std,
+                         emb_std: float = ABLATION_EMB_STD, s0: float = 0.0,
                          matrix: np.ndarray | None = None, lr_v: float = 1.0, lr_k: float = 1.0,
                          lr_c: float = 1.0) -> ReducedSystem:
-    """The paper's synthetic setting reduced to its topic words: ``n_topics`` equiprobable
+    """The paper's synthetic setting (the defaults of :class:`~attndyn.numerics.data.corpus.SyntheticConfig`
+    and :class:`~attndyn.numerics.config.schema.ModelConfig`; embeddings at the ablation's std,
+    large enough to move) reduced to its topic words: ``n_topics`` equiprobable
     topics, ``words_per_topic`` topic words each (so pi_t = 1/T), query q ~ N(0, q_std^2 I_{d_k})
     (only |q| enters), embeddings ~ N(0, emb_std^2), scores ``s0``, classifier as in
     :func:`attndyn.numerics.model.classifiers.init_classifier`.  Seeded: the same seed, the same system."""

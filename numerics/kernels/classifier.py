@@ -13,7 +13,7 @@ classifier gradient at the context vector) and to the classifier's parameters.
 The same math as :mod:`attndyn.numerics.model.classifiers`, the reference these are tested against.
 
 The parameters travel as one flat vector :math:`\theta` (row-major blocks, see
-:func:`layout`): ``W`` for linear; ``W1, b1, W2, b2`` for TL.  Accumulators are
+:func:`attndyn.numerics.model.spec.layout`): ``W`` for linear; ``W1, b1, W2, b2`` for TL.  Accumulators are
 float64 whatever the storage dtype.
 """
 from __future__ import annotations
@@ -21,19 +21,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from attndyn.numerics.model.spec import LINEAR, TWO_LAYER
 from attndyn.proofs.settings import NUMBA_FLAGS
-
-LINEAR = 0
-TWO_LAYER = 1
-KIND_CODES = {"fc": LINEAR, "tc": LINEAR, "tl": TWO_LAYER}
-
-
-def layout(kind: str, d: int, K: int, H: int) -> dict[str, tuple[int, tuple[int, ...]]]:
-    """Name -> (offset, shape) of each classifier array inside the flat vector."""
-    if KIND_CODES[kind] == LINEAR:
-        return {"W": (0, (d, K))}
-    return {"W1": (0, (d, H)), "b1": (d * H, (H,)), "W2": (d * H + H, (H, K)),
-            "b2": (d * H + H + H * K, (K,))}
 
 
 @njit(**NUMBA_FLAGS)

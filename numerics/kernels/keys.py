@@ -35,13 +35,15 @@ def key_scores(uw, keys, q, scores):
 
 
 @njit(**NUMBA_PARALLEL_FLAGS)
-def word_pass_keys(uw, uptr, occ_sent, scores, ew, shared, emb, keys, q, G, lse, cg, lr_v, lr_k,
-                   chunk, grad_v, grad_s, dq):
+def word_pass_keys(words, scores, ew, shared, emb, keys, q, work, rates, chunk, grad_v, grad_s, dq):
     r"""Per distinct word ``w = uw[u]``: :math:`\partial L/\partial v_w`, :math:`\partial L/\partial s_w`;
     writes :math:`\partial L/\partial q = \sum_w (\partial L/\partial s_w) k_w` (old keys) into ``dq``.
     When ``grad_s`` is not empty the word gradients go to ``grad_v[u]``, ``grad_s[u]``;
     otherwise :math:`v_w \mathrel{-}= \eta_v\,\partial L/\partial v_w` and
-    :math:`k_w \mathrel{-}= \eta_k(\partial L/\partial s_w)\,q` in place (old ``q``)."""
+    :math:`k_w \mathrel{-}= \eta_k(\partial L/\partial s_w)\,q` in place (old ``q``; :math:`\eta_k` = ``rates.s``)."""
+    uw, uptr, occ_sent = words
+    G, lse, cg = work
+    lr_v, lr_k = rates.v, rates.s
     U = uw.shape[0]
     d = emb.shape[1]
     dk = keys.shape[1]
@@ -75,21 +77,19 @@ def word_pass_keys(uw, uptr, occ_sent, scores, ew, shared, emb, keys, q, G, lse,
 
 
 @njit(**NUMBA_FLAGS)
-def epoch_keys(word_ids, offsets, labels, weight, uw, uptr, occ_sent, scores, ew, try_shared, floor,
-               emb, keys, q, kind, theta, K, H, lr_v, lr_k, lr_q, lr_c, chunk_s, chunk_w,
-               G, lse, cg, dtheta, dq):
+def epoch_keys(sents, words, scores, emb, keys, q, exps, clf, rates, chunks, work, dtheta, dq):
     r"""One gradient-descent step with explicit keys: scores from the keys, the
     sentence pass, the word pass (embeddings and keys updated in place), then
     :math:`q \leftarrow q - \eta_q\,\partial L/\partial q` and the classifier step, all from
     gradients at the old point.  Returns the loss before the step.  ``scores``
     and ``ew`` (length V) are scratch."""
-    key_scores(uw, keys, q, scores)
+    theta, lr_q, lr_c = clf.theta, rates.q, rates.c
+    key_scores(words.uw, keys, q, scores)
     grads_on = lr_c != 0.0
-    loss, shared = forward_backward(word_ids, offsets, labels, weight, uw, scores, ew, try_shared,
-                                    floor, emb, kind, theta, K, H, grads_on, chunk_s, G, lse, cg,
-                                    dtheta)
-    word_pass_keys(uw, uptr, occ_sent, scores, ew, shared, emb, keys, q, G, lse, cg, lr_v, lr_k,
-                   chunk_w, emb[:0], scores[:0], dq)
+    loss, shared = forward_backward(sents, words.uw, scores, emb, exps, clf, grads_on, chunks.sentences,
+                                    work, dtheta)
+    word_pass_keys(words, scores, exps.ew, shared, emb, keys, q, work, rates, chunks.words, emb[:0],
+                   scores[:0], dq)
     if lr_q != 0.0:
         for j in range(q.shape[0]):
             q[j] -= lr_q * dq[j]

@@ -104,8 +104,7 @@ def sentence_context(o0, o1, word_ids, scores, emb, c):
 
 
 @njit(**NUMBA_PARALLEL_FLAGS)
-def sentence_pass(word_ids, offsets, labels, weight, scores, ew, M, shared, floor, emb,
-                  kind, theta, K, H, grads_on, chunk, G, lse, cg, dtheta):
+def sentence_pass(sents, scores, ew, M, shared, floor, emb, clf, grads_on, chunk, work, dtheta):
     r"""Forward + classifier backward for every sentence; returns ``(L, ok)``.
 
     ``shared``: uses :math:`e_w` (``ew``, shift ``M``) and writes :math:`h_i = g_i/\tilde Z_i`
@@ -116,6 +115,9 @@ def sentence_pass(word_ids, offsets, labels, weight, scores, ew, M, shared, floo
     ``grads_on`` overwrites ``dtheta`` with the classifier gradient of
     :math:`L = \omega\sum_i\ell_i` (flat layout of numerics/kernels/classifier.py).
     """
+    word_ids, offsets, labels, weight = sents
+    kind, theta, K, H = clf
+    G, lse, cg = work
     n = labels.shape[0]
     d = emb.shape[1]
     nch = (n + chunk - 1) // chunk
@@ -253,13 +255,15 @@ def word_grads(w, o0, o1, occ_sent, s_w, e_w, shared, emb, G, lse, cg, dv):
 
 
 @njit(**NUMBA_PARALLEL_FLAGS)
-def word_pass(uw, uptr, occ_sent, scores, ew, shared, emb, G, lse, cg, lr_v, lr_s, chunk,
-              grad_v, grad_s):
+def word_pass(words, scores, ew, shared, emb, work, rates, chunk, grad_v, grad_s):
     r"""Per distinct word ``w = uw[u]``: when ``grad_s`` is not empty write the gradients
     to ``grad_v[u]``, ``grad_s[u]``; otherwise update in place
     :math:`v_w \leftarrow v_w - \eta_v\,\partial L/\partial v_w`,
     :math:`s_w \leftarrow s_w - \eta_s\,\partial L/\partial s_w` (the driver passes
-    :math:`\eta_s = \eta_k|q|^2`; 0 freezes)."""
+    :math:`\eta_s = \eta_k|q|^2` as ``rates.s``; 0 freezes)."""
+    uw, uptr, occ_sent = words
+    G, lse, cg = work
+    lr_v, lr_s = rates.v, rates.s
     U = uw.shape[0]
     d = emb.shape[1]
     nch = (U + chunk - 1) // chunk
@@ -283,35 +287,31 @@ def word_pass(uw, uptr, occ_sent, scores, ew, shared, emb, G, lse, cg, lr_v, lr_
 
 
 @njit(**NUMBA_FLAGS)
-def forward_backward(word_ids, offsets, labels, weight, uw, scores, ew, try_shared, floor, emb,
-                     kind, theta, K, H, grads_on, chunk_s, G, lse, cg, dtheta):
-    r"""Shared exps (when ``try_shared``), then the sentence pass, redone with
+def forward_backward(sents, uw, scores, emb, exps, clf, grads_on, chunk_s, work, dtheta):
+    r"""Shared exps (when ``exps.try_shared``), then the sentence pass, redone with
     per-sentence shifts if a partition underflows.  Returns ``(L, shared)``: the
     loss and which form ``G``/``cg`` hold, for :func:`word_pass`."""
+    ew, try_shared, floor = exps
     M = shared_exp(uw, scores, ew)
-    loss, ok = sentence_pass(word_ids, offsets, labels, weight, scores, ew, M, try_shared, floor,
-                             emb, kind, theta, K, H, grads_on, chunk_s, G, lse, cg, dtheta)
+    loss, ok = sentence_pass(sents, scores, ew, M, try_shared, floor, emb, clf, grads_on, chunk_s, work,
+                             dtheta)
     shared = try_shared and ok
     if not ok:  # ok is False here: the same (non-literal) flag selects per-sentence shifts
-        loss, ok = sentence_pass(word_ids, offsets, labels, weight, scores, ew, M, ok, floor,
-                                 emb, kind, theta, K, H, grads_on, chunk_s, G, lse, cg, dtheta)
+        loss, ok = sentence_pass(sents, scores, ew, M, ok, floor, emb, clf, grads_on, chunk_s, work, dtheta)
     return loss, shared
 
 
 @njit(**NUMBA_FLAGS)
-def epoch_scores(word_ids, offsets, labels, weight, uw, uptr, occ_sent, scores, ew, try_shared,
-                 floor, emb, kind, theta, K, H, lr_v, lr_s, lr_c, chunk_s, chunk_w,
-                 G, lse, cg, dtheta):
+def epoch_scores(sents, words, scores, emb, exps, clf, rates, chunks, work, dtheta):
     r"""One gradient-descent step on the sentences given (a full batch or one
     mini-batch; :math:`\omega` = ``weight``), all parameters updated from the
     gradients at the old point.  Returns the loss :math:`L` *before* the step.
-    ``ew`` (V), ``G, lse, cg`` (n x d_e, n, n) and ``dtheta`` are work buffers."""
+    ``exps.ew`` (V), ``work`` (n x d_e, n, n) and ``dtheta`` are work buffers."""
+    theta, lr_c = clf.theta, rates.c
     grads_on = lr_c != 0.0
-    loss, shared = forward_backward(word_ids, offsets, labels, weight, uw, scores, ew, try_shared,
-                                    floor, emb, kind, theta, K, H, grads_on, chunk_s, G, lse, cg,
-                                    dtheta)
-    word_pass(uw, uptr, occ_sent, scores, ew, shared, emb, G, lse, cg, lr_v, lr_s, chunk_w,
-              emb[:0], scores[:0])
+    loss, shared = forward_backward(sents, words.uw, scores, emb, exps, clf, grads_on, chunks.sentences,
+                                    work, dtheta)
+    word_pass(words, scores, exps.ew, shared, emb, work, rates, chunks.words, emb[:0], scores[:0])
     if grads_on:
         for p in range(theta.shape[0]):
             theta[p] -= lr_c * dtheta[p]
@@ -319,9 +319,12 @@ def epoch_scores(word_ids, offsets, labels, weight, uw, uptr, occ_sent, scores, 
 
 
 @njit(**NUMBA_PARALLEL_FLAGS)
-def forward_eval(word_ids, offsets, labels, scores, emb, kind, theta, K, H, chunk, lse, pred):
+def forward_eval(sents, scores, emb, clf, chunk, lse, pred):
     r"""Forward pass only (per-sentence shifts): writes :math:`\Lambda_i` and the predicted
-    class of each sentence; returns the summed loss :math:`\sum_i \ell_i` (not divided by n)."""
+    class of each sentence; returns the summed loss :math:`\sum_i \ell_i` (not divided by n;
+    ``sents.weight`` is not used)."""
+    word_ids, offsets, labels, _ = sents
+    kind, theta, K, H = clf
     n = labels.shape[0]
     d = emb.shape[1]
     nch = (n + chunk - 1) // chunk

@@ -24,15 +24,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from attndyn.numerics.kernels.classifier import KIND_CODES, layout
+from attndyn.numerics.kernels.args import (Chunks, Classifier, rates, Sentences, SharedExp,
+                                           WordIndex, Work)
 from attndyn.numerics.kernels.index import word_index
 from attndyn.numerics.kernels.keys import epoch_keys, key_scores, word_pass_keys
 from attndyn.numerics.kernels.scores import epoch_scores, forward_backward, forward_eval, word_pass
 from attndyn.numerics.model import classifiers as cl
+from attndyn.numerics.model.spec import KIND_CODES, layout, OUTPUT_WEIGHT, PARAMETERS
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.settings import KERNEL
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
+
+
+CHUNKS = Chunks(KERNEL.sentence_chunk, KERNEL.word_chunk)  # the kernels' fixed reduction chunks
 
 
 @dataclass
@@ -83,6 +88,15 @@ class Batch:
         return cls(word_ids, offsets, labels, 1.0 / n if weight is None else float(weight),
                    uw, uptr, occ_sent, np.empty((n, d_e), dt), np.empty(n, dt), np.empty(n, dt))
 
+    def sentences(self) -> Sentences:
+        return Sentences(self.word_ids, self.offsets, self.labels, self.weight)
+
+    def words(self) -> WordIndex:
+        return WordIndex(self.uw, self.uptr, self.occ_sent)
+
+    def work(self) -> Work:
+        return Work(self.G, self.lse, self.cg)
+
     @classmethod
     def from_corpus(cls, corpus, d_e: int, dtype="float64") -> "Batch":
         return cls.build(corpus.word_ids, corpus.offsets, corpus.labels, corpus.vocab_size,
@@ -113,11 +127,11 @@ class AttentionModel:
             raise UsageError(f"keys: expected shape (V, d_k) = ({self.embeddings.shape[0]}, "
                              f"{self.query.shape[0]}), got {keys.shape}")
         d_e = self.embeddings.shape[1]
-        names = ("W",) if kind in ("fc", "tc") else ("W1", "b1", "W2", "b2")
+        names = PARAMETERS[kind]
         missing = [n for n in names if n not in classifier]
         if missing:
             raise UsageError(f"classifier {kind}: missing parameter(s) {missing}")
-        last = np.shape(classifier["W" if kind != "tl" else "W2"])
+        last = np.shape(classifier[OUTPUT_WEIGHT[kind]])
         self.n_classes = last[1] if len(last) == 2 else 0
         self.hidden = np.shape(classifier["W1"])[1] if kind == "tl" else 0
         self._layout = layout(kind, d_e, self.n_classes, self.hidden)
@@ -230,24 +244,22 @@ class AttentionModel:
         K, H = self.n_classes, self.hidden
         if self.kind == "fc" and lr_classifier:
             raise UsageError("the fc classifier is fixed: lr_classifier must be 0")
+        clf = Classifier(code, self._theta, K, H)
         if self.explicit_keys:
-            return float(epoch_keys(batch.word_ids, batch.offsets, batch.labels, batch.weight,
-                                    batch.uw, batch.uptr, batch.occ_sent, self._scores, self._ew,
-                                    self.shared_exp, KERNEL.shared_exp_floor, self.embeddings,
-                                    self._keys, self.query, code, self._theta, K, H,
-                                    float(lr_embeddings), float(lr_keys), float(lr_query),
-                                    float(lr_classifier), KERNEL.sentence_chunk, KERNEL.word_chunk,
-                                    batch.G, batch.lse, batch.cg, self._dtheta, self._dq))
+            return float(epoch_keys(batch.sentences(), batch.words(), self._scores, self.embeddings,
+                                    self._keys, self.query, self._shared_exp(), clf,
+                                    rates(v=lr_embeddings, s=lr_keys, q=lr_query, c=lr_classifier),
+                                    CHUNKS, batch.work(), self._dtheta, self._dq))
         if lr_query:
             raise UsageError("lr_query: the query is fixed in this model (explicit_keys=False)")
         q = self.query.astype(np.float64)
         lr_s = float(lr_keys) * float(q @ q)
-        return float(epoch_scores(batch.word_ids, batch.offsets, batch.labels, batch.weight,
-                                  batch.uw, batch.uptr, batch.occ_sent, self._scores, self._ew,
-                                  self.shared_exp, KERNEL.shared_exp_floor, self.embeddings, code,
-                                  self._theta, K, H, float(lr_embeddings), lr_s,
-                                  float(lr_classifier), KERNEL.sentence_chunk, KERNEL.word_chunk,
-                                  batch.G, batch.lse, batch.cg, self._dtheta))
+        return float(epoch_scores(batch.sentences(), batch.words(), self._scores, self.embeddings,
+                                  self._shared_exp(), clf, rates(v=lr_embeddings, s=lr_s, c=lr_classifier),
+                                  CHUNKS, batch.work(), self._dtheta))
+
+    def _shared_exp(self) -> SharedExp:
+        return SharedExp(self._ew, bool(self.shared_exp), KERNEL.shared_exp_floor)
 
     def gradients(self, batch: Batch) -> tuple[float, dict]:
         r"""Loss :math:`L` and every gradient at the current point (no update):
@@ -261,23 +273,21 @@ class AttentionModel:
         scores = self._scores
         if self.explicit_keys:
             key_scores(batch.uw, keys, self.query, scores)
-        loss, shared = forward_backward(batch.word_ids, batch.offsets, batch.labels, batch.weight,
-                                        batch.uw, scores, self._ew, self.shared_exp,
-                                        KERNEL.shared_exp_floor, self.embeddings, code, self._theta,
-                                        self.n_classes, self.hidden, True, KERNEL.sentence_chunk,
-                                        batch.G, batch.lse, batch.cg, dtheta)
+        loss, shared = forward_backward(batch.sentences(), batch.uw, scores, self.embeddings,
+                                        self._shared_exp(), Classifier(code, self._theta, self.n_classes,
+                                                                       self.hidden),
+                                        True, KERNEL.sentence_chunk, batch.work(), dtheta)
         self.last_shared_exp = bool(shared)  # which path the sentence pass took (for tests)
         U = len(batch.uw)
         gv = np.zeros((U, self.embeddings.shape[1]), self.embeddings.dtype)
         gs = np.zeros(U, self.embeddings.dtype)
         dq = np.zeros_like(self.query)
         if self.explicit_keys:
-            word_pass_keys(batch.uw, batch.uptr, batch.occ_sent, scores, self._ew, shared,
-                           self.embeddings, keys, self.query, batch.G, batch.lse, batch.cg, 0.0, 0.0,
-                           KERNEL.word_chunk, gv, gs, dq)
+            word_pass_keys(batch.words(), scores, self._ew, shared, self.embeddings, keys, self.query,
+                           batch.work(), rates(), KERNEL.word_chunk, gv, gs, dq)
         else:
-            word_pass(batch.uw, batch.uptr, batch.occ_sent, scores, self._ew, shared, self.embeddings,
-                      batch.G, batch.lse, batch.cg, 0.0, 0.0, KERNEL.word_chunk, gv, gs)
+            word_pass(batch.words(), scores, self._ew, shared, self.embeddings, batch.work(), rates(),
+                      KERNEL.word_chunk, gv, gs)
             dq = gs @ keys[batch.uw] if U else dq
         V = self.vocab_size
         out = {"embeddings": np.zeros_like(self.embeddings), "scores": np.zeros(V, gs.dtype)}
@@ -299,9 +309,9 @@ class AttentionModel:
         pred = np.empty(n, np.int64)
         if n == 0:
             return float("nan"), lse, pred
-        total = forward_eval(word_ids, offsets, labels, np.ascontiguousarray(self.scores),
-                             self.embeddings, KIND_CODES[self.kind], self._theta, self.n_classes,
-                             self.hidden, KERNEL.sentence_chunk, lse, pred)
+        total = forward_eval(Sentences(word_ids, offsets, labels, 1.0), np.ascontiguousarray(self.scores),
+                             self.embeddings, Classifier(KIND_CODES[self.kind], self._theta, self.n_classes,
+                                                         self.hidden), KERNEL.sentence_chunk, lse, pred)
         return float(total) / n, lse, pred
 
 

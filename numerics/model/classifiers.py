@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from attndyn.numerics.model.spec import is_linear, KINDS
 from attndyn.proofs.errors import UsageError
 
-KINDS = ("fc", "tc", "tl")
 TL_HIDDEN = 10
 
 
@@ -50,7 +50,7 @@ def init_classifier(kind: str, d_e: int, K: int, rng: np.random.Generator,
     """
     if kind not in KINDS:
         raise UsageError(f"classifier: expected one of {KINDS}, got {kind!r}")
-    if kind in ("fc", "tc"):
+    if is_linear(kind):
         W = paper_matrix(d_e, K, rng) if matrix is None else check_matrix(matrix, d_e, K)
         return {"W": W}
     if matrix is not None:
@@ -65,7 +65,7 @@ def init_classifier(kind: str, d_e: int, K: int, rng: np.random.Generator,
 
 
 def logits(kind: str, params: dict[str, np.ndarray], C: np.ndarray) -> np.ndarray:
-    if kind in ("fc", "tc"):
+    if is_linear(kind):
         return C @ params["W"]
     H = np.maximum(0.0, C @ params["W1"] + params["b1"])
     return H @ params["W2"] + params["b2"]
@@ -96,7 +96,7 @@ def loss_and_grads(kind: str, params: dict[str, np.ndarray], C: np.ndarray, y: n
     gradient flow at a kink).  ``fwd = bwd = (p > 0)`` is the ordinary ReLU."""
     n = C.shape[0]
     w = np.full(n, 1.0 / n) if weights is None else np.asarray(weights, dtype=np.float64)
-    if kind in ("fc", "tc"):
+    if is_linear(kind):
         per_row, dZ = cross_entropy(logits(kind, params, C), y)
         dZ = dZ * w[:, None]
         return float(w @ per_row), dZ @ params["W"].T, {"W": C.T @ dZ}

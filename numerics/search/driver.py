@@ -41,12 +41,13 @@ from collections import deque
 from dataclasses import dataclass, field
 import json
 from pathlib import Path
-import sys
 import time
+import warnings
 
 import numpy as np
 
 from attndyn.numerics.outputs import writable_dir
+from attndyn.numerics.progress import Progress
 from attndyn.numerics.search import metrics as sm
 from attndyn.numerics.search.cases import evaluate_point, make_case
 from attndyn.numerics.search.pools import connect, quiet_dask_logs
@@ -60,45 +61,6 @@ from attndyn.proofs.settings import SEARCH
 
 # --------------------------------------------------------------------------- progress
 
-class Progress:
-    """One status line on stderr: a bar on a terminal (redrawn at most every
-    ``SEARCH.progress_interval`` s), plain lines every 10 % otherwise."""
-
-    def __init__(self, total: int, enabled: bool, stream=None):
-        self.stream = stream or sys.stderr
-        self.enabled = enabled
-        self.tty = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.total = max(1, total)
-        self.t0 = self.last = time.perf_counter()
-        self.last_decile = -1
-
-    def update(self, c: "Counts", force: bool = False) -> None:
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        text = (f"{c.evaluated}/{self.total} evaluated  {c.candidates} candidates  {c.confirmed} confirmed  "
-                f"{c.cases} cases  {now - self.t0:.1f}s")
-        if self.tty:
-            if not force and now - self.last < SEARCH.progress_interval:
-                return
-            frac = min(1.0, c.evaluated / self.total)
-            bar = "#" * int(24 * frac) + "." * (24 - int(24 * frac))
-            self.stream.write(f"\r[{bar}] {text}")
-        else:
-            decile = int(10 * c.evaluated / self.total)
-            if not force and decile == self.last_decile:
-                return
-            self.last_decile = decile
-            self.stream.write(f"search: {text}\n")
-        self.last = now
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
 @dataclass
 class Counts:
     evaluated: int = 0
@@ -106,6 +68,10 @@ class Counts:
     confirmed: int = 0
     cases: int = 0
     failed: int = 0
+
+    def status(self) -> str:
+        """The progress line's status: what the search has found so far."""
+        return f"{self.candidates} candidates  {self.confirmed} confirmed  {self.cases} cases"
     errors: int = 0
     new: int = 0
 
@@ -136,8 +102,17 @@ def _check_args(claim, budget, workers, seed) -> None:
         raise UsageError(f"--seed: expected an integer >= 0, got {seed!r}")
 
 
+class SearchInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a search, after every finished point was saved: says how many and where."""
+
+    def __init__(self, saved: int, budget: int, points: Path):
+        super().__init__(f"{saved} of {budget} points are saved in {points}: continue with --resume")
+        self.saved, self.budget, self.points = saved, budget, points
+
+
 def _warn(msg: str) -> None:
-    print(f"attndyn search: warning: {msg}", file=sys.stderr, flush=True)
+    """The default for ``warn``: a Python warning (the command line passes a printer instead)."""
+    warnings.warn(msg, RuntimeWarning, stacklevel=3)
 
 
 def _open_dir(out_dir, claim, seed, inside, resume) -> Path:
@@ -168,22 +143,22 @@ def _open_dir(out_dir, claim, seed, inside, resume) -> Path:
     return d
 
 
-def _load_state(d: Path, claim: str, points: list[dict], keys: list[str]) -> _State:
+def _load_state(d: Path, claim: str, points: list[dict], keys: list[str], warn=_warn) -> _State:
     st = _State()
-    good, bad = read_jsonl(d / POINTS, _warn)
+    good, bad = read_jsonl(d / POINTS, warn)
     keep: list[bytes] = []
     drop: list[tuple[int, str]] = list(bad)
     for no, rec in good:
         i, key = rec.get("index"), rec.get("key")
         if not isinstance(i, int) or not isinstance(key, str) or "status" not in rec:
-            _warn(f"{d / POINTS} line {no}: not a point record (index, key, status); skipped")
+            warn(f"{d / POINTS} line {no}: not a point record (index, key, status); skipped")
             drop.append((no, json.dumps(rec)))
             continue
         if i < len(keys) and key != keys[i]:
             raise UsageError(f"--resume: {d / POINTS} line {no}: point {i} has key {key} but this search "
                              f"samples {keys[i]} there: the file was written by another search")
         if i in st.records:
-            _warn(f"{d / POINTS} line {no}: point {i} is already recorded; duplicate skipped")
+            warn(f"{d / POINTS} line {no}: point {i} is already recorded; duplicate skipped")
             drop.append((no, json.dumps(rec)))
             continue
         st.records[i] = rec
@@ -193,7 +168,7 @@ def _load_state(d: Path, claim: str, points: list[dict], keys: list[str]) -> _St
             for no, text in drop:
                 fh.write(json.dumps({"line": no, "text": text}) + "\n")
         rewrite_lines(d / POINTS, keep)
-    sgood, sbad = read_jsonl(d / SHRINKS, _warn)
+    sgood, sbad = read_jsonl(d / SHRINKS, warn)
     if sbad:
         rewrite_lines(d / SHRINKS, [dump_line(r) for _, r in sgood])
     for _, r in sgood:
@@ -204,7 +179,7 @@ def _load_state(d: Path, claim: str, points: list[dict], keys: list[str]) -> _St
             st.cases[tuple(case["broken"])] = f.name
             st.done.update(case["broken"])
         except (ValueError, KeyError, TypeError):
-            _warn(f"{f}: not a readable case file; ignored")
+            warn(f"{f}: not a readable case file; ignored")
     return st
 
 
@@ -227,9 +202,13 @@ def _case_name(claim: str, broken: list[str], key: str) -> str:
 
 
 def run_search(claim: str, budget: int, workers: int, out_dir, seed: int = 0, scheduler: str | None = None,
-               resume: bool = False, inside_hypotheses: bool = False, progress: bool = True) -> dict:
+               resume: bool = False, inside_hypotheses: bool = False, progress: bool = True,
+               warn=_warn) -> dict:
     """Run (or resume) a counterexample search; returns the summary also written to
-    ``DIR/summary.json`` (counts, cases, seconds).  See the module docstring."""
+    ``DIR/summary.json`` (counts, cases, seconds).  See the module docstring.
+
+    ``warn(message)`` hears of skipped records when resuming (default: a Python warning).
+    Ctrl-C raises :class:`SearchInterrupted` once every finished point is saved."""
     _check_args(claim, budget, workers, seed)
     budget, workers, seed = int(budget), int(workers), int(seed)
     t0 = time.perf_counter()
@@ -241,7 +220,7 @@ def run_search(claim: str, budget: int, workers: int, out_dir, seed: int = 0, sc
     pool = connect(workers, scheduler)  # ... and an unreachable scheduler before anything is written
     try:
         d = _open_dir(out_dir, claim, seed, inside_hypotheses, resume)
-        st = _load_state(d, claim, points, keys)
+        st = _load_state(d, claim, points, keys, warn)
     except BaseException:
         pool.close()
         raise
@@ -252,7 +231,7 @@ def run_search(claim: str, budget: int, workers: int, out_dir, seed: int = 0, sc
             _count(counts, r)
     counts.cases = len(st.cases)
     log, shrink_log = AppendLog(d / POINTS), AppendLog(d / SHRINKS)
-    bar = Progress(budget, progress)
+    bar = Progress(budget, "search", unit="evaluated", enabled=progress, interval=SEARCH.progress_interval)
     queue = deque(todo)
     limit = max(1, pool.workers) * SEARCH.inflight_per_worker
     in_points = 0
@@ -315,7 +294,7 @@ def run_search(claim: str, budget: int, workers: int, out_dir, seed: int = 0, sc
     try:
         submit_points()
         schedule_cases()
-        bar.update(counts, force=True)
+        bar.update(counts.evaluated, counts.status(), force=True)
         while pool.pending():
             tag, res = pool.next()
             if tag[0] == "point":
@@ -345,8 +324,8 @@ def run_search(claim: str, budget: int, workers: int, out_dir, seed: int = 0, sc
                 if res.get("outcome") == "case" and entry.get("hypothesis"):
                     st.done.add(entry["hypothesis"])
             schedule_cases()
-            bar.update(counts)
-        bar.update(counts, force=True)
+            bar.update(counts.evaluated, counts.status())
+        bar.update(counts.evaluated, counts.status(), force=True)
     except KeyboardInterrupt:
         interrupted = True
         quiet_dask_logs()
@@ -358,8 +337,7 @@ def run_search(claim: str, budget: int, workers: int, out_dir, seed: int = 0, sc
         pool.close(interrupted)
         if interrupted:
             saved = sum(1 for i in st.records if i < budget)
-            print(f"attndyn search: interrupted; {saved} of {budget} points are saved in {d / POINTS}: "
-                  f"continue with --resume", file=sys.stderr, flush=True)
+            raise SearchInterrupted(saved, budget, d / POINTS) from None
     summary = _summary(claim, seed, budget, inside_hypotheses, d, st, counts, pool,
                        time.perf_counter() - t0)
     write_json_atomic(d / SUMMARY, summary)

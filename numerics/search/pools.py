@@ -37,7 +37,8 @@ class SerialPool:
 def quiet_dask_logs() -> None:
     """After Ctrl-C (which may reach the worker processes too) the connection errors dask logs
     while the cluster goes down are expected, and would bury our one-line message."""
-    for name in ("distributed", "tornado", "asyncio"):
+    # dask's logging config gives tornado.application its own level, so name it too
+    for name in ("distributed", "tornado", "tornado.application", "asyncio"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
 

@@ -37,6 +37,7 @@ from attndyn.numerics.data.sst import read_sst
 from attndyn.numerics.kernels.stats import record_stats
 from attndyn.numerics.model.attention import AttentionModel, Batch
 from attndyn.numerics.outputs import writable_dir, write_json
+from attndyn.numerics.progress import Progress
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.sen import sen_curve
 from attndyn.proofs.settings import TRAINING
@@ -116,33 +117,6 @@ def _atomic_savez(path: Path, arrays: dict) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-
-
-class Progress:
-    """A one-line text bar on stderr, redrawn at most every ``TRAINING.progress_interval`` s."""
-
-    def __init__(self, total: int, enabled: bool, stream=None):
-        self.stream = stream or sys.stderr
-        self.enabled = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.total = max(total, 1)
-        self.t0 = self.last = time.perf_counter()
-
-    def update(self, done: int, loss: float, force: bool = False) -> None:
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        if not force and now - self.last < TRAINING.progress_interval:
-            return
-        self.last = now
-        frac = done / self.total
-        bar = "#" * int(30 * frac) + "." * (30 - int(30 * frac))
-        self.stream.write(f"\r[{bar}] {done}/{self.total} epochs  loss {loss:.6g}  {now - self.t0:6.1f}s")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            self.stream.write("\n")
-            self.stream.flush()
 
 
 # --------------------------------------------------------------------------- result
@@ -375,7 +349,7 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
     initial_qv = q0 * np.linalg.norm(model.embeddings[topic_words].astype(np.float64), axis=1)
 
     n_threads, old_threads = _threads(t_cfg.threads)
-    bar = Progress(E, progress)
+    bar = Progress(E, "train", unit="epochs", enabled=progress, interval=TRAINING.progress_interval)
     status, message = "ok", ""
     done = 0
     loss = float("nan")
@@ -404,7 +378,7 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
                               if traj.n else "no finite trajectory record"))
                 break
             done = epoch + 1
-            bar.update(done, loss)
+            bar.update(done, f"loss {loss:.6g}")
             if out is not None and time.perf_counter() - last_snapshot > TRAINING.snapshot_seconds:
                 _atomic_savez(out / "trajectory.npz", traj.arrays())
                 last_snapshot = time.perf_counter()
@@ -423,7 +397,7 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
             _atomic_savez(out / "trajectory.npz", traj.arrays())
         raise
     finally:
-        bar.update(done, loss, force=True)
+        bar.update(done, f"loss {loss:.6g}", force=True)
         bar.close()
         if old_threads is not None:
             numba.set_num_threads(old_threads)

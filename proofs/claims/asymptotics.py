@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from attndyn.proofs.asymptotics import asymptotics, certificate, H0, Q_SQ, R_RATIO, RHO
+from attndyn.proofs.asymptotics import asymptotics, certificate, H0, R_RATIO, RHO
 from attndyn.proofs.claims.registry import claim, Outcome
 from attndyn.proofs.confirm import Check, checks_details, combine, judge_arrays, rng_for
-from attndyn.proofs.model import BASE
+from attndyn.proofs.model import BASE, Q_SQ
 from attndyn.proofs.settings import SYMBOLIC_SAMPLING
 
 REPORT_ORDER = 40  # where these claims stand in the report (attndyn.proofs.claims.registry)

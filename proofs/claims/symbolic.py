@@ -308,7 +308,7 @@ def promotion_ratio_stated() -> sp.Expr:
     return 2 * LR_RATIO * (1 + sp.exp(BASE.s) / BASE.m) / inner(BASE.q, BASE.q)
 
 
-SIGMA = sp.Symbol("sigma", real=True)
+S_VAR = sp.Symbol("sigma", real=True)  # the integration variable standing for the score
 S0 = sp.Symbol("s_0", real=True)
 V0SQ = sp.Symbol(r"\|v_{0}\|^{2}", nonnegative=True)
 
@@ -319,7 +319,7 @@ def sen_closed_form() -> sp.Expr:
     returns :math:`|q|^2(|v_t|^2 - |v_0|^2)` as an expression in ``s_t``, ``s_0``, m, rates."""
     _, _, ratio = promotion_ratio()
     Q = inner(BASE.q, BASE.q)
-    return sp.expand(Q * sp.integrate(sp.expand(ratio.xreplace({BASE.s: SIGMA})), (SIGMA, S0, BASE.s)))
+    return sp.expand(Q * sp.integrate(sp.expand(ratio.xreplace({BASE.s: S_VAR})), (S_VAR, S0, BASE.s)))
 
 
 def sen_closed_form_stated() -> sp.Expr:
@@ -350,7 +350,7 @@ def s3_sen_closed_form() -> Outcome:
          r"\frac{d|v_t|^2}{ds_t}", ratio)
     derived = sen_closed_form()
     D.eq(r"Integrating from $s_0$ to $s_t$", r"|q|^2\left(|v_t|^2 - |v_0|^2\right)",
-         sp.Integral(sp.factor(Q * ratio.xreplace({S.s: SIGMA})), (SIGMA, S0, S.s)))
+         sp.Integral(sp.factor(Q * ratio.xreplace({S.s: S_VAR})), (S_VAR, S0, S.s)))
     D.eq("", r"|q|^2\left(|v_t|^2 - |v_0|^2\right)", sp.factor_terms(derived))
     stated = sen_closed_form_stated()
     checks: list = [scalar_identity("closed form = stated", derived, stated, 30)]

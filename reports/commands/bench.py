@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from attndyn.reports.cli.exits import ExitCode
+
 NAME = "bench"
 HELP = ("benchmark (not a test): kernel epoch time vs a NumPy twin and PyTorch at the paper's size "
         "and at N = V = 10^6, peak memory, `reproduce synthetic` training time; targets PASS/MISS")
@@ -41,4 +43,4 @@ def run(args: argparse.Namespace) -> int:
     failed = [f"{s}/{i}" for s, d in out["sizes"].items() for i, r in d["results"].items() if "error" in r]
     if out["reproduce"] and "error" in out["reproduce"]:
         failed.append("reproduce")
-    return 1 if failed else 0
+    return ExitCode.NOT_AS_EXPECTED if failed else ExitCode.OK

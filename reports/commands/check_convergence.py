@@ -14,6 +14,7 @@ import numpy as np
 
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.settings import CONVERGENCE
+from attndyn.reports.cli.exits import ExitCode
 from attndyn.reports.cli.options import add_config_arguments, config_from_args
 
 NAME = "check-convergence"
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         write_json(args.json, report.to_json())
         print(f"wrote {args.json}")
-    return 0
+    return ExitCode.OK
 
 
 def print_report(setting, report) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from attndyn.reports.cli.exits import ExitCode
+
 NAME = "reproduce"
 HELP = ("reproduce the paper's experiments (synthetic: FC/TC/TL; ablation: KF/EF; sst: SST-2/5) as "
         "figures and DIR/summary.json")
@@ -38,4 +40,4 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {len(summary['figures'])} figures and summary.json to {summary['out_dir']}")
     for r in bad:
         print(f"attndyn reproduce: {r['preset']}: {r['message']}", file=sys.stderr)
-    return 1 if bad else 0
+    return ExitCode.NOT_AS_EXPECTED if bad else ExitCode.OK

@@ -7,6 +7,7 @@ import sys
 from attndyn.numerics.search.space import CLAIMS, describe, HYPOTHESES
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.settings import SEARCH
+from attndyn.reports.cli.exits import ExitCode
 
 NAME = "search"
 HELP = ("search for counterexamples to a claim (sen-identity, convergence) over a declared space; "
@@ -71,14 +72,14 @@ def run(args: argparse.Namespace) -> int:
                                  ("--scheduler", args.scheduler)) if v is not None]
         if others or args.resume or args.inside_hypotheses:
             raise UsageError(f"--replay: takes only the case file, not {', '.join(others) or '--resume'}")
-        from attndyn.numerics.search.cases import (replay)  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
+        from attndyn.numerics.search.cases import replay  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
 
         rep = replay(args.replay)
         verdict = "REPRODUCES" if rep["reproduces"] else "DOES NOT REPRODUCE"
         print(f"{verdict}: {rep['claim']} with {', '.join(rep['broken']) or 'no hypothesis'} broken: "
               f"violation {rep['violation']!r} (recorded {rep['recorded_violation']!r}, threshold "
               f"{rep['threshold']:g}); {rep['message']}")
-        return 0 if rep["reproduces"] else 1
+        return ExitCode.OK if rep["reproduces"] else ExitCode.NOT_AS_EXPECTED
     if args.claim is None:
         raise UsageError(f"--claim: required (one of {', '.join(CLAIMS)}), or --replay CASE.json")
     if args.claim not in CLAIMS:
@@ -91,11 +92,18 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--workers: expected an integer >= 1, got {args.workers}")
     if args.out is None:
         raise UsageError("--out: required (the directory for points.jsonl and cases/)")
-    from attndyn.numerics.search.driver import (run_search)  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
+    from attndyn.numerics.search.driver import run_search, SearchInterrupted  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
 
-    s = run_search(args.claim, args.budget, args.workers, args.out, seed=args.seed, scheduler=args.scheduler,
-                   resume=args.resume, inside_hypotheses=args.inside_hypotheses,
-                   progress=not args.no_progress)
+    def warn(msg: str) -> None:
+        print(f"attndyn search: warning: {msg}", file=sys.stderr, flush=True)
+
+    try:
+        s = run_search(args.claim, args.budget, args.workers, args.out, seed=args.seed, scheduler=args.scheduler,
+                       resume=args.resume, inside_hypotheses=args.inside_hypotheses,
+                       progress=not args.no_progress, warn=warn)
+    except SearchInterrupted as exc:
+        print(f"attndyn search: interrupted; {exc}", file=sys.stderr, flush=True)
+        raise  # the command line maps it to exit status 130
     print(f"search {s['claim']} ({'inside' if s['inside_hypotheses'] else 'outside'} the hypotheses, seed "
           f"{s['seed']}, {s['executor']}): {s['evaluated']} points evaluated ({s['evaluated_this_run']} this run), "
           f"{s['candidates']} candidates, {s['confirmed']} confirmed, {s['failed']} failed runs, "
@@ -104,4 +112,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {c['file']}: {', '.join(c['broken']) or 'no hypothesis broken'}; violation {c['violation']!r}")
     print(f"summary: {args.out}/summary.json")
     sys.stdout.flush()
-    return 0
+    return ExitCode.OK

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from attndyn.reports.cli.exits import ExitCode
 from attndyn.reports.cli.options import add_config_arguments, config_from_args
 
 NAME = "simulate"
@@ -36,5 +37,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {files['summary']} and {files['trajectory']}")
     if result.status != "ok":
         print(f"attndyn simulate: {result.message}", file=sys.stderr)
-        return 1
-    return 0
+        return ExitCode.NOT_AS_EXPECTED
+    return ExitCode.OK
