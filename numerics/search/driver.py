@@ -41,8 +41,8 @@ from collections import deque
 from dataclasses import dataclass, field
 import json
 from pathlib import Path
+import sys
 import time
-import warnings
 
 import numpy as np
 
@@ -111,8 +111,8 @@ class SearchInterrupted(KeyboardInterrupt):
 
 
 def _warn(msg: str) -> None:
-    """The default for ``warn``: a Python warning (the command line passes a printer instead)."""
-    warnings.warn(msg, RuntimeWarning, stacklevel=3)
+    """The default for ``warn``: one line on stderr, so that a resumed search says what it skipped."""
+    print(f"attndyn search: warning: {msg}", file=sys.stderr, flush=True)
 
 
 def _open_dir(out_dir, claim, seed, inside, resume) -> Path:
@@ -207,7 +207,7 @@ def run_search(claim: str, budget: int, workers: int, out_dir, seed: int = 0, sc
     """Run (or resume) a counterexample search; returns the summary also written to
     ``DIR/summary.json`` (counts, cases, seconds).  See the module docstring.
 
-    ``warn(message)`` hears of skipped records when resuming (default: a Python warning).
+    ``warn(message)`` hears of skipped records when resuming (default: a line on stderr).
     Ctrl-C raises :class:`SearchInterrupted` once every finished point is saved."""
     _check_args(claim, budget, workers, seed)
     budget, workers, seed = int(budget), int(workers), int(seed)

@@ -94,13 +94,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--out: required (the directory for points.jsonl and cases/)")
     from attndyn.numerics.search.driver import run_search, SearchInterrupted  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
 
-    def warn(msg: str) -> None:
-        print(f"attndyn search: warning: {msg}", file=sys.stderr, flush=True)
-
     try:
         s = run_search(args.claim, args.budget, args.workers, args.out, seed=args.seed, scheduler=args.scheduler,
                        resume=args.resume, inside_hypotheses=args.inside_hypotheses,
-                       progress=not args.no_progress, warn=warn)
+                       progress=not args.no_progress)
     except SearchInterrupted as exc:
         print(f"attndyn search: interrupted; {exc}", file=sys.stderr, flush=True)
         raise  # the command line maps it to exit status 130
