@@ -21,11 +21,11 @@ order (``attndyn.proofs.settings.KERNEL``), never per thread.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import io
 import math
 import os
 from pathlib import Path
 import sys
-import tempfile
 import time
 
 import numba
@@ -36,7 +36,7 @@ from attndyn.numerics.data.corpus import Corpus, mean_length_minus_one
 from attndyn.numerics.data.sst import read_sst
 from attndyn.numerics.kernels.stats import record_stats
 from attndyn.numerics.model.attention import AttentionModel, Batch
-from attndyn.numerics.outputs import writable_dir, write_json
+from attndyn.numerics.outputs import atomic_replace, writable_dir, write_json
 from attndyn.numerics.progress import Progress
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.sen import sen_curve
@@ -108,15 +108,10 @@ class Trajectory:
 
 
 def _atomic_savez(path: Path, arrays: dict) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp.npz")
-    os.close(fd)
-    try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """``np.savez`` written atomically (:func:`attndyn.numerics.outputs.atomic_replace`)."""
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_replace(path, buf.getvalue())
 
 
 # --------------------------------------------------------------------------- result

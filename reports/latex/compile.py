@@ -9,9 +9,9 @@ import re
 import shutil
 import signal
 import subprocess
-import tempfile
 from typing import Sequence
 
+from attndyn.numerics.outputs import atomic_replace
 from attndyn.proofs.claims.registry import ClaimResult
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.settings import REPORT
@@ -141,10 +141,7 @@ def write_report(results: list[ClaimResult], out_dir: Path, *, require_pdf: bool
         out_dir.mkdir(parents=True, exist_ok=True)
         source = render(results, out_dir, extra_sections)
         tex = out_dir / TEX_NAME
-        fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{TEX_NAME}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(source)
-        os.replace(tmp, tex)
+        atomic_replace(tex, source.encode("utf-8"))
     except OSError as exc:
         raise UsageError(f"report directory {out_dir}: cannot write there "
                          f"({exc.strerror or exc})") from None
