@@ -1,10 +1,10 @@
 r"""Numeric claims on the reduced topic-word system (issue: numerics): N1, N2.
 
-* ``N1-sen-flow`` — along the reduced gradient flow (:func:`attndyn.numerics.flow.systems.reduced_flow`,
+* ``N1-sen-flow`` — along the reduced gradient flow (:func:`attndyn.numerics.flow.solvers.reduced_flow`,
   DOP853 at ``NUMERIC.flow_rtol``) the SEN quantity
   :math:`H = |q|^2|v_t|^2 - 2\frac{\eta_v}{\eta_k}(s_t + e^{s_t}/m)` stays at its initial
   value, for FC, TC and TL: :math:`\max_\tau|H(\tau)-H(0)|/\max(1,|H(0)|)\le` ``NUMERIC.sen_flow_max``.
-* ``N2-sen-gd-order`` — discrete gradient descent (:func:`attndyn.numerics.flow.systems.reduced_gd`) breaks
+* ``N2-sen-gd-order`` — discrete gradient descent (:func:`attndyn.numerics.flow.solvers.reduced_gd`) breaks
   the identity only through its step size: over a fixed horizon :math:`T = n\eta` the
   residual shrinks like :math:`\eta` (fitted log-log slope in ``NUMERIC.gd_slope_range``).
 

@@ -29,7 +29,7 @@ attention creeps towards 1 over decades of :math:`\tau`):
   unequal lengths, trainable classifier), or the flow contradicts the theory (failed
   integration, :math:`\mu` decreasing, :math:`H` drifting).
 
-The reduced flow (:func:`attndyn.numerics.flow.systems.reduced_flow`, DOP853; LSODA when the flow is
+The reduced flow (:func:`attndyn.numerics.flow.solvers.reduced_flow`, DOP853; LSODA when the flow is
 stiff, which happens when the loss stays bounded away from 0) is run to
 ``horizon`` (default :math:`10^6`, learning rates 1, so :math:`\tau` = lr x epochs) on
 log-spaced samples, and its evidence is reported: attention trend, :math:`\tau_0` after
@@ -158,7 +158,7 @@ def load_classifier_matrix(path, d_e: int, K: int) -> np.ndarray:
 def setting_from_config(cfg, *, name: str = "config", corpus=None) -> ConvergenceSetting:
     """The setting of a :class:`~attndyn.numerics.config.schema.RunConfig`: its corpus (training split) and
     its initial parameters exactly as :func:`attndyn.numerics.training.train.train` draws them, reduced to the
-    topic words (:meth:`attndyn.numerics.flow.systems.FullSystem.reduced`: :math:`\\pi_t`, m per length group).
+    topic words (:meth:`attndyn.numerics.flow.full.FullSystem.reduced`: :math:`\\pi_t`, m per length group).
     Learning rates 1 (all groups share ``train.lr``), so the flow time is :math:`\\tau` = lr x epochs."""
     if corpus is None:
         corpus = load_corpus(cfg.corpus)

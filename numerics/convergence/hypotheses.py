@@ -334,7 +334,7 @@ def nontopic_frozen(n_nontopic: int | None = None, occurrences: float | None = N
                   f"{occurrences:.3g} training sentences on average, so their gradients nearly cancel; "
                   "--confirm-gd measures the full model")
     return Hypothesis("M-frozen", "non-topic words stay at score 0 and embedding 0", True, "both", detail,
-                      "search family finite-vocabulary (attndyn.numerics.flow.systems.full_flow on a small corpus)",
+                      "search family finite-vocabulary (attndyn.numerics.flow.solvers.full_flow on a small corpus)",
                       kind="modelling", evidence={"n_nontopic": n_nontopic, "occurrences": occurrences})
 
 
@@ -535,7 +535,7 @@ BEHAVIOURS = ("score-frozen", "frozen", "score-decreases", "attention-bounded", 
 def observe(cx: Counterexample, n_save: int = 121) -> tuple[list[Observation], object]:
     """Run the counterexample's reduced flow (log-spaced samples to ``cx.horizon``; LSODA when a
     label is not achievable, where the flow is stiff) and measure each expected behaviour.
-    Returns the observations and the :class:`~attndyn.numerics.flow.systems.FlowResult`."""
+    Returns the observations and the :class:`~attndyn.numerics.flow.results.FlowResult`."""
     system = cx.build()
     stiff = any(not achievability_lp(system.theta0["W"], int(y))["holds"] for y in np.unique(system.y))
     result, _ = run_flow(system, save_times(cx.horizon, n_save), stiff=stiff)

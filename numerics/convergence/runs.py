@@ -23,7 +23,7 @@ def save_times(horizon: float, n_save: int) -> np.ndarray:
 
 
 def run_flow(system: ReducedSystem, t_eval: np.ndarray, stiff: bool = False) -> tuple[FlowResult, str]:
-    """The reduced flow at ``t_eval``: DOP853 (:func:`attndyn.numerics.flow.systems.reduced_flow`) within
+    """The reduced flow at ``t_eval``: DOP853 (:func:`attndyn.numerics.flow.solvers.reduced_flow`) within
     ``CONVERGENCE.dop853_max_steps`` steps.  A stiff flow — the loss stays bounded away from
     0 (H-ach fails), so the directions across the loss valley relax at a fixed rate while
     the flow itself slows down like 1/tau — is integrated with LSODA instead: directly when

@@ -4,7 +4,7 @@ in, one number (how far the paper's claim fails there) out.
 **Instances.**  A point with ``n_nontopic == "frozen"`` is the *reduced* model
 (:class:`attndyn.numerics.flow.systems.ReducedSystem`: topic words only, non-topic words at score 0 and
 embedding 0; ``m_spread > 0`` gives length groups :math:`m_i\in\{m-r..m+r\}` with equal
-weights).  A finite ``n_nontopic`` is the *full* model (:class:`attndyn.numerics.flow.systems.FullSystem`)
+weights).  A finite ``n_nontopic`` is the *full* model (:class:`attndyn.numerics.flow.full.FullSystem`)
 on a small synthetic corpus (:func:`attndyn.numerics.data.corpus.synthetic`, all sentences in the
 training split).  A trained query in the reduced model (non-topic keys stay 0, so their
 scores stay 0) is the flow

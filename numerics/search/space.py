@@ -202,7 +202,7 @@ def _finite_vocab(p: dict) -> bool:
 
 
 def _classifier_choices(p: dict) -> tuple:
-    # TL's ReLU kinks need the Filippov treatment of the reduced flow (attndyn.numerics.flow.systems.ReluSwitching);
+    # TL's ReLU kinks need the Filippov treatment of the reduced flow (attndyn.numerics.flow.switching.ReluSwitching);
     # the full model's and the trained-query flows integrate the raw field, which chatters at a
     # sliding kink until the step budget is gone, so TL is sampled in the reduced model only
     if _finite_vocab(p) or p.get("train_query"):
