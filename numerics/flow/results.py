@@ -14,8 +14,20 @@ from attndyn.proofs.status import FlowStatus
 
 # --------------------------------------------------------------------------- saved output
 
+class _Ended:
+    """How a run ended, shared by the results: ``status`` (a :class:`FlowStatus`; a plain
+    string is converted) and ``ok``."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", FlowStatus.coerce(self.status))
+
+    @property
+    def ok(self) -> bool:
+        return self.status == FlowStatus.OK
+
+
 @dataclass(frozen=True, eq=False)
-class FlowResult:
+class FlowResult(_Ended):
     """The reduced flow (or discrete GD) sampled at times ``t``.
 
     ``v`` (n, T, d_e), ``s`` (n, T), ``theta`` trajectories of the trainable classifier
@@ -29,18 +41,11 @@ class FlowResult:
     s: np.ndarray
     theta: dict
     loss: np.ndarray
-    status: FlowStatus  # a plain string is accepted and converted
+    status: FlowStatus
     message: str
     n_steps: int = 0
     n_evals: int = 0
     n_events: int = 0  # switches of the TL ReLUs (Filippov events)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "status", FlowStatus.coerce(self.status))
-
-    @property
-    def ok(self) -> bool:
-        return self.status == FlowStatus.OK
 
     def classifier_params(self, i: int) -> dict:
         """All classifier parameters (fixed and trained) at sample ``i``."""
@@ -75,7 +80,7 @@ class FlowResult:
 
 
 @dataclass(frozen=True, eq=False)
-class FullFlowResult:
+class FullFlowResult(_Ended):
     """The full model's flow sampled at ``t``: ``embeddings`` (n, V, d_e), ``scores`` (n, V),
     ``keys`` (n, V, d_k) and ``q`` (n, d_k) when the query trains (else ``keys`` None and
     ``q`` the fixed query repeated), ``theta`` trajectories, ``loss`` (n,), status/message."""
@@ -88,17 +93,10 @@ class FullFlowResult:
     q: np.ndarray
     theta: dict
     loss: np.ndarray
-    status: FlowStatus  # a plain string is accepted and converted
+    status: FlowStatus
     message: str
     n_steps: int = 0
     n_evals: int = 0
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "status", FlowStatus.coerce(self.status))
-
-    @property
-    def ok(self) -> bool:
-        return self.status == FlowStatus.OK
 
     def topic(self) -> tuple[np.ndarray, np.ndarray]:
         """The topic words' embeddings (n, T, d_e) and scores (n, T), in ``corpus.topic_words`` order."""
