@@ -97,7 +97,7 @@ class KernelLayout:
 
 @dataclass(frozen=True)
 class TrainingChecks:
-    """Tolerances of the training-kernel tests and claims (numerics/train.py, N4)."""
+    """Tolerances of the training-kernel tests and claims (numerics/training/train.py, N4)."""
 
     fd_step: float = 1e-6  # central finite differences of the full model's loss
     fd_rtol: float = 1e-6  # ... agree with the kernel gradients to this (relative to the array's scale)
@@ -113,7 +113,7 @@ TRAINING = TrainingChecks()
 
 @dataclass(frozen=True)
 class FlowSettings:
-    """Gradient-flow integration (numerics/flow.py) and the numeric claims N1, N2."""
+    """Gradient-flow integration (numerics/flow/) and the numeric claims N1, N2."""
 
     max_steps: int = 1_000_000  # DOP853 step budget: beyond it a run returns status "failed"
     max_events: int = 100_000  # switch budget (TL: a ReLU changing side or sliding along its kink)
@@ -136,7 +136,7 @@ FLOW = FlowSettings()
 
 @dataclass(frozen=True)
 class SymbolicSampling:
-    """Where the random points of the symbolic checks are drawn (proofs/symbolic.py).
+    """Where the random points of the symbolic checks are drawn (proofs/claims/symbolic.py).
 
     Inner products come from random standard-normal vectors of ``vector_dim``
     components, so a point is always realisable; integers (the number ``m`` of
@@ -159,7 +159,7 @@ SYMBOLIC_SAMPLING = SymbolicSampling()
 
 @dataclass(frozen=True)
 class ConvergenceChecks:
-    """The convergence checker (numerics/hypotheses.py, numerics/convergence.py,
+    """The convergence checker (numerics/convergence/hypotheses.py, numerics/convergence/checker.py,
     proofs/asymptotics.py) and its claims C0-C2."""
 
     # an LP optimum counts as positive when above lp_tol * max(1, scale), scale the
@@ -196,7 +196,7 @@ CONVERGENCE = ConvergenceChecks()
 
 @dataclass(frozen=True)
 class SearchSettings:
-    """The counterexample search (numerics/search_space.py, numerics/search.py,
+    """The counterexample search (numerics/search/space.py, numerics/search/driver.py,
     numerics/search_metrics.py)."""
 
     p_inside: float = 0.5  # outside search: each restricted dimension keeps its hypothesis with this probability
@@ -260,7 +260,7 @@ REPRODUCE = ReproduceSettings()
 
 @dataclass(frozen=True)
 class BenchSettings:
-    """``attndyn bench`` (numerics/bench.py): sizes, repetitions, targets.  A benchmark, not a test."""
+    """``attndyn bench`` (numerics/experiments/bench.py): sizes, repetitions, targets.  A benchmark, not a test."""
 
     warmup_epochs: int = 2  # epochs run (and discarded) before timing: compilation, caches, page faults
     rounds: int = 3  # sizes up to 10^5: every implementation measured this many times, in turn

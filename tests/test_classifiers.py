@@ -1,4 +1,4 @@
-"""numerics/classifiers.py (the reference twin) against central finite differences."""
+"""numerics/model/classifiers.py (the reference twin) against central finite differences."""
 import numpy as np
 import pytest
 

@@ -3,7 +3,7 @@
 Most tests swap the claim registry for fake claims (monkeypatching
 ``attndyn.proofs.claims.registry.registry``), so they neither wait for nor depend on the real
 proofs; one test runs the real console entry point in a subprocess, and one
-integration test builds the real symbolic report when ``proofs/symbolic.py`` exists.
+integration test builds the real symbolic report when ``proofs/claims/symbolic.py`` exists.
 """
 from __future__ import annotations
 
@@ -190,7 +190,7 @@ def _squash(text: str) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (ROOT / "proofs" / "symbolic.py").exists(), reason="proofs/symbolic.py not written yet")
+@pytest.mark.skipif(not (ROOT / "proofs" / "claims" / "symbolic.py").exists(), reason="proofs/claims/symbolic.py not written yet")
 @pytest.mark.skipif(not (HAVE_TEX and HAVE_PDFTOTEXT), reason="latexmk/pdflatex or pdftotext not on PATH")
 def test_real_symbolic_report_has_every_title(tmp_path):
     out = tmp_path / "r"

@@ -1,4 +1,4 @@
-"""The convergence checker (numerics/convergence.py), its claims and its command."""
+"""The convergence checker (numerics/convergence/checker.py), its claims and its command."""
 from __future__ import annotations
 
 import json

@@ -1,7 +1,7 @@
 """The numba training kernels against a plain NumPy twin, finite differences and each other.
 
 The twin below is written from the model's definition (softmax attention over
-each sentence, numerics/classifiers.py for the classifier) and shares no code
+each sentence, numerics/model/classifiers.py for the classifier) and shares no code
 with the kernels.
 """
 import itertools

@@ -8,6 +8,7 @@ import pytest
 from attndyn.numerics.model.attention import AttentionModel
 from attndyn.numerics.config.schema import CorpusSpec, ModelConfig, RunConfig, TrainConfig
 from attndyn.numerics.data.corpus import Corpus, SyntheticConfig, synthetic
+from attndyn.proofs.settings import KERNEL
 from attndyn.numerics.training.train import Progress, train
 from attndyn.proofs.errors import UsageError
 from attndyn.reports.cli import main
@@ -107,6 +108,9 @@ def test_output_dir_gets_trajectory_and_summary(tmp_path):
     word = summary["topic_words"][0]
     assert set(word) >= {"label", "score", "norm", "scaled_norm", "attention_mean", "attention_min"}
     assert word["scaled_norm"] == pytest.approx(summary["q_norm"] * word["norm"])
+    # what decides the last bits is recorded: chunk sizes and the shared-exp path
+    assert summary["kernel"] == {"sentence_chunk": KERNEL.sentence_chunk, "word_chunk": KERNEL.word_chunk,
+                                 "shared_exp": True, "shared_exp_floor": KERNEL.shared_exp_floor}
 
 
 def test_sen_residual_against_the_closed_form():

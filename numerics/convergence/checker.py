@@ -60,8 +60,9 @@ from attndyn.numerics.training.train import load_corpus, train
 from attndyn.proofs.asymptotics import max_margin, predictions, s_correction
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.settings import CONVERGENCE, NUMERIC
+from attndyn.proofs.status import Verdict
 
-VERDICTS = ("converged", "not-converged", "undecided")
+VERDICTS = tuple(v.value for v in Verdict)
 
 
 class ConvergenceFailure(RuntimeError):
@@ -192,9 +193,12 @@ class Conclusion:
     certificate that decided it."""
 
     name: str
-    verdict: str
+    verdict: Verdict  # a plain string is accepted and converted
     reasons: tuple[str, ...]
     certificate: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "verdict", Verdict.coerce(self.verdict))
 
     def to_json(self) -> dict:
         return {"verdict": self.verdict, "reasons": list(self.reasons), "certificate": self.certificate}
@@ -205,12 +209,15 @@ class WordVerdict:
     word: int
     name: str
     label: int
-    verdict: str
+    verdict: Verdict  # a plain string is accepted and converted
     reasons: tuple[str, ...]
     attention: Conclusion
     loss: Conclusion
     hypotheses: tuple[hyp.Hypothesis, ...]
     evidence: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "verdict", Verdict.coerce(self.verdict))
 
     @property
     def failed_hypotheses(self) -> list[str]:

@@ -10,6 +10,7 @@ from scipy.special import expit
 
 from attndyn.numerics.flow.full import FullSystem
 from attndyn.numerics.flow.systems import ReducedSystem
+from attndyn.proofs.status import FlowStatus
 
 # --------------------------------------------------------------------------- saved output
 
@@ -28,15 +29,18 @@ class FlowResult:
     s: np.ndarray
     theta: dict
     loss: np.ndarray
-    status: str
+    status: FlowStatus  # a plain string is accepted and converted
     message: str
     n_steps: int = 0
     n_evals: int = 0
     n_events: int = 0  # switches of the TL ReLUs (Filippov events)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", FlowStatus.coerce(self.status))
+
     @property
     def ok(self) -> bool:
-        return self.status == "ok"
+        return self.status == FlowStatus.OK
 
     def classifier_params(self, i: int) -> dict:
         """All classifier parameters (fixed and trained) at sample ``i``."""
@@ -84,14 +88,17 @@ class FullFlowResult:
     q: np.ndarray
     theta: dict
     loss: np.ndarray
-    status: str
+    status: FlowStatus  # a plain string is accepted and converted
     message: str
     n_steps: int = 0
     n_evals: int = 0
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", FlowStatus.coerce(self.status))
+
     @property
     def ok(self) -> bool:
-        return self.status == "ok"
+        return self.status == FlowStatus.OK
 
     def topic(self) -> tuple[np.ndarray, np.ndarray]:
         """The topic words' embeddings (n, T, d_e) and scores (n, T), in ``corpus.topic_words`` order."""

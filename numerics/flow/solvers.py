@@ -17,6 +17,7 @@ from attndyn.numerics.flow.systems import (learning_rate, reduced_loss, reduced_
                                            ReducedSystem, TRAINABLE)
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.settings import FLOW, NUMERIC
+from attndyn.proofs.status import FlowStatus
 
 # --------------------------------------------------------------------------- solver
 
@@ -26,11 +27,14 @@ class Trajectory:
 
     t: np.ndarray
     X: np.ndarray
-    status: str  # "ok" or "failed"
+    status: FlowStatus  # a plain string is accepted and converted
     message: str
     n_steps: int
     n_evals: int
     n_events: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", FlowStatus.coerce(self.status))
 
 
 def time_grid(horizon: float, n: int = FLOW.n_save, spacing: str = "log",

@@ -8,7 +8,7 @@ step recomputes :math:`s_w = q\cdot k_w` from the keys (V x d_k) and uses
     \frac{\partial L}{\partial q} = \sum_w \frac{\partial L}{\partial s_w}\,k_w,
 
 with :math:`\partial L/\partial s_w` and :math:`\partial L/\partial v_w` from the same
-sentence and word passes as the fixed-query kernels (numerics/kernels_scores.py,
+sentence and word passes as the fixed-query kernels (numerics/kernels/scores.py,
 whose docstring gives the model and the two-pass layout).  The sum over words
 for :math:`\partial L/\partial q` is accumulated per fixed chunk of words and the
 chunks merged in order, so results do not depend on the thread count.

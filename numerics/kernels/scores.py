@@ -41,7 +41,7 @@ redone with a per-sentence shift, :math:`a_{iw} = e^{s_w - \Lambda_i}`,
 chunks of sentences) stores per sentence only :math:`h_i` (or :math:`g_i`), :math:`\Lambda_i`
 and :math:`r_i` (or :math:`c_i\cdot g_i`).  The word pass (parallel over fixed chunks of
 distinct words) walks each word's occurrences through a transposed index
-(``uw``, ``uptr``, ``occ_sent``: numerics/kernels_index.py) in a fixed order;
+(``uw``, ``uptr``, ``occ_sent``: numerics/kernels/index.py) in a fixed order;
 every word is owned by one chunk, so the update is written in place without
 races.  Memory beyond the parameters: n x (d_e + 2) floats, V exps and the
 nnz-long index.
@@ -114,7 +114,7 @@ def sentence_pass(word_ids, offsets, labels, weight, scores, ew, M, shared, floo
     per-sentence shifts, ``G[i]`` = :math:`g_i = \omega\,\partial\ell_i/\partial c_i`,
     ``cg[i]`` = :math:`c_i\cdot g_i`.  Always ``lse[i]`` = :math:`\Lambda_i`.  When
     ``grads_on`` overwrites ``dtheta`` with the classifier gradient of
-    :math:`L = \omega\sum_i\ell_i` (flat layout of numerics/kernels_classifier.py).
+    :math:`L = \omega\sum_i\ell_i` (flat layout of numerics/kernels/classifier.py).
     """
     n = labels.shape[0]
     d = emb.shape[1]

@@ -144,11 +144,19 @@ class AttentionModel:
             self._scores0 = self._scores.copy()
         self._dq = np.zeros_like(self.query)
         self._ew = np.zeros(self.embeddings.shape[0])  # e_w = exp(s_w - max s), work buffer
-        # one exp per word per step (see numerics/kernels_scores.py); False forces the
+        # one exp per word per step (see numerics/kernels/scores.py); False forces the
         # per-sentence-shift path (the same math; the tests compare the two)
         self.shared_exp = True
         self.last_shared_exp = None
         self._checked = None
+
+    def kernel_options(self) -> dict:
+        """The options that decide the kernels' last bits, as recorded in ``summary.json``: the
+        chunk sizes of the fixed-order reductions and the shared-exponential path (with the
+        floor below which a step is redone with per-sentence shifts; not a stabiliser: the
+        same math)."""
+        return {"sentence_chunk": KERNEL.sentence_chunk, "word_chunk": KERNEL.word_chunk,
+                "shared_exp": bool(self.shared_exp), "shared_exp_floor": KERNEL.shared_exp_floor}
 
     # ----------------------------------------------------------------- construction
     @classmethod

@@ -40,6 +40,7 @@ from attndyn.numerics.outputs import writable_dir, write_json
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.sen import sen_curve
 from attndyn.proofs.settings import TRAINING
+from attndyn.proofs.status import TrainStatus
 
 TRAJECTORY_FIELDS = ("epoch", "loss", "q_norm", "topic_scores", "topic_norms", "nontopic_score_mean",
                      "nontopic_score_maxabs", "nontopic_norm_mean", "nontopic_norm_max")
@@ -151,7 +152,7 @@ class TrainResult:
     """What :func:`train` produced; :meth:`summary` is the JSON written by ``attndyn simulate``."""
 
     config: RunConfig
-    status: str  # "ok" or "diverged"
+    status: TrainStatus  # a plain string is accepted and converted
     message: str
     epochs: int  # epochs completed (parameters are after this many steps)
     seconds: float  # wall time of the training loop
@@ -170,6 +171,9 @@ class TrainResult:
     threads: int
     vocab: tuple[str, ...] | None = None  # the words, for real text
     extra: dict = field(default_factory=dict)  # JSON-ready additions to the summary
+
+    def __post_init__(self) -> None:
+        self.status = TrainStatus.coerce(self.status)
 
     @property
     def test_accuracy(self):
@@ -243,6 +247,7 @@ class TrainResult:
             "seconds": round(self.seconds, 4),
             "seconds_per_epoch": round(self.seconds / self.epochs, 7) if self.epochs else None,
             "threads": self.threads,
+            "kernel": self.model.kernel_options(),
             "final_loss": _num(self.final_loss),
             "test_accuracy": _num(self.test_accuracy),
             "accuracy": {k: _num(v) for k, v in self.accuracy.items()},

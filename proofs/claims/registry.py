@@ -24,7 +24,9 @@ import time
 import traceback
 from typing import Any, Callable, Iterable
 
-STATUSES = ("verified", "refuted", "error")
+from attndyn.proofs.status import ClaimStatus
+
+STATUSES = tuple(s.value for s in ClaimStatus)
 KINDS = ("symbolic", "numeric")
 
 DEFAULT_ORDER = 1000  # REPORT_ORDER of a claim module that declares none: after the others
@@ -73,15 +75,17 @@ class Derivation:
 class Outcome:
     """What running a claim found."""
 
-    status: str
+    status: ClaimStatus  # a plain string is accepted and converted
     reason: str
     steps: list[Step] = field(default_factory=list)
     details: dict = field(default_factory=dict)
     figures: list[str] = field(default_factory=list)  # paths of images for the report
 
     def __post_init__(self) -> None:
-        if self.status not in STATUSES:
-            raise ValueError(f"Outcome.status must be one of {STATUSES}, got {self.status!r}")
+        try:
+            self.status = ClaimStatus.coerce(self.status)
+        except ValueError:
+            raise ValueError(f"Outcome.status must be one of {STATUSES}, got {self.status!r}") from None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,2 @@
+"""One module per ``attndyn`` subcommand: its arguments and its printing, nothing else.
+"""

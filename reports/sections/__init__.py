@@ -1,0 +1,3 @@
+"""Extra report sections: the reproduced figures (:mod:`.reproduction`) and the counterexamples
+(:mod:`.counterexamples`).
+"""
