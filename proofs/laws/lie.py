@@ -71,6 +71,7 @@ class LieResult:
     failure_bound: float  # P(rank < generic rank of the computed family) <= this
     rank_by_depth: list = field(default_factory=list)
     seconds: float = 0.0
+    point: list = field(default_factory=list, repr=False)  # the first point (values of θ then E)
 
 
 def fields(ring: Ring) -> list:
@@ -196,5 +197,5 @@ def lie_rank(problem: FlowProblem, *, seed: int = 0, max_depth: int = 6, ring: R
     else:
         bound = 0.0
     res = LieResult(D, rank, n_fields, field_rank, depth, stop, n_br, delta, n_points, bound,
-                    rank_by_depth, time.perf_counter() - t0)
+                    rank_by_depth, time.perf_counter() - t0, p)
     return res, ring, basis
