@@ -31,17 +31,21 @@ nothing (``closed``), when the span is the whole tangent space (``full``), or at
 **Soundness and failure probability.**  The rank at :math:`p` of any computed
 family :math:`F\subset\operatorname{Lie}(W)` is a *lower bound* on
 :math:`\dim\operatorname{Lie}(W)(p)` and on its generic value: always, with no
-probability involved.  It can only under-estimate the generic rank :math:`R` of
-:math:`F`: some :math:`R\times R` minor of :math:`F` is a nonzero rational
-function :math:`P/\prod Z_i^{e}` (:math:`Z_i>0` at :math:`p`) whose numerator
-:math:`P` has total degree at most :math:`\delta` = the sum of the :math:`\min(D,|F|)`
-largest numerator degrees of the members of :math:`F` (each member written over
-its common denominator; the degrees are read off the exact polynomials).  With
-:math:`\theta_0` and :math:`E_0` drawn independently and uniformly from
-:math:`S=\{1,\dots,2^{62}\}`, Schwartz–Zippel gives
-:math:`\Pr[P(p)=0]\le\delta/|S|`; independent points are added (taking the
-maximum rank) until the bound :math:`(\delta/|S|)^t\le10^{-12}`; the bound is
-reported.
+probability involved.  Randomness only decides whether it is *equal* to the
+generic rank.  Each of the :math:`N` rank decisions taken at :math:`p` (one per
+field or bracket tested: does it enlarge the span?) is the generic one unless
+some nonzero minor of :math:`F` vanishes at :math:`p`.  A minor is
+:math:`P/\prod Z_i^{e}` with :math:`Z_i>0` at :math:`p` and :math:`P` a polynomial of
+total degree at most :math:`\delta` = the sum of the :math:`\min(D,|F|)` largest
+numerator degrees of the members of :math:`F` (each member written over its
+common denominator; degrees read off the exact polynomials, so a determinant of
+at most :math:`D` rows has degree at most that sum).  With :math:`\theta_0` and
+:math:`E_0` drawn independently and uniformly from :math:`S=\{1,\dots,2^{b}\}`
+(:math:`b=62`), Schwartz–Zippel and a union bound give
+:math:`\Pr[\text{some decision wrong}]\le N\delta/|S|`; if that exceeds
+:math:`10^{-12}` the point is redrawn from a larger :math:`S`.  The bound is
+reported (0 when the span is the whole tangent space: that cannot be an
+under-estimate).
 """
 from __future__ import annotations
 
@@ -68,9 +72,10 @@ class LieResult:
     n_brackets: int  # brackets formed
     degree_bound: int  # delta of the Schwartz-Zippel bound
     n_points: int
-    failure_bound: float  # P(rank < generic rank of the computed family) <= this
+    failure_bound: float  # P(some rank decision at the point was not the generic one) <= this
     rank_by_depth: list = field(default_factory=list)
     seconds: float = 0.0
+    sample_bits: int = SAMPLE_BITS
     point: list = field(default_factory=list, repr=False)  # the first point (values of θ then E)
 
 
@@ -122,7 +127,7 @@ def _rank(rows) -> int:
 
 
 def lie_rank(problem: FlowProblem, *, seed: int = 0, max_depth: int = 6, ring: Ring | None = None,
-             time_budget: float = 120.0) -> tuple[LieResult, Ring, list]:
+             time_budget: float = 120.0, bits: int = SAMPLE_BITS) -> tuple[LieResult, Ring, list]:
     """Exact lower bound on dim Lie(W) at a random rational point; see the module docstring.
 
     Returns ``(result, ring, basis)`` where ``basis`` are the brackets spanning at the point.
@@ -131,7 +136,7 @@ def lie_rank(problem: FlowProblem, *, seed: int = 0, max_depth: int = 6, ring: R
     ring = ring or Ring(problem)
     rng = random.Random(seed)
     D = ring.nparams
-    p = random_point(ring, rng)
+    p = random_point(ring, rng, bits)
     val = lambda vec: [ring.value(c, p) for c in vec]
     family = []  # every computed member (for the degree bound)
     rows, basis = [], []
@@ -182,20 +187,16 @@ def lie_rank(problem: FlowProblem, *, seed: int = 0, max_depth: int = 6, ring: R
         elif not new:
             stop = "closed"
     rank = len(rows)
-    # Schwartz-Zippel: delta = sum of the min(D, |F|) largest numerator degrees over the family
+    # Schwartz-Zippel + union bound over the rank decisions taken at p (see the module docstring)
     degs = sorted((ring.degree(v) for v in family), reverse=True)[:D]
     delta = max(1, sum(degs))
-    single = delta / 2 ** SAMPLE_BITS
-    n_points, bound = 1, single
-    if rank < D:  # full rank cannot be under-estimated: no bound needed beyond the first point
-        while bound > TARGET_FAILURE:
-            q = random_point(ring, rng)
-            rq = _rank([[ring.value(c, q) for c in v] for v in family])
-            rank = max(rank, rq)
-            n_points += 1
-            bound = single ** n_points
-    else:
-        bound = 0.0
+    n_dec = n_fields + n_br
+    bound = 0.0 if rank == D else n_dec * delta / 2 ** bits
+    if bound > TARGET_FAILURE:  # draw again from a larger set
+        need = int(n_dec * delta / TARGET_FAILURE).bit_length() + 1
+        return lie_rank(problem, seed=seed, max_depth=max_depth, ring=ring, time_budget=time_budget,
+                        bits=max(need, bits + 8))
+    n_points = 1
     res = LieResult(D, rank, n_fields, field_rank, depth, stop, n_br, delta, n_points, bound,
-                    rank_by_depth, time.perf_counter() - t0, p)
+                    rank_by_depth, time.perf_counter() - t0, bits, p)
     return res, ring, basis

@@ -55,6 +55,7 @@ class LawsResult:
     degree_bound: int
     n_points: int
     failure_bound: float
+    sample_bits: int
     degree: int
     exp_degree: int
     class_size: int
@@ -109,7 +110,8 @@ class LawsResult:
             "scores": self.scores, "n_fields": self.n_fields, "single_field": self.single_field,
             "lie": {"rank_lower_bound": self.rank, "rank_by_depth": self.rank_by_depth, "stop": self.stop,
                     "depth": self.depth, "schwartz_zippel_degree": self.degree_bound,
-                    "points": self.n_points, "failure_bound": self.failure_bound},
+                    "points": self.n_points, "sample_set": f"{{1..2^{self.sample_bits}}}",
+                    "failure_bound": self.failure_bound},
             "class": {"degree": self.degree, "exp_degree": self.exp_degree, "size": self.class_size,
                       "law_space_dim": self.space_dim},
             "laws": self.law_strings(), "laws_latex": self.law_latex(), "proved_by_sympy": self.proved,
@@ -160,6 +162,21 @@ def table(results) -> str:
     return "\n".join([head] + [r.row() for r in results])
 
 
+#: the (model, d) grid of the README table
+TABLE_GRID = ([("paper-reduced", d) for d in (1, 2, 3, 4)]
+              + [(n, d) for n in NAMED if n != "paper-reduced" for d in (1, 2, 3)])
+
+
+def named_table(grid=TABLE_GRID, degree: int = 2) -> tuple[str, list]:
+    """Run every (named model, d) of ``grid``; the markdown table and the results."""
+    results = []
+    for name, d in grid:
+        r = run_laws(named_model(name, d=d), degree)
+        r.model = f"{name} d={d}"
+        results.append(r)
+    return table(results), results
+
+
 def _problem_of(spec, d=None) -> FlowProblem:
     if isinstance(spec, FlowProblem):
         return spec
@@ -204,7 +221,7 @@ def run_laws(spec, degree: int = 2, *, exp_degree: int = 0, seed: int = 0, max_d
         model=problem.name, D=problem.D, groups=[[g, len(s)] for g, s in problem.groups], rates=rate_of,
         scores={str(E): str(s) for E, s in problem.exps}, n_fields=lie.n_fields, rank=lie.rank,
         rank_by_depth=lie.rank_by_depth, stop=lie.stop, depth=lie.depth, degree_bound=lie.degree_bound,
-        n_points=lie.n_points, failure_bound=lie.failure_bound, degree=degree, exp_degree=exp_degree,
+        n_points=lie.n_points, failure_bound=lie.failure_bound, sample_bits=lie.sample_bits, degree=degree, exp_degree=exp_degree,
         class_size=found.class_size, space_dim=found.space_dim, n_independent=found.n_independent,
         laws=found.laws, proved=proved, complete=missing == 0, missing=missing,
         single_field=problem.single_field,
