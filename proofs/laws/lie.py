@@ -112,7 +112,7 @@ def bracket(ring: Ring, X, Y, cache=None):
             for k in range(D):
                 if not X[k].num.is_zero():
                     out[k] = ring.add(out[k], ring.scale(ring.mul(Y[i], d(X, k, i)), -1))
-    return out
+    return [ring.reduce(c) for c in out]
 
 
 def random_point(ring: Ring, rng: random.Random, bits: int = SAMPLE_BITS) -> list:

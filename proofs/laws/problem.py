@@ -173,6 +173,7 @@ class Ring:
         self.Zdeg = [int(z.total_degree()) for z in self.Z]
         self.DZ = [[self.D(z, k) for z in self.Z] for k in range(self.nparams)]
         self._zpow = {}
+        self._on_Z = self._hyperplane_points()
         self.rates = [_fmpq(r) for r in problem.rates]
 
     # ---- conversion from SymPy -------------------------------------------------
@@ -232,7 +233,7 @@ class Ring:
         e = tuple(max(x, y) for x, y in zip(a.e, b.e))
         na = a.num if e == a.e else a.num * self.zpow([x - y for x, y in zip(e, a.e)])
         nb = b.num if e == b.e else b.num * self.zpow([x - y for x, y in zip(e, b.e)])
-        return self.reduce(RF(na + nb, e))
+        return RF(na + nb, e)
 
     def mul(self, a: RF, b: RF) -> RF:
         return RF(a.num * b.num, tuple(x + y for x, y in zip(a.e, b.e)))
@@ -241,18 +242,38 @@ class Ring:
         return RF(a.num * c, a.e)
 
     def reduce(self, a: RF) -> RF:
-        """Cancel factors Z_i of the numerator against the denominator (exact division)."""
+        """Cancel factors Z_i of the numerator against the denominator (exact division).
+
+        Divisibility is first tested cheaply: the numerator must vanish at a point of the
+        hyperplane Z_i = 0 (a nonzero value proves Z_i does not divide it); only then divide."""
         if a.num.is_zero():
             return RF(self.zero, (0,) * len(a.e))
         e = list(a.e)
         num = a.num
         for i, z in enumerate(self.Z):
             while e[i] > 0 and self.Zdeg[i] > 0:
+                if num(*self._on_Z[i]) != 0:
+                    break
                 q, r = divmod(num, z)
                 if not r.is_zero():
                     break
                 num, e[i] = q, e[i] - 1
         return RF(num, tuple(e))
+
+    def _hyperplane_points(self):
+        """For each Z_i, a rational point with Z_i = 0 (solve for its first E)."""
+        import random as _r
+        rng = _r.Random(12345)
+        pts = []
+        for z in self.Z:
+            pt = [flint.fmpq(rng.randint(1, 2 ** 20)) for _ in self.syms]
+            if int(z.total_degree()) > 0:
+                j = next(j for j in range(len(self.syms)) if not z.derivative(j).is_zero())
+                c = z.derivative(j)(*pt)  # Z linear in E_j: Z = c E_j + rest
+                pt[j] = flint.fmpq(0)
+                pt[j] = -z(*pt) / c
+            pts.append(pt)
+        return pts
 
     def D(self, p, k):
         """The derivation D_k on a polynomial in (θ, E)."""
