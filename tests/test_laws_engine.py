@@ -109,7 +109,7 @@ def test_named_models(key):
     r = run_laws(named_model(name, d=d))
     assert (r.D, r.rank, r.n_independent, r.complete) == EXPECTED[key]
     assert all(r.proved)
-    assert r.stop in ("closed", "full")
+    assert r.stop in ("closed", "full") and r.failure_bound <= 1e-12
     assert r.missing == r.D - r.rank - r.n_independent
 
 
@@ -244,3 +244,25 @@ def test_bad_run_arguments():
         ModelSpec(d=1, sentences=(("a", "n"),), frozen=("n",), train=("v",)).problem()
     with pytest.raises(UsageError, match="n"):
         linear_net(0, 1, 1)
+
+
+def test_query_trained_missing_law_is_the_non_elementary_sen_analogue():
+    """d = 1, q trained: the engine reports 1 law outside the class.  It is
+    h = v^2/2 - G(s, C) with C = q^2 - k^2 (a law) and dG/ds = (1 + e^s/m)/(q^2 + k^2),
+    where q^2 + k^2 = sqrt(C^2 + 4 s^2): an integral of e^s/sqrt(C^2+4s^2), not elementary.
+    Check grad h . X = 0 for the single field X, whatever dG/dC is."""
+    r = run_laws(named_model("query-trained", d=1, m=2))
+    assert (r.D, r.rank, r.n_independent, r.missing) == (3, 1, 1, 1)
+    P = r.problem
+    v, k, q = P.params
+    s = q * k
+    m = 2
+    E = sp.exp(s)
+    phi = E * v / (E + m)
+    X = [rate * sp.diff(phi, x) for x, rate in zip(P.params, P.rates)]
+    Gs = (1 + E / m) / (q ** 2 + k ** 2)
+    GC = sp.Symbol("G_C")
+    C = q ** 2 - k ** 2
+    grad_h = [sp.diff(v ** 2 / 2, x) - Gs * sp.diff(s, x) - GC * sp.diff(C, x) for x in P.params]
+    assert sp.simplify(sum(g * x for g, x in zip(grad_h, X))) == 0
+    assert sp.simplify((q ** 2 + k ** 2) ** 2 - (C ** 2 + 4 * s ** 2)) == 0
