@@ -266,3 +266,21 @@ def test_query_trained_missing_law_is_the_non_elementary_sen_analogue():
     grad_h = [sp.diff(v ** 2 / 2, x) - Gs * sp.diff(s, x) - GC * sp.diff(C, x) for x in P.params]
     assert sp.simplify(sum(g * x for g, x in zip(grad_h, X))) == 0
     assert sp.simplify((q ** 2 + k ** 2) ** 2 - (C ** 2 + 4 * s ** 2)) == 0
+
+
+def test_toml_spec():
+    import tomllib
+    text = '''
+name = "toml-reduced"
+d = 2
+sentences = [["t", "n1", "n2"], ["t", "n1", "n2"]]
+frozen = ["n1", "n2"]
+train = ["v", "k"]
+q = [1, "1/2"]
+[rates]
+v = 1.5
+k = 1
+'''
+    r = run_laws(ModelSpec.from_dict(tomllib.loads(text)))
+    assert r.complete and r.n_independent == 2
+    assert in_law_space(r, sen_law(r.problem, 2, Fraction(3, 2)))
