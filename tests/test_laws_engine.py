@@ -284,3 +284,16 @@ k = 1
     r = run_laws(ModelSpec.from_dict(tomllib.loads(text)))
     assert r.complete and r.n_independent == 2
     assert in_law_space(r, sen_law(r.problem, 2, Fraction(3, 2)))
+
+
+def test_verify_checks_meet_their_expectations():
+    from attndyn.proofs.laws.verify import law_checks
+
+    class Outcome:  # the registry's shape
+        def __init__(self, status, reason, steps=(), details=None):
+            self.status, self.reason, self.steps, self.details = status, reason, steps, details
+
+    for c in law_checks():
+        out = c.outcome(Outcome, lambda t, l: (t, l))()
+        assert out.status == c.expected, (c.id, out.reason)
+        json.dumps(out.details)

@@ -25,6 +25,7 @@ Modules:
 * :mod:`.prove` — the independent SymPy proof (true exponentials) of a law;
 * :mod:`.spec` — :class:`ModelSpec` and the named attention models;
 * :mod:`.calibration` — two-layer linear and ReLU networks (published counts);
+* :mod:`.verify` — ready-to-register claims for ``attndyn verify``;
 * :mod:`.run` — :func:`run_laws`, the two-sided completeness certificate,
   :class:`LawsResult` (``to_json``, ``latex``), :func:`check_count`.
 """
