@@ -297,3 +297,11 @@ def test_verify_checks_meet_their_expectations():
         out = c.outcome(Outcome, lambda t, l: (t, l))()
         assert out.status == c.expected, (c.id, out.reason)
         json.dumps(out.details)
+
+
+def test_depth_limit_gives_an_upper_bound_not_a_count():
+    r = run_laws(named_model("moving-words", d=1), max_depth=2)
+    assert r.stop == "max_depth" and r.rank == 6 and r.n_independent == 1 and not r.complete
+    assert r.verdict().startswith("at most 1")
+    assert check_count(r, 2) is None  # 2 laws cannot be excluded at depth 2 ...
+    assert check_count(run_laws(named_model("moving-words", d=1)), 2) is not None  # ... but can at full depth
