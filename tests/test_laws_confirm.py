@@ -123,3 +123,14 @@ def test_perturbed_controls_change_one_coefficient():
     for (label, h), law in zip(ctrls, r.laws):
         diff = sp.expand(h - law)
         assert diff != 0 and len(sp.Add.make_args(diff)) == 1 and "x3/2" in label
+
+
+def test_sen_drift_tracks_the_integrator_tolerance():
+    """The SEN drift is the integrator's: it shrinks with rtol (RK keeps linear laws exact; SEN is not linear)."""
+    spec, r = _run("paper-reduced", 3)
+    loose = confirm_laws(r, spec=spec, rtol=1e-7, atol=1e-9)
+    tight = _confirm("paper-reduced", 3)
+    sen = lambda c: next(law for law in c.laws if "exp(s_t)" in law.expr)
+    assert loose.confirmed and tight.confirmed
+    assert sen(loose).drift > 100 * sen(tight).drift
+    assert sen(loose).threshold > 100 * sen(tight).threshold
