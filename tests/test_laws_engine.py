@@ -286,17 +286,18 @@ k = 1
     assert in_law_space(r, sen_law(r.problem, 2, Fraction(3, 2)))
 
 
-def test_verify_checks_meet_their_expectations():
-    from attndyn.proofs.laws.verify import law_checks
+def test_verify_claim_statements_are_rendered_from_what_they_check():
+    """The statement shows the LaTeX of the very expressions checked and the very count compared
+    (the claims themselves run through the registry in tests/test_laws_cli.py)."""
+    from attndyn.proofs.laws.verify import law_checks, sen
 
-    class Outcome:  # the registry's shape
-        def __init__(self, status, reason, steps=(), details=None):
-            self.status, self.reason, self.steps, self.details = status, reason, steps, details
-
-    for c in law_checks():
-        out = c.outcome(Outcome, lambda t, l: (t, l))()
-        assert out.status == c.expected, (c.id, out.reason)
-        json.dumps(out.details)
+    checks = {c.id: c for c in law_checks()}
+    c = checks["laws-paper-reduced-d2"]
+    assert sp.latex(sen(2, 2, 1)) in c.statement() and c.laws[0] == sen(2, 2, 1)
+    assert f"exactly ${c.count}$" in c.statement() and c.count == 2
+    wrong = checks["neg-laws-count"]
+    assert wrong.expected == "refuted" and f"exactly ${wrong.count}$" in wrong.statement()
+    assert {"verified", "refuted"} == {c.expected for c in law_checks()}
 
 
 def test_depth_limit_gives_an_upper_bound_not_a_count():

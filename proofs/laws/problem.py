@@ -46,6 +46,7 @@ Arithmetic is exact: polynomials in :math:`(\theta, E)` are python-flint
 """
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -262,8 +263,7 @@ class Ring:
 
     def _hyperplane_points(self):
         """For each Z_i, a rational point with Z_i = 0 (solve for its first E)."""
-        import random as _r
-        rng = _r.Random(12345)
+        rng = random.Random(12345)
         pts = []
         for z in self.Z:
             pt = [flint.fmpq(rng.randint(1, 2 ** 20)) for _ in self.syms]

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from math import gcd, lcm
 import time
 from dataclasses import dataclass
 
@@ -171,7 +172,6 @@ def find_laws(ring: Ring, degree: int, *, exp_degree: int = 0, seed: int = 1, ge
 
 def _integral(v):
     """Scale a rational vector to coprime integers with a positive first nonzero entry."""
-    from math import gcd, lcm
     nz = [c for c in v if c != 0]
     if not nz:
         return v
