@@ -29,14 +29,22 @@ Modules:
 * :mod:`.run` — :func:`run_laws`, the two-sided completeness certificate,
   :class:`LawsResult` (``to_json``, ``latex``), :func:`check_count`.
 """
-from .calibration import expected_count, linear_net, relu_net
-from .lie import lie_rank
-from .problem import FlowProblem
-from .prove import is_law, lie_derivatives
-from .run import LawsResult, check_count, in_law_space, named_table, run_laws, sen_law, table
-from .search import find_laws
-from .spec import NAMED, ModelSpec, named_model
+from importlib import import_module
 
-__all__ = ["FlowProblem", "LawsResult", "ModelSpec", "NAMED", "check_count", "expected_count", "find_laws",
-           "in_law_space", "is_law", "lie_derivatives", "lie_rank", "linear_net", "named_model", "named_table",
-           "relu_net", "run_laws", "sen_law", "table"]
+# the public names, and the module each lives in; loaded on first use (PEP 562), so that
+# ``attndyn --help`` and the light :mod:`.names` do not pay for SymPy and flint
+_EXPORTS = {
+    "expected_count": "calibration", "linear_net": "calibration", "relu_net": "calibration",
+    "lie_rank": "lie", "FlowProblem": "problem", "is_law": "prove", "lie_derivatives": "prove",
+    "LawsResult": "run", "check_count": "run", "in_law_space": "run", "named_table": "run", "run_laws": "run",
+    "sen_law": "run", "table": "run", "find_laws": "search", "ModelSpec": "spec", "named_model": "spec",
+    "NAMED": "names",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)

@@ -42,6 +42,7 @@ from fractions import Fraction
 import sympy as sp
 
 from ..errors import UsageError
+from .names import NAMED  # noqa: F401  (re-exported: the named models are listed there)
 from .problem import FlowProblem, frac
 
 GROUPS = ("v", "k", "q")
@@ -335,12 +336,3 @@ def named_model(name: str, d: int = 2, m: int = 2, rate_v=1, rate_k=1, rate_q=1)
     raise UsageError(f"model: unknown named model {name!r} (expected one of {', '.join(NAMED)})")
 
 
-NAMED = {
-    "paper-reduced": "one topic word, m frozen non-topic words (score 0, embedding 0), fixed q, any classifier",
-    "query-trained": "paper-reduced with the query q trained too",
-    "unequal-lengths": "the topic word in two sentences with m and m+1 frozen non-topic words",
-    "moving-words": "topic t and non-topic a, b, c all trained, sentences {t,a,b}, {t,b,c}, {t,a,c}",
-    "key-projection": "paper-reduced with k_t = W_K v_t, W_K and v_t trained",
-    "linear-classifier": "paper-reduced with a fixed linear classifier W (2 x d), any loss of the logits",
-    "fixed-loss": "paper-reduced, fixed W and squared loss with given targets: ONE field",
-}
