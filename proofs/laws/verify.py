@@ -176,7 +176,7 @@ class LawClaim:
             lie = lie_derivatives(P, hp)
             nonzero = [x for x in lie if x != 0]
             if nonzero:
-                problems.append(f"claimed law ${tex(h)}$ has a nonzero Lie derivative (exact): "
+                problems.append(f"claimed law {_short(h)} has a nonzero Lie derivative (exact): "
                                 f"{_short(nonzero[0])}")
                 steps.append((f"Lie derivative of the claimed law ${tex(h)}$ along a generating field "
                               "(exact, nonzero)", tex(nonzero[0]) + r" \neq 0"))
@@ -184,7 +184,7 @@ class LawClaim:
             steps.append((f"Every Lie derivative of ${tex(h)}$ along the {len(lie)} generating field(s) is "
                           "exactly zero", r"X_j(h) = \Lambda\nabla\varphi_j\cdot\nabla h \equiv 0"))
             if not in_law_space(r, hp):
-                problems.append(f"claimed law ${tex(h)}$ is conserved but not in the law space found "
+                problems.append(f"claimed law {_short(h)} is conserved but not in the law space found "
                                 f"(degree {self.degree})")
             proved.append(h)
         refuted_non = []
@@ -192,7 +192,7 @@ class LawClaim:
             lie = lie_derivatives(P, to_problem(P, h))
             nonzero = [x for x in lie if x != 0]
             if not nonzero:
-                problems.append(f"${tex(h)}$, claimed not conserved, has every Lie derivative exactly zero")
+                problems.append(f"{_short(h)}, claimed not conserved, has every Lie derivative exactly zero")
                 continue
             refuted_non.append(h)
             steps.append((f"${tex(h)}$ is not conserved: a Lie derivative is a nonzero rational function "
@@ -207,19 +207,20 @@ class LawClaim:
         details["claimed"] = {"laws": [str(h) for h in self.laws], "non_laws": [str(h) for h in self.non_laws],
                               "count": self.count, "outside": self.outside}
         route = rank_route(r)
+        head = headline(r)
         if problems:
-            return "refuted", "; ".join(problems) + f" [{route}]", steps, details
-        said = []
+            return "refuted", "; ".join(problems) + f" [{head}; {route}]", steps, details
+        said = [head]
         if self.laws:
-            said.append(f"{len(proved)} claimed law(s) proved by exact Lie-derivative zero and in the law space")
+            said.append(f"{len(proved)} claimed law(s) with every Lie derivative exactly 0, in the law space")
         if self.non_laws:
-            said.append(f"{len(refuted_non)} claimed non-law(s) refuted by an exact nonzero Lie derivative")
+            said.append(f"{len(refuted_non)} claimed non-law(s) with an exact nonzero Lie derivative")
         if self.count is not None:
             if self.outside == 0:
-                said.append(f"count {self.count}: rank {r.rank} + {r.n_independent} proved independent laws = "
-                            f"D = {r.D}, complete (deterministic)")
+                said.append(f"count {self.count} = D - rank: rank {r.rank} + {r.n_independent} proved independent "
+                            f"laws = D = {r.D}, complete (deterministic)")
             else:
-                said.append(f"count {self.count}: D - rank = {r.D - r.rank}, {r.n_independent} in the class, "
+                said.append(f"count {self.count} = D - rank = {r.D - r.rank}: {r.n_independent} in the class, "
                             f"{r.missing} outside (exact unless the rank is under-estimated)")
         return "verified", "; ".join(said) + f" [{route}]", steps, details
 
@@ -245,6 +246,12 @@ def _short_expr(x):
 def _short(x) -> str:
     s = str(x)
     return s if len(s) <= 120 else s[:117] + "..."
+
+
+def headline(r) -> str:
+    """The certificate in a few words (what the verify table shows first)."""
+    fb = "0" if r.failure_bound == 0 else f"{r.failure_bound:.0e}"
+    return f"exact: dim Lie(W) >= {r.rank}/{r.D} (failure <= {fb}), {r.n_independent} laws, {r.verdict()}"
 
 
 def rank_route(r) -> str:
