@@ -133,3 +133,24 @@ def test_a_wrong_law_claim_is_refuted_and_a_true_non_law_too():
     assert status == "refuted" and "exactly zero" in reason
     outside = LawClaim("t-out", "t", "query-trained d=2", lambda: named_model("query-trained", d=2), count=4)
     assert outside.check()[0] == "refuted"  # one of the 4 lies outside the class, not 0
+
+
+def test_the_readme_model_file_loads():
+    from pathlib import Path
+
+    from attndyn.reports.commands.laws import load_spec
+
+    spec = load_spec(str(Path(__file__).parent / "data" / "laws" / "vocab6.toml"), None, 1)
+    assert spec.name == "vocab6" and spec.d == 1 and len(spec.words()) == 6 and spec.frozen == ()
+
+
+def test_report_laws_model_option_adds_the_section(tmp_path, capsys):
+    assert main(["verify", "--claim", "laws-paper-reduced-d1", "--laws-model", "paper-reduced",
+                 "--report", str(tmp_path / "r")]) == 0
+    tex = (tmp_path / "r" / "derivations.tex").read_text()
+    assert "Conservation laws of the training flow" in tex and "paper-reduced d=2" in tex
+    capsys.readouterr()
+    assert main(["verify", "--claim", "laws-paper-reduced-d1", "--laws-model", "nope",
+                 "--report", str(tmp_path / "r2")]) == 2  # validated before any claim runs
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--laws-model" in err[0]
