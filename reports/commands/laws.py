@@ -124,6 +124,8 @@ def describe(r, spec) -> list[str]:
     if r.laws:
         lines.append("pretty:")
         lines += _pretty_lines(r)
+        lines.append("LaTeX:")
+        lines += [f"  h_{{{i + 1}}} = {s}" for i, s in enumerate(r.law_latex())]
     if r.scores:
         lines.append("where " + ", ".join(f"s_{E[2:]} = {s}" for E, s in r.scores.items()))
     rel = "=" if r.complete else "<"
