@@ -208,3 +208,54 @@ def test_real_symbolic_report_has_every_title(tmp_path):
     assert missing == []
     ids = [c["id"] for c in json.loads((out / "verify.json").read_text())["claims"]]
     assert ids == [c.id for c in symbolic]
+
+
+# --------------------------------------------------------------------------- discoverability
+
+def test_version_prints_the_package_version(capsys):
+    import attndyn
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"attndyn {attndyn.__version__}"
+
+
+def test_claims_lists_every_registered_claim_without_running_it(fake_registry, capsys):
+    assert main(["claims"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["id", "kind", "expected", "title"]
+    for c in FAKES.values():
+        row = next(ln for ln in out if ln.startswith(c.id + " "))
+        assert row.split()[:3] == [c.id, c.kind, c.expected] and row.endswith(c.title)
+    assert RAN == []
+    assert main(["claims", "--only", "numeric"]) == 0
+    listed = {ln.split()[0] for ln in capsys.readouterr().out.splitlines()[1:]}
+    assert listed == {"fake-num", "fake-bad"}
+
+
+def test_presets_lists_every_preset_with_one_line(capsys):
+    from attndyn.numerics.config.presets import preset_names
+    assert main(["presets"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [ln.split()[0] for ln in lines] == preset_names()
+    assert all(len(ln.split(None, 1)) == 2 for ln in lines)
+
+
+def test_config_example_loads_back_to_the_defaults(tmp_path, capsys):
+    from attndyn.numerics.config.load import load_config
+    from attndyn.numerics.config.schema import RunConfig
+    assert main(["config", "--example"]) == 0
+    text = capsys.readouterr().out
+    path = tmp_path / "my.toml"
+    path.write_text(text)
+    assert load_config(path) == RunConfig()
+    assert "# type: float; default: 0.1" in text  # train.lr, with its type and default
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["config"], "exactly one of --example or --show"),
+    (["config", "--example", "--preset", "paper-fc"], "--example: takes no config"),
+])
+def test_config_bad_use_is_one_line(argv, needle, capsys):
+    assert main(argv) == 2
+    _one_error_line(capsys.readouterr().err, needle)

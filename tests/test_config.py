@@ -157,3 +157,23 @@ def test_switching_corpus_kind_drops_the_old_fields():
 def test_configs_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         TrainConfig().lr = 1.0
+
+
+def test_example_config_documents_every_key_of_the_dataclasses():
+    """The example is generated from the dataclasses: every valid --set key appears in it, with
+    a meaning, a type and a default, and nothing else does."""
+    import re
+    from attndyn.numerics.config.example import example_toml, MEANINGS
+    from attndyn.numerics.config.load import valid_keys
+    text = example_toml()
+    keys = set(valid_keys()) | {"corpus.sst_dir"}
+    assert set(MEANINGS) == keys
+    section = None
+    shown = set()
+    for line in text.splitlines():
+        if m := re.fullmatch(r"\[(\w+)\]", line):
+            section = m.group(1)
+        elif m := re.fullmatch(r"#? ?(\w+) = .*", line):
+            shown.add(f"{section}.{m.group(1)}")
+    assert shown == keys
+    assert text.count("# type: ") == len(keys)

@@ -51,8 +51,27 @@ PRESETS = {
 }
 
 
+_CLASSIFIER = {"fc": "fixed linear classifier", "tc": "trainable linear classifier",
+               "tl": "trainable non-linear classifier"}
+_VARIANT = {"both": "keys and embeddings trained", "kf": "keys frozen", "ef": "embeddings frozen"}
+DESCRIPTIONS = {
+    **{f"paper-{c}": f"the paper's synthetic experiment (§5), {_CLASSIFIER[c]} ({c.upper()})"
+       for c in ("fc", "tc", "tl")},
+    **{f"ablation-{c}-{v}": f"the paper's ablation, {_CLASSIFIER[c]} ({c.upper()}), embeddings "
+                            f"initialised with std {ABLATION_EMB_STD:g}, {_VARIANT[v]}"
+       for c in ("fc", "tc") for v in ("both", "kf", "ef")},
+    **{f"{w}-{c}": f"{w.upper()} (Stanford Sentiment Treebank), {_CLASSIFIER[c]} ({c.upper()}), "
+                   f"2000 epochs (our choice)" for w in ("sst2", "sst5") for c in ("fc", "tc")},
+}
+
+
 def preset_names() -> list[str]:
     return list(PRESETS)
+
+
+def preset_description(name: str) -> str:
+    """One line saying what the preset ``name`` is."""
+    return DESCRIPTIONS[name]
 
 
 def preset_config(name: str) -> RunConfig:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+import attndyn
+
 from attndyn.proofs.errors import UsageError
 from attndyn.reports.cli.assembly import command_modules
 from attndyn.reports.cli.exits import ExitCode
@@ -23,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Verify the training dynamics of attention (Lu, Mao & Nayak, ICLR 2021): "
         "exact SymPy proofs, numba simulations, convergence checks and counterexample search.",
     )
+    parser.add_argument("--version", action="version", version=f"attndyn {attndyn.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for mod in command_modules():

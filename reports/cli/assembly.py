@@ -18,7 +18,8 @@ from types import ModuleType
 import attndyn
 from attndyn.proofs.claims import registry as claim_registry
 
-COMMANDS = ("verify", "report", "simulate", "reproduce", "bench", "check_convergence", "search", "laws")
+COMMANDS = ("verify", "report", "simulate", "reproduce", "bench", "check_convergence", "search", "laws",
+            "claims", "presets", "config")
 REPORT_SECTIONS = ("reproduction", "counterexamples", "laws")
 LAYERS = ("proofs", "numerics")  # packages that may hold claims, lower layer first
 
