@@ -1,5 +1,6 @@
 """Run configuration: validation, TOML, --set overrides, presets."""
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -177,3 +178,29 @@ def test_example_config_documents_every_key_of_the_dataclasses():
             shown.add(f"{section}.{m.group(1)}")
     assert shown == keys
     assert text.count("# type: ") == len(keys)
+
+
+def test_paths_in_a_config_file_resolve_against_its_folder(tmp_path, monkeypatch):
+    import numpy as np
+    from attndyn.numerics.config.load import load_config
+    folder = tmp_path / "setting"
+    folder.mkdir()
+    np.save(folder / "W.npy", np.eye(10, 4))
+    (folder / "run.toml").write_text('[model]\nclassifier_matrix = "W.npy"\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    cfg = load_config(folder / "run.toml")
+    assert Path(cfg.model.classifier_matrix) == folder / "W.npy"
+    assert Path(cfg.model.classifier_matrix).exists()
+    # relative to the folder even when the file is named relatively
+    monkeypatch.chdir(tmp_path)
+    assert Path(load_config("setting/run.toml").model.classifier_matrix).resolve() == folder / "W.npy"
+    # an absolute path is kept; a --set path stays relative to the working directory
+    (folder / "abs.toml").write_text(f'[model]\nclassifier_matrix = "{folder / "W.npy"}"\n')
+    assert load_config(folder / "abs.toml").model.classifier_matrix == str(folder / "W.npy")
+    cfg = load_config(folder / "run.toml", overrides=["model.classifier_matrix=V.npy"])
+    assert cfg.model.classifier_matrix == "V.npy"
+    # sst_dir likewise
+    (folder / "sst.toml").write_text('[corpus]\nkind = "sst2"\nsst_dir = "data/sst"\n')
+    assert Path(load_config(folder / "sst.toml").corpus.sst_dir) == folder / "data" / "sst"

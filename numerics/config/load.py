@@ -30,6 +30,21 @@ def load_toml(path: str | Path) -> dict:
         raise UsageError(f"config file {p}: cannot read ({exc.strerror or exc})") from None
 
 
+PATH_KEYS = (("model", "classifier_matrix"), ("corpus", "sst_dir"))  # config values that name files
+
+
+def resolve_paths(data: dict, folder: Path) -> dict:
+    """``data`` with every relative path in it (:data:`PATH_KEYS`) made relative to ``folder``,
+    the config file's own folder, so a config means the same from any working directory.
+    (Paths given with ``--set`` stay relative to the working directory, like any command-line path.)"""
+    out = {sec: (dict(v) if isinstance(v, Mapping) else v) for sec, v in data.items()}
+    for sec, key in PATH_KEYS:
+        value = out.get(sec, {}).get(key) if isinstance(out.get(sec), Mapping) else None
+        if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
+            out[sec][key] = str(folder / value)
+    return out
+
+
 def valid_keys(data: Mapping | None = None) -> list[str]:
     """Every dotted key ``--set`` accepts (the corpus keys depend on ``corpus.kind``)."""
     kind = (data or {}).get("corpus", {}).get("kind", "synthetic")
@@ -86,6 +101,6 @@ def load_config(path: str | Path | None = None, preset: str | None = None,
     if preset is not None:
         base = preset_config(preset).to_dict()
     else:
-        base = load_toml(path)
+        base = resolve_paths(load_toml(path), Path(path).parent)
         RunConfig.from_dict(base)  # report errors in the file itself before the overrides
     return RunConfig.from_dict(apply_overrides(base, overrides))
