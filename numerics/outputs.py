@@ -34,12 +34,31 @@ def check_json_target(path: str | os.PathLike, flag: str) -> Path:
     return p
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it (``/proc/self/status``), or by the
+    set-and-restore of :func:`os.umask` where there is no ``/proc``."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_replace(path: str | os.PathLike, data: bytes) -> Path:
     """Replace ``path`` by ``data`` atomically (temp file, fsync, rename): a reader, or a run
-    killed at any moment, sees the old file or the new one, never half of either."""
+    killed at any moment, sees the old file or the new one, never half of either.
+
+    The file gets the permissions of a plainly created one, ``0o666 & ~umask`` (``mkstemp``
+    alone would leave it 0600, unlike the figures written beside it)."""
     p = Path(path)
     fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
