@@ -26,6 +26,9 @@ def load_toml(path: str | Path) -> dict:
         raise UsageError(f"config file {p}: not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"config file {p}: not valid TOML ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"config file {p}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                         f"{exc.start}); TOML files must be UTF-8") from None
     except OSError as exc:
         raise UsageError(f"config file {p}: cannot read ({exc.strerror or exc})") from None
 
@@ -80,6 +83,8 @@ def apply_overrides(data: Mapping, overrides: Iterable[str]) -> dict:
         if "=" not in item:
             raise UsageError(f"--set {item!r}: expected key=value, e.g. train.lr=0.2")
         key, _, text = item.partition("=")
+        if not key.strip():
+            raise UsageError(f"--set {item!r}: the key is empty; expected key=value, e.g. train.lr=0.2")
         parsed.append((key.strip(), parse_value(text.strip())))
     # corpus.kind first: it decides which corpus keys are valid
     for key, value in parsed:

@@ -59,7 +59,7 @@ from attndyn.numerics.flow.results import FlowResult
 from attndyn.numerics.flow.solvers import reduced_flow
 from attndyn.numerics.flow.systems import ReducedSystem
 from attndyn.numerics.model.attention import AttentionModel
-from attndyn.numerics.model.classifiers import check_matrix, loss_and_grads
+from attndyn.numerics.model.classifiers import check_matrix, load_matrix_file, loss_and_grads
 from attndyn.numerics.training.train import load_corpus, train
 from attndyn.proofs.asymptotics import max_margin, predictions, s_correction
 from attndyn.proofs.errors import UsageError
@@ -133,25 +133,7 @@ class ConvergenceSetting:
 
 def load_classifier_matrix(path, d_e: int, K: int) -> np.ndarray:
     """A user's ``.npy`` classifier matrix, validated: readable, shape (d_e, K), finite."""
-    try:
-        with open(path, "rb") as fh:
-            magic = fh.read(6)
-    except FileNotFoundError:
-        raise UsageError(f"--classifier-matrix {path}: file not found") from None
-    except OSError as exc:
-        raise UsageError(f"--classifier-matrix {path}: cannot read ({exc.strerror or exc})") from None
-    if magic != b"\x93NUMPY":
-        raise UsageError(f"--classifier-matrix {path}: not a .npy file (no NumPy header); save the matrix "
-                         "with numpy.save")
-    try:
-        W = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise UsageError(f"--classifier-matrix {path}: file not found") from None
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"--classifier-matrix {path}: not a readable .npy array ({exc})") from None
-    if not isinstance(W, np.ndarray) or W.dtype.kind not in "iuf":
-        raise UsageError(f"--classifier-matrix {path}: expected a numeric array, got dtype "
-                         f"{getattr(W, 'dtype', type(W).__name__)}")
+    W = load_matrix_file(path, f"--classifier-matrix {path}")
     return check_matrix(W, d_e, K, name=f"--classifier-matrix {path}")
 
 

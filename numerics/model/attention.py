@@ -316,9 +316,4 @@ class AttentionModel:
 
 
 def _load_matrix(path: str) -> np.ndarray:
-    try:
-        return np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise UsageError(f"model.classifier_matrix {path}: file not found") from None
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"model.classifier_matrix {path}: not a readable .npy array ({exc})") from None
+    return cl.load_matrix_file(path, f"model.classifier_matrix {path}")

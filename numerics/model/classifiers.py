@@ -30,9 +30,42 @@ def paper_matrix(d_e: int, K: int, rng: np.random.Generator) -> np.ndarray:
     return W
 
 
+def load_matrix_file(path, name: str) -> np.ndarray:
+    """A ``.npy`` file as a numeric array, or a UsageError starting with ``name`` that says what
+    the file is instead (missing, unreadable, not ``.npy`` at all, not numeric)."""
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(6)
+    except FileNotFoundError:
+        raise UsageError(f"{name}: file not found") from None
+    except OSError as exc:
+        raise UsageError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    if magic != b"\x93NUMPY":
+        raise UsageError(f"{name}: not a .npy file (no NumPy header); save the matrix with numpy.save")
+    try:
+        W = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise UsageError(f"{name}: file not found") from None
+    except ValueError as exc:
+        if "pickle" in str(exc):  # a .npy of Python objects (object dtype)
+            raise UsageError(f"{name}: holds Python objects (object dtype); expected a numeric array") from None
+        raise UsageError(f"{name}: not a readable .npy array ({exc})") from None
+    except OSError as exc:
+        raise UsageError(f"{name}: not a readable .npy array ({exc})") from None
+    return check_numeric(W, name)
+
+
+def check_numeric(W, name: str) -> np.ndarray:
+    """``W`` as an array of real numbers (integer or float dtype), else a UsageError naming its dtype."""
+    W = np.asarray(W)
+    if W.dtype.kind not in "iuf":
+        raise UsageError(f"{name}: expected a numeric array (integers or floats), got dtype {W.dtype}")
+    return W
+
+
 def check_matrix(W: np.ndarray, d_e: int, K: int, name: str = "classifier matrix") -> np.ndarray:
-    """A user-supplied (d_e x K) matrix, validated: right shape, finite values."""
-    W = np.asarray(W, dtype=np.float64)
+    """A user-supplied (d_e x K) matrix, validated: numeric, right shape, finite values."""
+    W = np.asarray(check_numeric(W, name), dtype=np.float64)
     if W.shape != (d_e, K):
         raise UsageError(f"{name}: expected shape (d_e, K) = ({d_e}, {K}), got {W.shape}")
     if not np.all(np.isfinite(W)):

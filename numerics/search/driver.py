@@ -138,6 +138,9 @@ def _open_dir(out_dir, claim, seed, inside, resume) -> Path:
         raise UsageError(f"--out {d}: already holds {POINTS}; continue it with --resume or choose another --out")
     elif has_points:
         raise UsageError(f"--resume: {d} has {POINTS} but no {META}: cannot tell which search wrote it")
+    elif resume:
+        raise UsageError(f"--resume: {d} holds no search (no {META}, no {POINTS}); run without --resume "
+                         "to start one there")
     else:
         write_json_atomic(meta_path, meta)
     return d

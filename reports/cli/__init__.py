@@ -5,11 +5,13 @@ Each subcommand lives in its own module of :mod:`attndyn.reports.commands` expos
 which exist is said once, in :mod:`attndyn.reports.cli.assembly`.  This module only wires
 them together and is the one place that maps errors to exit statuses
 (:class:`~attndyn.reports.cli.exits.ExitCode`): a :class:`~attndyn.proofs.errors.UsageError`
-becomes one readable line and ``USAGE`` (2), Ctrl-C ``INTERRUPTED`` (130).
+becomes one readable line and ``USAGE`` (2), Ctrl-C ``INTERRUPTED`` (130),
+a closed stdout pipe (``| head -1``) a quiet ``BROKEN_PIPE`` (141).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import attndyn
@@ -36,6 +38,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        status = _main(argv)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's final flush
+        return status
+    except BrokenPipeError:
+        # the reader went away (`attndyn claims | head -1`): stop quietly; stdout goes to
+        # /dev/null so that the interpreter's final flush does not complain either
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):  # stdout has no file descriptor (captured)
+            pass
+        return ExitCode.BROKEN_PIPE
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from attndyn.proofs.errors import UsageError
 from attndyn.reports.cli.exits import ExitCode
 
 NAME = "bench"
@@ -30,14 +31,16 @@ def run(args: argparse.Namespace) -> int:
     from attndyn.numerics.experiments.bench import (parse_sizes, run_bench)  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
     from attndyn.numerics.outputs import (check_json_target, write_json)  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
 
-    if args.json:
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f"--threads: expected an integer >= 1, got {args.threads}")
+    if args.json is not None:
         check_json_target(args.json, "--json")
     sizes = parse_sizes(args.sizes)
     impls = [i.strip() for i in args.impls.split(",") if i.strip()]
     out = run_bench(sizes, impls=impls, quick=args.quick, threads=args.threads,
                     reproduce=not (args.quick or args.no_reproduce),
                     log=lambda line: print(line, flush=True))
-    if args.json:
+    if args.json is not None:
         write_json(args.json, out)
         print(f"wrote {args.json}")
     failed = [f"{s}/{i}" for s, d in out["sizes"].items() for i, r in d["results"].items() if "error" in r]

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     save_times(args.horizon, CONVERGENCE.n_save)  # a bad --horizon fails before any work
     if args.gd_epochs is not None and args.gd_epochs < 2:
         raise UsageError(f"--gd-epochs: expected an integer >= 2, got {args.gd_epochs}")
-    if args.json:
+    if args.json is not None:
         check_json_target(args.json, "--json")
     cfg = config_from_args(args)
     if args.classifier_matrix is not None and cfg.model.classifier == "tl":
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     report = check_convergence(setting, horizon=args.horizon, confirm_gd=args.confirm_gd,
                                gd_epochs=args.gd_epochs, progress=None)
     print_report(setting, report)
-    if args.json:
+    if args.json is not None:
         write_json(args.json, report.to_json())
         print(f"wrote {args.json}")
     return ExitCode.OK

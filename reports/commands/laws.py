@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     if args.degree < 1:
         raise UsageError(f"--degree: expected an integer >= 1, got {args.degree}")
     spec = load_spec(args.spec, args.model, args.d)
-    if args.json:
+    if args.json is not None:
         check_json_target(args.json, "--json")
     report_dir = writable_dir(args.report, "--report") if args.report else None
 
@@ -167,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
     data = {"format": "attndyn-laws/1", "spec": _spec_dict(spec), **r.to_dict(),
             "confirmation": conf.to_dict() if conf is not None else None,
             "wall_seconds": round(time.perf_counter() - t0, 3)}
-    if args.json:
+    if args.json is not None:
         write_json(args.json, data)
         print(f"wrote {args.json}")
     if report_dir is not None:

@@ -17,7 +17,7 @@ from attndyn.numerics.outputs import writable_dir, write_json
 from attndyn.proofs.errors import UsageError
 from attndyn.reports.cli.assembly import report_sections
 from attndyn.reports.cli.options import add_report_section_arguments, add_selection_arguments
-from attndyn.reports.commands.verify import results_json, run_selected, summarize
+from attndyn.reports.commands.verify import results_json, run_selected, selected, summarize
 from attndyn.reports.latex.compile import no_engine_reason, tex_engine, write_report
 
 NAME = "report"
@@ -35,6 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    selected(args.only, args.ids)  # an unknown claim id fails at once, before any section is built
     out = writable_dir(args.out, "--out")
     if args.require_pdf and tex_engine() is None:
         raise UsageError(f"--require-pdf: no PDF can be made: {no_engine_reason()}")

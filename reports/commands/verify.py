@@ -40,14 +40,20 @@ def print_row(r: ClaimResult, width: int) -> None:
           f"{r.outcome.status:<9} {r.seconds:7.2f}s  {reason}", flush=True)
 
 
-def run_selected(only: str, ids: list[str] | None) -> list[ClaimResult]:
-    """Run the chosen claims, printing each row as it finishes (the progress display)."""
+def selected(only: str, ids: list[str] | None) -> list:
+    """The chosen claims, or a UsageError naming an unknown id (called before anything runs)."""
     try:
         claims = select(only, ids)
     except KeyError as exc:
         raise UsageError(exc.args[0]) from None
     if not claims:
         raise UsageError(f"no claims of kind {only!r} among the chosen ids")
+    return claims
+
+
+def run_selected(only: str, ids: list[str] | None) -> list[ClaimResult]:
+    """Run the chosen claims, printing each row as it finishes (the progress display)."""
+    claims = selected(only, ids)
     width = max(len(c.id) for c in claims)
     print(f"    {'claim':<{width}} {'kind':<9} {'expected':<9} {'status':<9} {'time':>8}  reason")
     results = []
@@ -72,8 +78,9 @@ def summarize(results: list[ClaimResult], seconds: float) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    selected(args.only, args.ids)  # an unknown claim id fails at once
     # validate every output location before spending minutes on the claims
-    if args.json:
+    if args.json is not None:
         check_json_target(args.json, "--json")
     report_dir = None if args.no_report else writable_dir(args.report, "--report")
     sections = report_sections(args, report_dir) if report_dir is not None else []
@@ -81,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     results = run_selected(args.only, args.ids)
     data = results_json(results)
-    if args.json:
+    if args.json is not None:
         write_json(args.json, data)
     if report_dir is not None:
         write_json(report_dir / "verify.json", data, "--report")

@@ -42,6 +42,20 @@ def find_cases(cases_dir) -> list[Path]:
     return out
 
 
+CASE_FIELDS = {"claim": str, "violation": (int, float), "point": dict}  # what a section needs of a case
+
+
+def check_case(path: Path, case: dict, flag: str) -> None:
+    """A UsageError naming the first field the report needs that ``case`` lacks or has wrong."""
+    need = dict(CASE_FIELDS, **({"threshold": (int, float)} if case.get("claim") == "sen-identity" else {}))
+    for key, kind in need.items():
+        value = case.get(key)
+        if value is None or isinstance(value, bool) or not isinstance(value, kind):
+            what = {str: "a claim name", dict: "a table of dimension values"}.get(kind, "a number")
+            raise UsageError(f"{flag} {path}: case field {key!r}: expected {what}, got "
+                             f"{'nothing' if key not in case else repr(value)}")
+
+
 def plot_case(case: dict, out_base: Path) -> list[Path]:
     """Draw the case's stored trace to ``out_base.pdf`` and ``out_base.png`` (Agg backend)."""
     import matplotlib  # deferred: matplotlib is slow to import; only figures need it
@@ -169,9 +183,12 @@ def report_sections(args, report_dir) -> list:
     fig_dir = Path(report_dir) / "figures"
     out = []
     for d in dirs:
-        if not find_cases(d):  # validates the directory too
+        files = find_cases(d)  # validates the directory too
+        if not files:
             if given:
                 raise UsageError(f"--cases {d}: no counterexample case files there")
             continue
+        for f in files:
+            check_case(f, json.loads(f.read_text()), "--cases")
         out.append(counterexample_section(d, fig_dir=fig_dir))
     return out
