@@ -241,3 +241,22 @@ def test_simulate_divergence_exits_1(tmp_path, capsys):
     assert code == 1
     assert "diverged" in capsys.readouterr().err
     assert json.loads((tmp_path / "summary.json").read_text())["status"] == "diverged"
+
+
+def test_simulate_refuses_a_directory_holding_a_run_unless_overwrite(tmp_path, capsys):
+    small = ["--preset", "paper-fc", "--set", "corpus.n_sentences=100", "--set", "corpus.n_nontopic=20",
+             "--set", "train.epochs=3", "--out", str(tmp_path / "run"), "--no-progress"]
+    assert main(["simulate", *small]) == 0
+    first = (tmp_path / "run" / "summary.json").read_bytes()
+    capsys.readouterr()
+    assert main(["simulate", *small, "--set", "train.epochs=4"]) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "already holds a run" in lines[0] and "--overwrite" in lines[0], err
+    assert (tmp_path / "run" / "summary.json").read_bytes() == first  # untouched
+    assert main(["simulate", *small, "--set", "train.epochs=4", "--overwrite"]) == 0
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["epochs"] == 4
+    # a trajectory alone (a killed run) is a run too
+    (tmp_path / "run" / "summary.json").unlink()
+    assert main(["simulate", *small]) == 2
+    assert "trajectory.npz" in capsys.readouterr().err

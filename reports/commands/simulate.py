@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from attndyn.proofs.errors import UsageError
 from attndyn.reports.cli.exits import ExitCode
 from attndyn.reports.cli.options import add_config_arguments, config_from_args
 
@@ -15,7 +16,21 @@ HELP = ("train the attention model of a config file or preset (numba kernels) an
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_config_arguments(p)
     p.add_argument("--out", required=True, metavar="DIR", help="output directory (created if needed)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run already in DIR (by default simulate refuses to write over one)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+RUN_FILES = ("summary.json", "trajectory.npz")  # a directory holding any of these holds a run
+
+
+def check_no_run(out, overwrite: bool) -> None:
+    """Refuse (UsageError) to write into a directory that already holds a run, unless ``overwrite``:
+    a new run would otherwise mix its files with the old one's."""
+    found = [name for name in RUN_FILES if (out / name).exists()]
+    if found and not overwrite:
+        raise UsageError(f"--out {out}: already holds a run ({', '.join(found)}); choose another --out "
+                         "or pass --overwrite to replace it")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -24,6 +39,10 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = config_from_args(args)
     out = writable_dir(args.out, "--out")  # before spending minutes on training
+    check_no_run(out, args.overwrite)
+    if args.overwrite:  # the old run's files go first, so no file of it is left beside the new one
+        for name in RUN_FILES:
+            (out / name).unlink(missing_ok=True)
     result = train(cfg, progress=not args.no_progress, out_dir=out)
     files = result.save(out)
     summary = result.summary()
