@@ -204,3 +204,10 @@ def test_paths_in_a_config_file_resolve_against_its_folder(tmp_path, monkeypatch
     # sst_dir likewise
     (folder / "sst.toml").write_text('[corpus]\nkind = "sst2"\nsst_dir = "data/sst"\n')
     assert Path(load_config(folder / "sst.toml").corpus.sst_dir) == folder / "data" / "sst"
+
+
+def test_set_accepts_a_count_in_exponent_form():
+    from attndyn.numerics.config.load import parse_value
+    assert parse_value("1e10") == 10 ** 10 and isinstance(parse_value("1e10"), int)
+    assert parse_value("1e-3") == 1e-3 and isinstance(parse_value("2.0"), float)
+    assert isinstance(parse_value("1.5e3"), float)  # written with a point: a float, as written

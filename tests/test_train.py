@@ -260,3 +260,44 @@ def test_simulate_refuses_a_directory_holding_a_run_unless_overwrite(tmp_path, c
     (tmp_path / "run" / "summary.json").unlink()
     assert main(["simulate", *small]) == 2
     assert "trajectory.npz" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- sizes before allocation
+
+@pytest.mark.parametrize("override, field", [
+    ("corpus.n_nontopic=1e10", "corpus.n_nontopic"),
+    ("model.d_e=1e8", "model.d_e"),
+    ("train.epochs=1e11", "train.epochs"),
+    ("corpus.n_sentences=1e10", "corpus.n_sentences"),
+])
+def test_a_run_too_large_for_memory_is_refused_up_front(tmp_path, capsys, override, field):
+    import time
+    t0 = time.perf_counter()
+    assert main(["simulate", "--preset", "paper-fc", "--set", override, "--out", str(tmp_path / "o"),
+                 "--no-progress"]) == 2
+    assert time.perf_counter() - t0 < 10  # refused before anything large exists
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith(f"attndyn simulate: error: {field}") and " GB" in lines[0], lines[0]
+    assert not (tmp_path / "o" / "trajectory.npz").exists()
+
+
+def test_memory_estimate_against_a_given_budget():
+    from attndyn.numerics.config.load import load_config
+    from attndyn.numerics.training.memory import available_bytes, check_fits, GB
+    from attndyn.proofs.errors import UsageError
+    cfg = load_config(preset="paper-fc")
+    need = check_fits(cfg, available=64 * GB)
+    assert 0 < need < 0.1 * GB  # the paper's run is small
+    with pytest.raises(UsageError, match=r"train.epochs: the run needs about .* GB .* raise train.record_every"):
+        check_fits(load_config(preset="paper-fc", overrides=["train.epochs=1e10"]), available=GB)
+    assert check_fits(load_config(preset="paper-fc", overrides=["train.epochs=1e10", "train.record_every=1e6"]),
+                      available=GB) < GB
+    avail = available_bytes()
+    assert avail is None or avail > 0
+
+
+def test_check_convergence_refuses_a_dimension_too_large(capsys):
+    assert main(["check-convergence", "--preset", "paper-fc", "--set", "model.d_e=1e8"]) == 2
+    assert capsys.readouterr().err.startswith("attndyn check-convergence: error: model.d_e: the run needs about")

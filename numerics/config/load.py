@@ -59,13 +59,17 @@ def valid_keys(data: Mapping | None = None) -> list[str]:
 
 def parse_value(text: str):
     """A ``--set`` value: a TOML value (``0.2``, ``true``, ``[1, 2]``, ``"x"``), ``none``/``null``
-    for None, else the bare string."""
+    for None, else the bare string; a whole number in exponent form (``1e10``) is an integer."""
     if text.lower() in ("none", "null"):
         return None
     try:
-        return tomllib.loads(f"v = {text}")["v"]
+        value = tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text
+    if (isinstance(value, float) and value.is_integer() and "e" in text.lower() and "." not in text
+            and abs(value) < 2 ** 63):
+        return int(value)  # a count written 1e10 is the integer 10000000000
+    return value
 
 
 def apply_overrides(data: Mapping, overrides: Iterable[str]) -> dict:

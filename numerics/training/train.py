@@ -35,6 +35,7 @@ from attndyn.numerics.config.schema import RunConfig
 from attndyn.numerics.data.corpus import Corpus, mean_length_minus_one
 from attndyn.numerics.data.sst import read_sst
 from attndyn.numerics.kernels.stats import record_stats
+from attndyn.numerics.training.memory import check_fits
 from attndyn.numerics.model.attention import AttentionModel, Batch
 from attndyn.numerics.outputs import atomic_replace, writable_dir, write_json
 from attndyn.numerics.progress import Progress
@@ -307,8 +308,14 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
     names) and return a :class:`TrainResult` (status ``ok`` or ``diverged``)."""
     if not isinstance(cfg, RunConfig):
         raise UsageError(f"config: expected a RunConfig, got {type(cfg).__name__}")
+    if corpus is None and cfg.corpus.kind == "synthetic":
+        check_fits(cfg)  # before the corpus exists: its size follows from the config
     if corpus is None:
         corpus = load_corpus(cfg.corpus)
+        if cfg.corpus.kind != "synthetic":
+            check_fits(cfg, vocab_size=corpus.vocab_size, tokens=len(corpus.word_ids))
+    else:
+        check_fits(cfg, vocab_size=corpus.vocab_size, tokens=0)
     _check_corpus(corpus, cfg)
     t_cfg = cfg.train
     out = None

@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from attndyn.numerics.convergence.checker import (check_convergence, load_classifier_matrix,
                                                       setting_from_config)  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
     from attndyn.numerics.convergence.runs import (save_times)  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
+    from attndyn.numerics.training.memory import check_fits  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
     from attndyn.numerics.training.train import (load_corpus)  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
     from attndyn.numerics.outputs import (check_json_target, write_json)  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
 
@@ -53,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     if args.classifier_matrix is not None and cfg.model.classifier == "tl":
         raise UsageError("--classifier-matrix: only the linear classifiers (fc, tc) take a matrix")
+    if cfg.corpus.kind == "synthetic":
+        check_fits(cfg, trajectory=False)  # before the corpus and the model are allocated
     corpus = load_corpus(cfg.corpus)
     if args.classifier_matrix is not None:
         load_classifier_matrix(args.classifier_matrix, cfg.model.d_e, corpus.n_classes)
