@@ -105,6 +105,7 @@ class TrainingChecks:
     symbolic_points: int = 5  # N4: random points per classifier
     progress_interval: float = 0.1  # seconds between progress-bar refreshes (at most 10 per second)
     snapshot_seconds: float = 10.0  # wall time between trajectory snapshots when an output dir is given
+    unstable_factor: float = 100.0  # a loss above this times max(initial loss, 1) ends training as "unstable"
 
 
 KERNEL = KernelLayout()

@@ -55,6 +55,8 @@ class TrainStatus(Status):
 
     OK = "ok", "every epoch ran with a finite loss"
     DIVERGED = "diverged", "the loss or the parameters became non-finite; the finite part is kept"
+    UNSTABLE = "unstable", ("the loss rose far above its starting value (gradient descent is unstable at this "
+                            "step size); training stopped there and the trajectory up to then is kept")
 
 
 class Verdict(Status):

@@ -27,4 +27,4 @@ def test_vocabularies_are_the_strings_the_result_files_already_hold():
     assert [s.value for s in ClaimStatus] == ["verified", "refuted", "error"]
     assert [s.value for s in Verdict] == ["converged", "not-converged", "undecided"]
     assert [s.value for s in FlowStatus] == ["ok", "failed"]
-    assert [s.value for s in TrainStatus] == ["ok", "diverged"]
+    assert [s.value for s in TrainStatus] == ["ok", "diverged", "unstable"]

@@ -86,7 +86,12 @@ def test_too_many_threads_is_a_usage_error():
         train(small(threads=4096), progress=False)
 
 
-def test_divergence_stops_with_a_status_and_keeps_the_finite_trajectory():
+def test_divergence_stops_with_a_status_and_keeps_the_finite_trajectory(monkeypatch):
+    # the instability check (a huge but finite loss) would stop this run first: switch it off
+    # to reach the non-finite loss
+    import dataclasses
+    import attndyn.numerics.training.train as train_mod
+    monkeypatch.setattr(train_mod, "TRAINING", dataclasses.replace(train_mod.TRAINING, unstable_factor=float("inf")))
     r = train(small("tc", epochs=200, lr=1e6, record_every=1), progress=False)
     assert r.status == "diverged"
     assert "diverged" in r.message and "train.lr" in r.message
@@ -235,12 +240,13 @@ def test_simulate_bad_input_exits_2(tmp_path, capsys, argv, match):
 
 
 def test_simulate_divergence_exits_1(tmp_path, capsys):
+    """lr 1e6: the loss explodes in the first epoch; the instability check stops it (exit 1)."""
     code = main(["simulate", "--preset", "paper-tc", "--set", "corpus.n_sentences=200", "--set",
                  "corpus.n_nontopic=30", "--set", "train.epochs=300", "--set", "train.lr=1e6",
                  "--out", str(tmp_path), "--no-progress"])
     assert code == 1
-    assert "diverged" in capsys.readouterr().err
-    assert json.loads((tmp_path / "summary.json").read_text())["status"] == "diverged"
+    assert "training is unstable" in capsys.readouterr().err
+    assert json.loads((tmp_path / "summary.json").read_text())["status"] == "unstable"
 
 
 def test_simulate_refuses_a_directory_holding_a_run_unless_overwrite(tmp_path, capsys):
@@ -301,3 +307,30 @@ def test_memory_estimate_against_a_given_budget():
 def test_check_convergence_refuses_a_dimension_too_large(capsys):
     assert main(["check-convergence", "--preset", "paper-fc", "--set", "model.d_e=1e8"]) == 2
     assert capsys.readouterr().err.startswith("attndyn check-convergence: error: model.d_e: the run needs about")
+
+
+# --------------------------------------------------------------------------- instability as a status
+
+def test_a_loss_that_rose_far_above_its_start_is_unstable(tmp_path, capsys):
+    """lr 1e3 with a trainable classifier: the loss climbs from log 4 to 1e7 while staying
+    finite; the run must not say "ok"."""
+    code = main(["simulate", "--preset", "ablation-tc-both", "--set", "corpus.n_sentences=300",
+                 "--set", "corpus.n_nontopic=50", "--set", "train.epochs=200", "--set", "train.lr=1e3",
+                 "--out", str(tmp_path), "--no-progress"])
+    assert code == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith("unstable:")
+    assert "training is unstable" in captured.err and "Hint: train.lr = 1000 is too large" in captured.err
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["status"] == "unstable" and summary["epochs"] < 200
+    traj = np.load(tmp_path / "trajectory.npz")
+    assert len(traj["epoch"]) >= 2 and traj["epoch"][0] == 0  # the partial trajectory is kept
+    assert np.all(np.isfinite(traj["loss"])) and traj["loss"][-1] > 100 * traj["loss"][0]
+
+
+def test_an_ordinary_run_is_not_unstable():
+    from attndyn.numerics.config.load import load_config
+    cfg = load_config(preset="paper-tc", overrides=["corpus.n_sentences=300", "corpus.n_nontopic=50",
+                                                   "train.epochs=30"])
+    r = train(cfg, progress=False)
+    assert r.status == "ok"

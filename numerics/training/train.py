@@ -10,7 +10,9 @@ non-topic words' mean score, largest :math:`|s_w|`, mean norm and largest norm.
 
 A NaN/Inf loss stops training at that epoch: the result has status
 ``"diverged"``, a message naming the epoch, and the finite part of the
-trajectory (no exception).  With ``out_dir`` the trajectory is also written to
+trajectory (no exception).  A finite loss that rose above ``TRAINING.unstable_factor``
+times its start (at least 1) stops it likewise, with status ``"unstable"`` and a hint
+(a step size too large: lr 1e3 used to end "ok" with a loss of 3e4).  With ``out_dir`` the trajectory is also written to
 ``out_dir/trajectory.npz`` every ``TRAINING.snapshot_seconds`` and on Ctrl-C, so a
 killed run keeps its finished epochs.
 
@@ -354,6 +356,7 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
     bar = Progress(E, "train", unit="epochs", enabled=progress, interval=TRAINING.progress_interval)
     status, message = "ok", ""
     done = 0
+    loss0, ceiling = None, math.inf  # the first loss, and the rise above it that means instability
     loss = float("nan")
     last_snapshot = time.perf_counter()
     t0 = time.perf_counter()
@@ -371,6 +374,13 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
                 loss = _minibatch_epoch(model, train_c, t_cfg, batch_rng, d_e, lrs)
             if record:
                 snap.commit(loss if full else rec_loss)
+            if loss0 is None and math.isfinite(loss):
+                loss0 = loss
+                ceiling = TRAINING.unstable_factor * max(loss0, 1.0)
+            if math.isfinite(loss) and loss > ceiling:
+                status = TrainStatus.UNSTABLE
+                message = _unstable_message(epoch, loss, loss0, lr, traj)
+                break
             if not math.isfinite(loss):
                 status = "diverged"
                 last = int(traj.a["epoch"][traj.n - 1]) if traj.n else None
@@ -386,6 +396,9 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
                 last_snapshot = time.perf_counter()
         seconds = time.perf_counter() - t0
         final_loss, _, _ = model.evaluate(train_c.word_ids, train_c.offsets, train_c.labels)
+        if status == "ok" and math.isfinite(final_loss) and final_loss > ceiling:
+            status = TrainStatus.UNSTABLE
+            message = _unstable_message(done, final_loss, loss0, lr, traj)
         if status == "ok":
             if math.isfinite(final_loss):
                 if traj.n == 0 or traj.a["epoch"][traj.n - 1] != done:
@@ -422,6 +435,14 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
     if out is not None:
         _atomic_savez(out / "trajectory.npz", result.trajectory)
     return result
+
+
+def _unstable_message(epoch: int, loss: float, loss0: float, lr: float, traj: Trajectory) -> str:
+    last = int(traj.a["epoch"][traj.n - 1]) if traj.n else None
+    return (f"training is unstable: the loss after {epoch} epochs is {loss:.4g}, more than "
+            f"{TRAINING.unstable_factor:g} x its start {loss0:.4g}; stopped there, "
+            + (f"{traj.n} trajectory records kept (epochs 0..{last})" if traj.n else "no trajectory record kept")
+            + f". Hint: train.lr = {lr:g} is too large for this setting; try train.lr = {lr / 10:g} or smaller")
 
 
 class _Snap:
