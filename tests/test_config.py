@@ -211,3 +211,11 @@ def test_set_accepts_a_count_in_exponent_form():
     assert parse_value("1e10") == 10 ** 10 and isinstance(parse_value("1e10"), int)
     assert parse_value("1e-3") == 1e-3 and isinstance(parse_value("2.0"), float)
     assert isinstance(parse_value("1.5e3"), float)  # written with a point: a float, as written
+
+
+def test_the_example_config_in_the_repository_is_the_generated_one():
+    """README links config.example.toml; it must be exactly what `attndyn config --example` prints
+    (regenerate with `attndyn config --example > config.example.toml`)."""
+    from attndyn.numerics.config.example import example_toml
+    path = Path(__file__).resolve().parents[1] / "config.example.toml"
+    assert path.read_text() == example_toml(), "regenerate: attndyn config --example > config.example.toml"
