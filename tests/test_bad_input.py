@@ -144,3 +144,10 @@ class _ClosedPipe:
 def test_broken_pipe_in_process_is_exit_141(monkeypatch, capsys):
     monkeypatch.setattr(sys, "stdout", _ClosedPipe())
     assert main(["presets"]) == ExitCode.BROKEN_PIPE
+
+
+def test_search_resume_on_an_empty_folder_leaves_no_search_behind(tmp_path, capsys):
+    assert main(["search", "--claim", "sen-identity", "--budget", "2", "--workers", "1",
+                 "--out", str(tmp_path / "s"), "--resume", "--no-progress"]) == 2
+    assert "holds no search" in capsys.readouterr().err
+    assert list((tmp_path / "s").iterdir()) == []

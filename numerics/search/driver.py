@@ -117,7 +117,6 @@ def _warn(msg: str) -> None:
 
 def _open_dir(out_dir, claim, seed, inside, resume) -> Path:
     d = writable_dir(out_dir, "--out")
-    (d / CASES).mkdir(exist_ok=True)
     meta = {"format": FORMAT, "claim": claim, "seed": int(seed), "inside_hypotheses": bool(inside),
             "space_version": SPACE_VERSION}
     meta_path, points = d / META, d / POINTS
@@ -143,6 +142,7 @@ def _open_dir(out_dir, claim, seed, inside, resume) -> Path:
                          "to start one there")
     else:
         write_json_atomic(meta_path, meta)
+    (d / CASES).mkdir(exist_ok=True)  # after the checks: a refused --resume leaves no search behind
     return d
 
 
