@@ -47,6 +47,11 @@ NUMERIC = NumericTolerances()
 # the NumPy twins at 1e-12; cache=True keeps `attndyn verify` under its time budget.
 NUMBA_FLAGS = {"cache": True, "fastmath": False, "nogil": True}
 NUMBA_PARALLEL_FLAGS = {**NUMBA_FLAGS, "parallel": True}
+# OpenMP wait policy of numba's thread pool, set by numerics/parallel.py unless the user set
+# OMP_WAIT_POLICY or GOMP_SPINCOUNT.  PASSIVE: a waiting thread sleeps at once instead of
+# spinning ~ms; spinning threads of several trainings on a shared machine starve each
+# other's barriers (issue 13: 2 threads were 3-16x slower per epoch than 1 under load)
+NUMBA_OMP_WAIT_POLICY = "PASSIVE"
 
 
 @dataclass(frozen=True)
@@ -276,6 +281,10 @@ class BenchSettings:
     large_rss_target: float = 1.5e9  # bytes of peak resident memory at 10^6
     agreement_rtol: float = 1e-10  # twin / PyTorch vs kernel after one epoch (sanity of the comparison)
     worker_timeout: float = 1800.0  # seconds for one measurement subprocess before it is killed
+    # `attndyn bench --stall` (numerics/experiments/stallbench.py, issue 13)
+    stall_seconds: float = 20.0  # foreground time per (load, size): alternating threads=1 / default blocks
+    stall_load_ratio_target: float = 1.10  # default / threads=1 ms per epoch at paper size, under load
+    stall_large_speedup_target: float = 1.6  # threads=1 / default at N = V = 10^6, idle
 
 
 BENCH = BenchSettings()

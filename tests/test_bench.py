@@ -133,3 +133,39 @@ def test_torch_is_never_imported_by_attndyn_itself():
 def test_bench_bad_input_exits_2(argv, match, capsys):
     assert main(argv) == 2
     assert match in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- bench --stall (issue 13)
+
+def test_stall_targets_pass_and_miss():
+    from attndyn.numerics.experiments.stallbench import verdict  # deferred: only these tests need it
+
+    row = {"size": "paper", "load": "trainings", "ratio_default_over_1": 1.05}
+    assert verdict(row)["verdict"] == "PASS"
+    assert verdict({**row, "ratio_default_over_1": BENCH.stall_load_ratio_target * 1.01})["verdict"] == "MISS"
+    assert verdict({**row, "load": "idle"}) is None  # no target for the paper's size idle
+    big = {"size": "1e6", "load": "idle", "ratio_default_over_1": 0.5}
+    assert verdict(big)["verdict"] == "PASS" and verdict(big)["measured"] == pytest.approx(2.0)
+    assert verdict({**big, "ratio_default_over_1": 0.8})["verdict"] == "MISS"
+    assert verdict({**big, "error": "x"}) is None
+
+
+def test_stall_subprocesses_import_this_checkout_and_choose_their_own_wait_policy():
+    import os  # deferred: only this test needs it
+
+    import attndyn  # deferred: only this test needs it
+    from attndyn.numerics.experiments.stallbench import _env  # deferred: only these tests need it
+
+    env = _env({"GOMP_SPINCOUNT": "300000"})
+    out = subprocess.run([sys.executable, "-c", "import os, attndyn.numerics; print(attndyn.__file__); "
+                          "print(os.environ.get('OMP_WAIT_POLICY'))"],
+                         env=env, cwd="/", capture_output=True, text=True, check=True).stdout.split()
+    assert os.path.realpath(out[0]) == os.path.realpath(attndyn.__file__)
+    if os.environ.get("OMP_WAIT_POLICY") == "PASSIVE" and "GOMP_SPINCOUNT" not in os.environ:
+        assert out[1] == "None"  # the user's GOMP_SPINCOUNT alone decides, as it would outside the bench
+
+
+def test_bench_stall_is_an_option(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["bench", "--help"])
+    assert e.value.code == 0 and "--stall" in capsys.readouterr().out

@@ -81,6 +81,31 @@ def test_threads_do_not_change_the_result():
     assert (a.threads, b.threads) == (1, 2)
 
 
+def test_summary_records_the_thread_pool():
+    s = train(small("fc", threads=1), progress=False).summary()
+    pool = s["threading"]
+    assert pool["layer"] in ("omp", "tbb", "workqueue") and pool["threads"] == 1
+    json.dumps(s, allow_nan=False)
+
+
+@pytest.mark.parametrize("env, policy", [({}, "PASSIVE"), ({"OMP_WAIT_POLICY": "ACTIVE"}, "ACTIVE"),
+                                         ({"GOMP_SPINCOUNT": "1000"}, None)])
+def test_importing_numerics_sets_a_passive_wait_policy_unless_the_user_chose(env, policy):
+    """Issue 13: spinning OpenMP threads of concurrent trainings starve each other."""
+    import os  # deferred: only this test needs it
+    import subprocess  # deferred: only this test needs it
+    import sys  # deferred: only this test needs it
+
+    import attndyn  # deferred: only this test needs it
+
+    base = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    base["PYTHONPATH"] = os.path.dirname(os.path.dirname(os.path.abspath(attndyn.__file__)))  # this checkout
+    out = subprocess.run([sys.executable, "-c",
+                          "import os, attndyn.numerics; print(os.environ.get('OMP_WAIT_POLICY'))"],
+                         env={**base, **env}, capture_output=True, text=True, check=True).stdout.split()
+    assert out == [str(policy)]
+
+
 def test_too_many_threads_is_a_usage_error():
     with pytest.raises(UsageError, match="train.threads"):
         train(small(threads=4096), progress=False)

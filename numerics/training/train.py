@@ -40,6 +40,7 @@ from attndyn.numerics.kernels.stats import record_stats
 from attndyn.numerics.training.memory import check_fits
 from attndyn.numerics.model.attention import AttentionModel, Batch
 from attndyn.numerics.outputs import atomic_replace, writable_dir, write_json
+from attndyn.numerics.parallel import threading_info
 from attndyn.numerics.progress import Progress
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.sen import sen_curve
@@ -353,6 +354,7 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
     initial_qv = q0 * np.linalg.norm(model.embeddings[topic_words].astype(np.float64), axis=1)
 
     n_threads, old_threads = _threads(t_cfg.threads)
+    pool = threading_info()  # summary.json: layer, threads, OpenMP wait policy (issue 13)
     bar = Progress(E, "train", unit="epochs", enabled=progress, interval=TRAINING.progress_interval)
     status, message = "ok", ""
     done = 0
@@ -431,7 +433,8 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
     result = TrainResult(cfg, status, message, done, seconds, final_loss, accuracy, model,
                          traj.arrays(), corpus.name, topic_words, topic_labels,
                          topic_m, att_mean, att_min,
-                         initial_scores, initial_qv, n_threads, corpus.vocab)
+                         initial_scores, initial_qv, n_threads, corpus.vocab,
+                         extra={"threading": pool})
     if out is not None:
         _atomic_savez(out / "trajectory.npz", result.trajectory)
     return result

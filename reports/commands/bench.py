@@ -25,6 +25,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="threads for numba and PyTorch (default: all cores)")
     p.add_argument("--no-reproduce", action="store_true",
                    help="skip timing the training of `attndyn reproduce synthetic`")
+    p.add_argument("--stall", action="store_true",
+                   help="instead: ms/epoch with threads=1 vs the default under background load it starts "
+                        "itself (idle, two paper-fc trainings, two CPU hogs; sizes other than paper idle "
+                        "only), targets PASS/MISS (issue 13)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,6 +40,14 @@ def run(args: argparse.Namespace) -> int:
     if args.json is not None:
         check_json_target(args.json, "--json")
     sizes = parse_sizes(args.sizes)
+    if args.stall:
+        from attndyn.numerics.experiments.stallbench import stall_bench  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
+
+        rows = stall_bench([s.name for s in sizes], log=lambda line: print(line, flush=True))
+        if args.json:
+            write_json(args.json, {"stall": rows})
+            print(f"wrote {args.json}")
+        return ExitCode.NOT_AS_EXPECTED if any("error" in r for r in rows) else ExitCode.OK
     impls = [i.strip() for i in args.impls.split(",") if i.strip()]
     out = run_bench(sizes, impls=impls, quick=args.quick, threads=args.threads,
                     reproduce=not (args.quick or args.no_reproduce),
