@@ -154,3 +154,45 @@ def test_report_laws_model_option_adds_the_section(tmp_path, capsys):
                  "--report", str(tmp_path / "r2")]) == 2  # validated before any claim runs
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--laws-model" in err[0]
+
+
+def test_sweep_runs_the_grid_in_order(tmp_path, capsys):
+    out_json = tmp_path / "sweep.json"
+    assert main(["laws", "--sweep", "paper-reduced,unequal-lengths", "--dims", "1,2",
+                 "--json", str(out_json)]) == 0
+    out = capsys.readouterr().out
+    data = json.loads(out_json.read_text())
+    assert [r["model"] for r in data["rows"]] == ["paper-reduced d=1", "paper-reduced d=2",
+                                                   "unequal-lengths d=1", "unequal-lengths d=2"]
+    sen = data["rows"][1]["result"]
+    assert SEN_D2 in sen["laws"] and sen["complete"]
+    # unequal lengths: no SEN law, only the key component orthogonal to q
+    assert data["rows"][3]["result"]["laws"] == ["2*k_t_1 - k_t_2"]
+    assert "4 model(s), 4 complete, 0 failed" in out and out.count("| paper-reduced d=") == 2
+
+
+@pytest.mark.parametrize("argv, names", [
+    (["--sweep", "nope"], "--sweep: unknown model"),
+    (["--sweep", "all", "--dims", "0"], "--dims"),
+    (["--sweep", "all", "--dims", "x"], "--dims"),
+    (["--sweep", "all", "--model", "paper-reduced"], "does not take --model"),
+    (["--sweep", "all", "--workers", "0"], "--workers"),
+])
+def test_sweep_bad_input_is_one_line_exit_2(argv, names, capsys):
+    assert main(["laws", *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and names in err[0]
+
+
+@pytest.mark.slow
+def test_sweep_on_dask_gives_the_serial_results(tmp_path):
+    """Each (model, d) is an exact computation with its own seed: the executor cannot change it."""
+    a, b = tmp_path / "serial.json", tmp_path / "dask.json"
+    grid = ["--sweep", "paper-reduced,query-trained", "--dims", "1,2"]
+    assert main(["laws", *grid, "--json", str(a)]) == 0
+    assert main(["laws", *grid, "--workers", "2", "--json", str(b)]) == 0
+
+    def strip(path):
+        return [{k: v for k, v in r["result"].items() if k != "seconds"} for r in json.loads(path.read_text())["rows"]]
+
+    assert strip(a) == strip(b)

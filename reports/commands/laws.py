@@ -46,6 +46,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the rational points and of --confirm")
     p.add_argument("--json", metavar="FILE", help="write everything as JSON to FILE")
     p.add_argument("--report", metavar="DIR", help="write a LaTeX section (laws.tex, and laws.pdf with TeX) to DIR")
+    g = p.add_argument_group("many models at once (instead of MODEL.toml / --model)")
+    g.add_argument("--sweep", metavar="MODELS",
+                   help="'all' or a comma list of named models: run each for every d of --dims and print "
+                        "the table (on dask with --workers/--scheduler, like `attndyn search`)")
+    g.add_argument("--dims", default="1,2,3", metavar="D,D,...", help="dimensions of the sweep (default 1,2,3)")
+    g.add_argument("--workers", type=int, default=1, metavar="K",
+                   help="sweep on a local dask cluster of K processes (default 1: in this process)")
+    g.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="sweep on an existing dask scheduler")
 
 
 def load_spec(path: str | None, name: str | None, d: int | None):
@@ -141,6 +149,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.degree < 1:
         raise UsageError(f"--degree: expected an integer >= 1, got {args.degree}")
+    if args.sweep is not None:
+        return run_sweep(args)
     spec = load_spec(args.spec, args.model, args.d)
     if args.json is not None:
         check_json_target(args.json, "--json")
@@ -178,6 +188,31 @@ def run(args: argparse.Namespace) -> int:
                              extra_sections=[laws_section([r], {r.model: conf} if conf else None)])
         print(files.summary())
     return ExitCode.OK if ok else ExitCode.NOT_AS_EXPECTED
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    """``--sweep``: every (named model, d) of the grid, one table row each; exit 1 if a task failed."""
+    from attndyn.numerics.laws.sweep import parse_grid, sweep, sweep_table  # deferred: dask loads only for a sweep
+
+    clash = [o for o, v in (("MODEL.toml", args.spec), ("--model", args.model), ("--d", args.d),
+                            ("--confirm", args.confirm or None), ("--report", args.report)) if v is not None]
+    if clash:
+        raise UsageError(f"--sweep runs named models over --dims; it does not take {', '.join(clash)}")
+    grid = parse_grid(args.sweep, args.dims)
+    if args.json is not None:
+        check_json_target(args.json, "--json")
+    t0 = time.perf_counter()
+    rows = sweep(grid, args.degree, workers=args.workers, scheduler=args.scheduler, seed=args.seed)
+    print(sweep_table(rows))
+    failed = [r["model"] for r in rows if "error" in r]
+    print(f"{len(rows)} model(s), {sum(r['complete'] for r in rows)} complete, {len(failed)} failed, "
+          f"{time.perf_counter() - t0:.1f} s wall")
+    if args.json is not None:
+        write_json(args.json, {"format": "attndyn-laws-sweep/1", "degree": args.degree, "seed": args.seed,
+                               "grid": [list(g) for g in grid], "rows": rows,
+                               "wall_seconds": round(time.perf_counter() - t0, 3)})
+        print(f"wrote {args.json}")
+    return ExitCode.NOT_AS_EXPECTED if failed else ExitCode.OK
 
 
 def _spec_dict(spec) -> dict:
