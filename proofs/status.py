@@ -59,6 +59,14 @@ class TrainStatus(Status):
                             "step size); training stopped there and the trajectory up to then is kept")
 
 
+class PointStatus(Status):
+    """How the evaluation of one point of a counterexample search ended (``points.jsonl``)."""
+
+    OK = "ok", "the point's run finished and its violation was measured"
+    FAILED = "failed", "the point's run stopped early (its flow or training failed); no violation measured"
+    ERROR = "error", "evaluating the point raised (or its worker died); the message and traceback are recorded"
+
+
 class Verdict(Status):
     """The convergence checker's verdict on one conclusion for one topic word."""
 

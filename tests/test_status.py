@@ -3,9 +3,9 @@ import json
 
 import pytest
 
-from attndyn.proofs.status import ClaimStatus, FlowStatus, Status, TrainStatus, Verdict
+from attndyn.proofs.status import ClaimStatus, FlowStatus, PointStatus, Status, TrainStatus, Verdict
 
-KINDS = (ClaimStatus, FlowStatus, TrainStatus, Verdict)
+KINDS = (ClaimStatus, FlowStatus, PointStatus, TrainStatus, Verdict)
 
 
 @pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.__name__)
@@ -28,3 +28,5 @@ def test_vocabularies_are_the_strings_the_result_files_already_hold():
     assert [s.value for s in Verdict] == ["converged", "not-converged", "undecided"]
     assert [s.value for s in FlowStatus] == ["ok", "failed"]
     assert [s.value for s in TrainStatus] == ["ok", "diverged", "unstable"]
+    # a search point's status is a flow status or an error of the evaluation itself
+    assert {s.value for s in FlowStatus} | {"error"} == {s.value for s in PointStatus}

@@ -16,6 +16,7 @@ from attndyn.numerics.search.space import (CLAIMS, DIMENSIONS, DIMS, HYPOTHESES,
 from attndyn.numerics.search.store import CASE_FORMAT
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.settings import SEARCH
+from attndyn.proofs.status import PointStatus
 
 # --------------------------------------------------------------------------- tasks (run on workers)
 
@@ -37,14 +38,14 @@ def evaluate_point(claim: str, inside: bool, index: int, point: dict) -> dict:
     try:
         res = sm.evaluate(claim, point)
         cand = sm.violates(claim, res)
-        rec.update(status=res["status"], violation=res.get("violation"), candidate=cand, confirmed=False,
+        rec.update(status=PointStatus.coerce(res["status"]), violation=res.get("violation"), candidate=cand, confirmed=False,
                    metric=_strip(res))
         if cand:
             conf = sm.confirm(claim, point, res)
             rec["confirmed"] = bool(conf["confirmed"])
             rec["confirm"] = _strip(conf)
     except Exception as exc:  # noqa: BLE001 - recorded, never lost: a search must not die on one point
-        rec.update(status="error", violation=None, candidate=False, confirmed=False,
+        rec.update(status=PointStatus.ERROR, violation=None, candidate=False, confirmed=False,
                    message=f"{type(exc).__name__}: {exc}", traceback=_tb())
     rec["seconds"] = round(time.perf_counter() - t0, 4)
     return rec

@@ -58,6 +58,7 @@ from attndyn.numerics.search.store import (AppendLog, as_float, CASES, CORRUPT, 
                                            SUMMARY, write_json_atomic)
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.settings import SEARCH
+from attndyn.proofs.status import PointStatus
 
 # --------------------------------------------------------------------------- progress
 
@@ -305,7 +306,7 @@ def run_search(claim: str, budget: int, workers: int, out_dir, seed: int = 0, sc
                 if "infrastructure_error" in res:
                     i = tag[1]
                     res = {"index": i, "key": keys[i], "claim": claim, "point": points[i],
-                           "broken": space.broken(points[i]), "status": "error", "violation": None,
+                           "broken": space.broken(points[i]), "status": PointStatus.ERROR, "violation": None,
                            "candidate": False, "confirmed": False, "message": res["infrastructure_error"]}
                 log.append(res)
                 st.records[res["index"]] = res
@@ -351,8 +352,8 @@ def _count(c: Counts, r: dict) -> None:
     c.evaluated += 1
     c.candidates += bool(r.get("candidate"))
     c.confirmed += bool(r.get("confirmed"))
-    c.failed += r.get("status") == "failed"
-    c.errors += r.get("status") == "error"
+    c.failed += r.get("status") == PointStatus.FAILED
+    c.errors += r.get("status") == PointStatus.ERROR
 
 
 def _summary(claim, seed, budget, inside, d: Path, st: _State, c: Counts, pool, seconds) -> dict:
