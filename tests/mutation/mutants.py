@@ -64,9 +64,10 @@ MUTANTS: list[Mutant] = [
            "        return self.lr_k / self.lr_v\n",
            "learning-rate ratio eta_k/eta_v instead of eta_v/eta_k in the flow's SEN coefficient", "math"),
     Mutant("s6-statement-coefficient", "proofs/claims/symbolic_limits.py",
-           r'\eta_k|q|^2a_t(1-a_t)"',
-           r'\eta_k|q|^2a_t^2(1-a_t)"',
-           "S6 prints a_t^2(1-a_t) where the checked coefficient has a_t(1-a_t)", "statement"),
+           "ETA_K * Q * a * (1 - a) * x ** 2",
+           "ETA_K * Q * a ** 2 * (1 - a) * x ** 2",
+           "S6's stated coefficient a_t^2(1-a_t) instead of a_t(1-a_t) (the statement is rendered "
+           "from this expression, so the wrong formula would be printed)", "statement"),
     Mutant("n3-residual-no-abs", "numerics/training/train.py",
            "        r = np.abs(self.sen_residuals()[0])\n",
            "        r = self.sen_residuals()[0]\n",

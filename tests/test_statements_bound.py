@@ -1,0 +1,22 @@
+"""Statements are rendered from the checked objects: S6's printed formula is the LaTeX of the
+expression its check compares, and a wrong coefficient there is refuted."""
+import sympy as sp
+
+from attndyn.proofs.algebra import readable
+from attndyn.proofs.claims import symbolic_limits as sl
+from attndyn.proofs.model import STEP
+from attndyn.reports.cli.assembly import claims
+
+
+def test_s6_statement_is_the_checked_expression():
+    stated = sp.latex(STEP ** 2 * readable(sl.drift_coefficient_stated()))
+    assert stated in claims()["S6-discrete-drift"].statement
+
+
+def test_s6_refutes_a_wrong_coefficient(monkeypatch):
+    right = sl.drift_coefficient_stated()
+    a = sl.BASE.weight().xreplace({sl.BASE.m: sl.BASE.m})
+    wrong = right.xreplace({sl.ETA_K: sl.ETA_K * 2})  # eta_k|q|^2 a(1-a) -> 2 eta_k|q|^2 a(1-a)
+    assert sp.simplify(wrong - right) != 0 and a is not None
+    monkeypatch.setattr(sl, "drift_coefficient_stated", lambda: wrong)
+    assert sl.s6_discrete_drift().status == "refuted"
