@@ -148,8 +148,9 @@ def main(argv: list[str] | None = None) -> int:
         for m in todo:
             print(f"{m.id:<28} {m.path}  — {m.why}")
         return 0
+    base_row = None
     if not args.skip_control:
-        base = evaluate(None, False)
+        base = base_row = evaluate(None, False)
         print(f"control (unmutated): exit {base['verify']['exit']}, "
               f"{len(base['verify']['statuses'])} claims, {base['verify']['seconds']} s", flush=True)
         if killed(base):
@@ -158,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         for m, row in zip(todo, pool.map(lambda m: evaluate(m, args.tests), todo)):
-            row["why"], row["killed"] = m.why, killed(row)
+            row["why"], row["kind"], row["killed"] = m.why, m.kind, killed(row)
             rows.append(row)
             t = row.get("tests")
             tests = "" if t is None else f"  tests: {'killed' if t['exit'] else 'SURVIVED'}"
@@ -168,7 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     n = sum(r["killed"] for r in rows)
     print(f"{n} of {len(rows)} mutants killed by attndyn verify")
     if args.json:
-        Path(args.json).write_text(json.dumps({"killed": n, "total": len(rows), "mutants": rows}, indent=2) + "\n")
+        Path(args.json).write_text(json.dumps({"killed": n, "total": len(rows), "control": base_row,
+                                               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                                               "mutants": rows}, indent=2) + "\n")
     return 0 if n == len(rows) else 1
 
 
