@@ -20,3 +20,16 @@ def test_s6_refutes_a_wrong_coefficient(monkeypatch):
     out = sl.s6_discrete_drift()
     assert out.status == "refuted"  # the exact identity and the mpmath check both say nonzero
     assert sp.latex(sl.STEP ** 2 * readable(wrong)) != sp.latex(sl.STEP ** 2 * readable(right))
+
+
+def test_resolution_control_fails_under_a_loose_tolerance(monkeypatch):
+    """neg-sen-resolution is refuted at the real tolerance and turns to error when rtol is loosened
+    past its 1e-4 defect (what kills the tolerance mutant of the mutation suite)."""
+    from dataclasses import replace
+
+    from attndyn.proofs import confirm
+    from attndyn.proofs.claims import controls
+
+    assert controls.neg_sen_resolution().status == "refuted"
+    monkeypatch.setattr(confirm, "SYMBOLIC", replace(confirm.SYMBOLIC, rtol=1e-3))
+    assert controls.neg_sen_resolution().status == "error"
