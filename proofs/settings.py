@@ -36,7 +36,6 @@ class NumericTolerances:
     gd_slope_range: tuple[float, float] = (0.8, 1.2)  # N2: fitted log-log slope of drift vs step
     sen_paper_max: float = 0.05  # N3: max | |q||v| - curve | in the paper's synthetic run
     kernel_rtol: float = 1e-12  # kernel vs NumPy twin, float64
-    negative_factor: float = 10.0  # neg-trainable-query: residual must exceed this x N3's
 
 
 SYMBOLIC = SymbolicChecks()

@@ -401,3 +401,16 @@ def test_report_hook_lists_kept_cases_and_rejects_an_empty_cases_dir(tmp_path):
     empty.mkdir()
     with pytest.raises(UsageError, match="--cases"):
         search_report.report_sections(argparse.Namespace(cases=[str(empty)]), tmp_path)
+
+
+def test_resume_drops_a_duplicated_record(tmp_path, capsys):
+    """A record written twice (e.g. a retried append) is kept once on resume: no point counts twice."""
+    run_search("sen-identity", 6, 1, tmp_path, seed=2, inside_hypotheses=True, progress=False)
+    f = tmp_path / "points.jsonl"
+    lines = f.read_bytes().split(b"\n")  # the last element is b"" (the final newline)
+    f.write_bytes(b"\n".join(lines[:3] + [lines[1]] + lines[3:]))
+    capsys.readouterr()
+    s = run_search("sen-identity", 6, 1, tmp_path, seed=2, resume=True, inside_hypotheses=True, progress=False)
+    assert "already recorded; duplicate skipped" in capsys.readouterr().err
+    assert s["evaluated_this_run"] == 0
+    _assert_complete(tmp_path, 6)

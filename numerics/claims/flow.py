@@ -73,19 +73,28 @@ def sen_flow_verdict(runs: dict[str, FlowResult], tol: float = NUMERIC.sen_flow_
                              f"(max {moved:.3g}): the run tests nothing"), details
         worst = max(worst, float(drift.max()))
     details["max_drift"] = worst
+    details["headroom"] = tol / worst if worst > 0 else float("inf")
     kinds = ", ".join(k.upper() for k in runs)
     if worst <= tol:
         return "verified", f"{kinds}: max normalised drift of H = {worst:.2e} <= {tol:g}", details
     return "refuted", f"{kinds}: max normalised drift of H = {worst:.2e} > {tol:g}", details
 
 
+# N1 also runs with unequal rates: H's coefficient is eta_v/eta_k, which equal rates cannot test
+UNEQUAL_RATES = (("fc", 2.0, 0.5), ("tc", 0.5, 2.0))  # (classifier, eta_v, eta_k)
+
+
 def n1_runs(horizon: float = FLOW.n1_horizon) -> dict[str, FlowResult]:
-    return {k: reduced_flow(_system(k), horizon=horizon) for k in CLASSIFIERS}
+    runs = {k: reduced_flow(_system(k), horizon=horizon) for k in CLASSIFIERS}
+    for kind, lr_v, lr_k in UNEQUAL_RATES:
+        system = paper_reduced_system(kind, seed=FLOW.claims_seed, lr_v=lr_v, lr_k=lr_k)
+        runs[f"{kind} eta_v/eta_k={lr_v / lr_k:g}"] = reduced_flow(system, horizon=horizon)
+    return runs
 
 
 @claim(
     "N1-sen-flow",
-    "SEN identity along the reduced gradient flow (FC, TC, TL)",
+    "SEN identity along the reduced gradient flow (FC, TC, TL; equal and unequal rates)",
     kind="numeric",
     statement=r"$\max_\tau |H(\tau) - H(0)| / \max(1, |H(0)|) \le " + f"{NUMERIC.sen_flow_max:g}"
               + r"$ for every topic word, with $H = |q|^2|v_t|^2 - 2\frac{\eta_v}{\eta_k}"
@@ -94,6 +103,8 @@ def n1_runs(horizon: float = FLOW.n1_horizon) -> dict[str, FlowResult]:
         r"DOP853, rtol " + f"{NUMERIC.flow_rtol:g}" + r", atol " + f"{NUMERIC.flow_atol:g}"
         + r", horizon $\tau = " + f"{FLOW.n1_horizon:g}" + r"$ (log-spaced samples)",
         r"TL: the ReLU kinks are followed as a Filippov system (sliding modes solved exactly)",
+        r"and two runs with unequal rates: " + ", ".join(
+            f"{k.upper()} with $\\eta_v = {v:g}$, $\\eta_k = {q:g}$" for k, v, q in UNEQUAL_RATES),
     ),
 )
 def n1_sen_flow() -> Outcome:

@@ -72,3 +72,27 @@ def neg_sen_missing_factor_2() -> Outcome:
 )
 def neg_sen_inverted_rates() -> Outcome:
     return verify_first_integral(wrong_sen(ratio=1 / LR_RATIO), "wrong: eta_k/eta_v", stream=120)
+
+
+# A factor 2(1 + 10^-4): the numeric confirmation must still *see* this defect.  Its relative size in
+# the Lie derivative sits between SYMBOLIC.refute_min (1e-6) and float64 round-off far below
+# SYMBOLIC.rtol (1e-9), so the control is refuted exactly and numerically; loosen the numeric
+# tolerance past the defect and the numeric route calls it zero while the exact one does not, and
+# the claim turns to `error`.  It is the resolution check of every symbolic verdict's tolerance.
+RESOLUTION_DEFECT = sp.Rational(1, 10 ** 4)
+
+
+@claim(
+    "neg-sen-resolution",
+    "Negative control: a relative defect of 1e-4 in the SEN coefficient is seen numerically too",
+    kind="symbolic",
+    expected="refuted",
+    statement=(r"$|q|^2|v_t|^2 - 2(1 + " + sp.latex(RESOLUTION_DEFECT) + r")\frac{\eta_v}{\eta_k}"
+               r"\left(s_t + \frac{e^{s_t}}{m}\right)$ is a first integral."),
+    assumptions=_ASSUMPTIONS + (r"the defect is small on purpose: the numeric check at random points must "
+                                r"resolve it (refuted numerically as well as exactly), which a tolerance "
+                                r"looser than the defect cannot",),
+)
+def neg_sen_resolution() -> Outcome:
+    return verify_first_integral(wrong_sen(factor=2 * (1 + RESOLUTION_DEFECT)), "wrong: factor 2(1 + 1e-4)",
+                                 stream=130)

@@ -1,0 +1,87 @@
+"""The mutants: each one exact text replacement in one tracked file (it must match exactly once).
+
+``kind`` says what sort of bug it is: ``kernel`` (numba kernels), ``driver`` (the Python
+around them), ``math`` (a formula of attndyn.proofs), ``statement`` (what a claim prints),
+``residual`` (how a claim measures), ``lp`` (a hypothesis decided by linear programming),
+``search`` (the counterexample search's bookkeeping), ``tolerance`` (a loosened threshold).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Mutant:
+    id: str
+    path: str  # relative to the repository root (= the attndyn package)
+    old: str  # the exact text replaced; must occur exactly once in ``path``
+    new: str
+    why: str  # the realistic bug it stands for
+    kind: str
+
+
+SCORES = "numerics/kernels/scores.py"
+
+MUTANTS: list[Mutant] = [
+    Mutant("shared-score-sign", SCORES,
+           "        return e_w * (vH - R)\n",
+           "        return e_w * (R - vH)\n",
+           "score gradient with the wrong sign (shared-exponent path)", "kernel"),
+    Mutant("fallback-score-sign", SCORES,
+           "        ds += a * (vg - cg[i])\n",
+           "        ds += a * (cg[i] - vg)\n",
+           "score gradient with the wrong sign (per-sentence fallback path)", "kernel"),
+    Mutant("shared-emb-factor", SCORES,
+           "            vH += emb[w, j] * dv[j]\n            dv[j] *= e_w\n",
+           "            vH += emb[w, j] * dv[j]\n",
+           "embedding gradient missing the factor e_w (shared-exponent path)", "kernel"),
+    Mutant("fallback-emb-factor", SCORES,
+           "            dv[j] += a * gij\n",
+           "            dv[j] += gij\n",
+           "embedding gradient missing the attention weight a_iw (fallback path)", "kernel"),
+    Mutant("fallback-softmax-shift", SCORES,
+           "    return mx + np.log(tot)\n",
+           "    return np.log(tot)\n",
+           "log-partition without its shift max s (fallback path's softmax)", "kernel"),
+    Mutant("sentence-last-occurrence", SCORES,
+           "                if o < o1:\n                    w0 = word_ids[o]\n",
+           "                if o < o1 - 1:\n                    w0 = word_ids[o]\n",
+           "off by one: an odd-length sentence loses its last occurrence (shared path)", "kernel"),
+    Mutant("classifier-relu-mask", "numerics/kernels/classifier.py",
+           "                if dH[h, b] != 0.0:\n",
+           "                if True:\n",
+           "two-layer classifier backward ignores the ReLU mask", "kernel"),
+    Mutant("score-step-no-qsq", "numerics/model/attention.py",
+           "        lr_s = float(lr_keys) * float(q @ q)\n",
+           "        lr_s = float(lr_keys)\n",
+           "score step eta_k instead of eta_k |q|^2 (keys move along q)", "driver"),
+    Mutant("sen-curve-m-plus-1", "proofs/sen.py",
+           "(2.0 * rho / m) * exp_diff",
+           "(2.0 * rho / (m + 1)) * exp_diff",
+           "SEN curve with 1/(m+1) instead of 1/m", "math"),
+    Mutant("flow-lr-ratio-inverted", "numerics/flow/systems.py",
+           "        return self.lr_v / self.lr_k\n",
+           "        return self.lr_k / self.lr_v\n",
+           "learning-rate ratio eta_k/eta_v instead of eta_v/eta_k in the flow's SEN coefficient", "math"),
+    Mutant("s6-statement-coefficient", "proofs/claims/symbolic_limits.py",
+           "ETA_K * Q * a * (1 - a) * x ** 2",
+           "ETA_K * Q * a ** 2 * (1 - a) * x ** 2",
+           "S6's stated coefficient a_t^2(1-a_t) instead of a_t(1-a_t) (the statement is rendered "
+           "from this expression, so the wrong formula would be printed)", "statement"),
+    Mutant("n3-residual-no-abs", "numerics/training/train.py",
+           "        r = np.abs(self.sen_residuals()[0])\n",
+           "        r = self.sen_residuals()[0]\n",
+           "SEN residual maximum over signed values (a trajectory under the curve hides)", "residual"),
+    Mutant("achievability-lp-flipped", "numerics/convergence/hypotheses.py",
+           "np.c_[-A, np.ones(n)]",
+           "np.c_[A, -np.ones(n)]",
+           "achievability LP with the inequality flipped ((w_y-w_j).u <= t): always 'holds'", "lp"),
+    Mutant("search-resume-dedup", "numerics/search/driver.py",
+           "        if i in st.records:\n",
+           "        if i < 0:\n",
+           "search --resume keeps duplicate point records", "search"),
+    Mutant("tolerance-1e6-looser", "proofs/settings.py",
+           "    rtol: float = 1e-9\n",
+           "    rtol: float = 1e-3\n",
+           "the symbolic checks' numeric tolerance loosened 10^6 x", "tolerance"),
+]
