@@ -88,6 +88,33 @@ def test_summary_records_the_thread_pool():
     json.dumps(s, allow_nan=False)
 
 
+def test_unset_threads_run_small_problems_on_one_thread(monkeypatch):
+    """Issue 13: below TRAINING.auto_parallel_min_occurrences an epoch is too short for a parallel
+    region to pay off beside other processes; above it numba's default stands.  Either way the
+    caller's thread setting is restored and the result is the one of any explicit thread count."""
+    import dataclasses  # deferred: only this test needs it
+
+    import numba  # deferred: only this test needs it
+
+    from attndyn.numerics.training import train as train_mod  # deferred: only this test needs it
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)  # another test may have lowered it
+    default = numba.get_num_threads()
+    auto = train(small("fc"), progress=False)
+    assert auto.threads == 1 and numba.get_num_threads() == default
+    assert auto.summary()["threading"]["threads_chosen_by"].startswith("auto: ")
+    two = train(small("fc", threads=2), progress=False)
+    assert np.array_equal(auto.model.embeddings, two.model.embeddings)
+    if numba.config.NUMBA_NUM_THREADS > 1:  # a tiny threshold: the default pool is used
+        monkeypatch.setattr(train_mod, "TRAINING", dataclasses.replace(train_mod.TRAINING,
+                                                                       auto_parallel_min_occurrences=1))
+        big = train(small("fc"), progress=False)
+        assert big.threads == default > 1
+        assert np.array_equal(big.model.embeddings, auto.model.embeddings)
+    numba.set_num_threads(before)
+
+
 @pytest.mark.parametrize("env, policy", [({}, "PASSIVE"), ({"OMP_WAIT_POLICY": "ACTIVE"}, "ACTIVE"),
                                          ({"GOMP_SPINCOUNT": "1000"}, None)])
 def test_importing_numerics_sets_a_passive_wait_policy_unless_the_user_chose(env, policy):

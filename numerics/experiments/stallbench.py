@@ -146,6 +146,7 @@ def _epoch_fn(size_text: str) -> tuple[Callable[[int | None], float], int]:
         def run(threads):
             cfg = replace(base, train=replace(base.train, epochs=epochs, threads=threads))
             r = train(cfg, corpus=corpus, progress=False)
+            run.threads = r.threads  # what train.threads unset chose (issue 13: 1 below a size)
             return r.seconds / r.epochs
         return run, epochs
 
@@ -154,6 +155,7 @@ def _epoch_fn(size_text: str) -> tuple[Callable[[int | None], float], int]:
     default = numba.config.NUMBA_NUM_THREADS  # what train.threads unset runs with
 
     def run(threads):
+        run.threads = threads or default
         numba.set_num_threads(threads or default)
         t = time.perf_counter()
         model.step(batch, lr, lr)
@@ -176,6 +178,7 @@ def measure(size_text: str, seconds: float, min_blocks: int = 3) -> dict:
     return {"size": size_text, "epochs_per_block": epochs, "blocks": len(times["1"]),
             "ms_per_epoch_1": 1e3 * med["1"], "ms_per_epoch_default": 1e3 * med["default"],
             "ratio_default_over_1": med["default"] / med["1"], "threading": threading_info(),
+            "default_threads_used": getattr(run, "threads", None),
             "load_average_1min": os.getloadavg()[0]}
 
 
@@ -243,7 +246,7 @@ def stall_bench(sizes: Sequence[str] = ("paper",), loads: Sequence[str] = LOADS,
                         continue
                     th = r["threading"]
                     log(f"{kind:9s} {size:6s} threads=1 {r['ms_per_epoch_1']:9.3f} ms/epoch   default "
-                        f"({th['default_threads']}) {r['ms_per_epoch_default']:9.3f} ms/epoch   "
+                        f"({r.get('default_threads_used') or th['default_threads']}) {r['ms_per_epoch_default']:9.3f} ms/epoch   "
                         f"default/1 = {r['ratio_default_over_1']:.2f}"
                         + (f"  {v['verdict']} ({v['target']})" if v else "")
                         + f"   [{r['blocks']} blocks, layer {th['layer']}, "

@@ -256,15 +256,26 @@ def _num(x):
 
 # --------------------------------------------------------------------------- the loop
 
-def _threads(n: int | None):
+def _threads(n: int | None, occurrences: int):
+    """Set numba's thread count for this run; return ``(threads, previous or None, why)``.
+
+    ``train.threads`` unset: numba's default, except below
+    ``TRAINING.auto_parallel_min_occurrences`` word occurrences per epoch, where an epoch is too
+    short for a parallel region's wake-up and barrier cost to pay off on a shared machine (issue 13).
+    """
     if n is None:
-        return numba.get_num_threads(), None
+        if occurrences < TRAINING.auto_parallel_min_occurrences and numba.get_num_threads() > 1:
+            old = numba.get_num_threads()
+            numba.set_num_threads(1)
+            return 1, old, (f"auto: {occurrences} occurrences per epoch < "
+                            f"{TRAINING.auto_parallel_min_occurrences} (train.threads unset)")
+        return numba.get_num_threads(), None, "auto: numba's default (train.threads unset)"
     limit = numba.config.NUMBA_NUM_THREADS
     if n > limit:
         raise UsageError(f"train.threads: at most {limit} on this machine (NUMBA_NUM_THREADS), got {n}")
     old = numba.get_num_threads()
     numba.set_num_threads(n)
-    return n, old
+    return n, old, "train.threads"
 
 
 def _check_corpus(corpus: Corpus, cfg: RunConfig) -> None:
@@ -353,8 +364,9 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
     q0 = float(np.linalg.norm(model.query.astype(np.float64)))
     initial_qv = q0 * np.linalg.norm(model.embeddings[topic_words].astype(np.float64), axis=1)
 
-    n_threads, old_threads = _threads(t_cfg.threads)
+    n_threads, old_threads, why_threads = _threads(t_cfg.threads, len(train_c.word_ids))
     pool = threading_info()  # summary.json: layer, threads, OpenMP wait policy (issue 13)
+    pool["threads_chosen_by"] = why_threads
     bar = Progress(E, "train", unit="epochs", enabled=progress, interval=TRAINING.progress_interval)
     status, message = "ok", ""
     done = 0
