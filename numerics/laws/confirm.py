@@ -87,6 +87,7 @@ import sympy as sp
 from scipy.integrate import solve_ivp
 
 from ...proofs.laws import FlowProblem, LawsResult, ModelSpec, named_model, run_laws
+from ...proofs.laws.run import tex_sci
 
 CLASSIFIERS = {
     "random-mlp": "fixed random two-layer tanh network (8 hidden, 3 classes) shared by the sentences, "
@@ -264,10 +265,7 @@ class Confirmation:
 
 
 def _tex(x: float) -> str:
-    if x == 0:
-        return "$0$"
-    m, e = f"{x:.1e}".split("e")
-    return rf"${m}\cdot10^{{{int(e)}}}$"
+    return f"${tex_sci(x)}$"
 
 
 def table(confirmations) -> str:

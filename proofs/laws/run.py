@@ -156,6 +156,14 @@ def _sci(x: float) -> str:
     return "0" if x == 0 else f"{x:.1e}"
 
 
+def tex_sci(x: float) -> str:
+    r"""``x`` in LaTeX math with two significant digits: ``2.2\cdot 10^{-13}`` (``0`` for zero)."""
+    if x == 0:
+        return "0"
+    m, e = f"{x:.1e}".split("e")
+    return rf"{m}\cdot 10^{{{int(e)}}}"
+
+
 def table(results) -> str:
     head = ("| model | D | rank Lie(W) ≥ | failure ≤ | laws found | verdict | s | laws |\n"
             "|---|---|---|---|---|---|---|---|")

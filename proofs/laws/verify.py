@@ -43,7 +43,7 @@ import sympy as sp
 from .calibration import expected_count, linear_net, relu_net
 from .lie import TARGET_FAILURE
 from .prove import lie_derivatives
-from .run import check_count, in_law_space, run_laws
+from .run import check_count, in_law_space, run_laws, tex_sci
 from .spec import _default_W, named_model
 
 ANY_CLASSIFIER = r"any classifier: the loss is $\sum_i\ell_i(\varphi_i)$ with the $\ell_i$ arbitrary"
@@ -272,7 +272,7 @@ def certificate_steps(r) -> list:
               r"D = " + str(r.D)),
              (f"Exact rank over $\\mathbb{{Q}}$ of the fields and brackets at a random rational point "
               f"(by depth {r.rank_by_depth}, {r.stop}); probability that it is below the generic rank "
-              f"$\\le {_sci_tex(r.failure_bound)}$ (Schwartz--Zippel, degree bound {r.degree_bound})",
+              f"$\\le {tex_sci(r.failure_bound)}$ (Schwartz--Zippel, degree bound {r.degree_bound})",
               rf"\dim\operatorname{{Lie}}(W) \ge {r.rank}")]
     if r.laws:
         steps.append((f"{r.n_independent} functionally independent law(s) of the class found and proved "
@@ -283,13 +283,6 @@ def certificate_steps(r) -> list:
     rel = "=" if r.complete else "<"
     steps.append((f"Two-sided certificate: {r.verdict()}", rf"{r.rank} + {r.n_independent} {rel} D = {r.D}"))
     return steps
-
-
-def _sci_tex(x: float) -> str:
-    if x == 0:
-        return "0"
-    m, e = f"{x:.1e}".split("e")
-    return rf"{m}\cdot 10^{{{int(e)}}}"
 
 
 def result_details(r) -> dict:

@@ -71,6 +71,7 @@ def _tex_expr(s: str) -> str:
 def model_latex(r, conf=None) -> str:
     """The subsection of one :class:`~attndyn.proofs.laws.run.LawsResult` (and its confirmation)."""
     import sympy as sp  # deferred: keeps `attndyn --help` fast (report sections are imported for their options)
+    from attndyn.proofs.laws.run import tex_sci  # deferred: as above (flint, SymPy load with it)
 
     name = r.model.split(" d=")[0]
     lines = [rf"\subsection*{{Model {escape_text(r.model)}}}"]
@@ -90,7 +91,7 @@ def model_latex(r, conf=None) -> str:
             lines.append(display_math(rf"\varphi_{{{j + 1}}} = " + sp.latex(phi)))
         if P.exps:
             lines.append(r"with $E_w=e^{s_w}$.")
-    fb = "0" if r.failure_bound == 0 else _sci(r.failure_bound)
+    fb = tex_sci(r.failure_bound)
     lines.append(rf"\textbf{{Rank certificate.}} Exact rank over $\mathbb Q$ at a random rational point, by "
                  rf"bracket depth {escape_text(str(r.rank_by_depth))} ({escape_text(r.stop)} at depth {r.depth}): "
                  rf"$\dim\operatorname{{Lie}}(W)\ge {r.rank}$; probability of an under-estimate $\le {fb}$ "
@@ -111,11 +112,6 @@ def model_latex(r, conf=None) -> str:
         lines.append(rf"\textbf{{Along the real flow.}} {escape_text(conf.summary())}.")
         lines.append(r"\begin{center}\small" + conf.latex() + r"\end{center}")
     return "\n\n".join(lines)
-
-
-def _sci(x: float) -> str:
-    m, e = f"{x:.1e}".split("e")
-    return rf"{m}\cdot 10^{{{int(e)}}}"
 
 
 def laws_section(results, confirmations: dict | None = None) -> Section:

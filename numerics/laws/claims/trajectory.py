@@ -22,7 +22,7 @@ import sympy as sp
 
 from attndyn.numerics.laws.confirm import Confirmation, confirm_laws, LawDrift, threshold_rule
 from attndyn.proofs.claims.registry import claim, Outcome, Step
-from attndyn.proofs.laws.run import run_laws
+from attndyn.proofs.laws.run import run_laws, tex_sci
 from attndyn.proofs.laws.spec import named_model
 from attndyn.proofs.laws.verify import sen, tex, to_problem
 
@@ -52,14 +52,7 @@ def trajectory() -> Confirmation:
 def _drift_step(x: LawDrift, what: str) -> tuple[str, str]:
     rel = r"\le" if x.conserved else ">"
     return (f"{what}: maximal relative drift against its derived threshold (drift/threshold "
-            f"{x.headroom:.1e})", rf"{tex_num(x.drift)} \;{rel}\; {tex_num(x.threshold)}")
-
-
-def tex_num(x: float) -> str:
-    if x == 0:
-        return "0"
-    m, e = f"{x:.1e}".split("e")
-    return rf"{m}\cdot 10^{{{int(e)}}}"
+            f"{x.headroom:.1e})", rf"{tex_sci(x.drift)} \;{rel}\; {tex_sci(x.threshold)}")
 
 
 def _run_facts(c: Confirmation) -> str:
