@@ -54,7 +54,7 @@ import numba
 from attndyn.numerics.config.presets import preset_config
 from attndyn.numerics.experiments.bench import parse_sizes, problem
 from attndyn.numerics.parallel import configure, threading_info
-from attndyn.numerics.training.train import load_corpus, train
+from attndyn.numerics.training.train import auto_threads, load_corpus, train
 from attndyn.proofs.settings import BENCH
 
 LOADS = ("idle", "trainings", "hogs")
@@ -152,7 +152,8 @@ def _epoch_fn(size_text: str) -> tuple[Callable[[int | None], float], int]:
 
     cfg, _, batch, model = problem(size)
     lr = cfg.train.lr
-    default = numba.config.NUMBA_NUM_THREADS  # what train.threads unset runs with
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    default, _ = auto_threads(len(batch.word_ids))  # what train.threads unset would run with
 
     def run(threads):
         run.threads = threads or default

@@ -256,26 +256,29 @@ def _num(x):
 
 # --------------------------------------------------------------------------- the loop
 
-def _threads(n: int | None, occurrences: int):
-    """Set numba's thread count for this run; return ``(threads, previous or None, why)``.
+def auto_threads(occurrences: int) -> tuple[int, str]:
+    """``(threads, why)`` for ``train.threads`` unset: 1 below ``TRAINING.auto_parallel_min_occurrences``
+    word occurrences per epoch (too short for a parallel region to pay off; issue 13), else numba's."""
+    if occurrences < TRAINING.auto_parallel_min_occurrences and numba.get_num_threads() > 1:
+        return 1, (f"auto: {occurrences} occurrences per epoch < "
+                   f"{TRAINING.auto_parallel_min_occurrences} (train.threads unset)")
+    return numba.get_num_threads(), "auto: numba's default (train.threads unset)"
 
-    ``train.threads`` unset: numba's default, except below
-    ``TRAINING.auto_parallel_min_occurrences`` word occurrences per epoch, where an epoch is too
-    short for a parallel region's wake-up and barrier cost to pay off on a shared machine (issue 13).
-    """
+
+def _threads(n: int | None, occurrences: int):
+    """Set numba's thread count for this run; return ``(threads, previous or None, why)``."""
     if n is None:
-        if occurrences < TRAINING.auto_parallel_min_occurrences and numba.get_num_threads() > 1:
-            old = numba.get_num_threads()
-            numba.set_num_threads(1)
-            return 1, old, (f"auto: {occurrences} occurrences per epoch < "
-                            f"{TRAINING.auto_parallel_min_occurrences} (train.threads unset)")
-        return numba.get_num_threads(), None, "auto: numba's default (train.threads unset)"
-    limit = numba.config.NUMBA_NUM_THREADS
-    if n > limit:
-        raise UsageError(f"train.threads: at most {limit} on this machine (NUMBA_NUM_THREADS), got {n}")
+        n, why = auto_threads(occurrences)
+        if n == numba.get_num_threads():
+            return n, None, why
+    else:
+        limit = numba.config.NUMBA_NUM_THREADS
+        if n > limit:
+            raise UsageError(f"train.threads: at most {limit} on this machine (NUMBA_NUM_THREADS), got {n}")
+        why = "train.threads"
     old = numba.get_num_threads()
     numba.set_num_threads(n)
-    return n, old, "train.threads"
+    return n, old, why
 
 
 def _check_corpus(corpus: Corpus, cfg: RunConfig) -> None:
