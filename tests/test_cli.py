@@ -223,14 +223,33 @@ def test_version_prints_the_package_version(capsys):
 def test_claims_lists_every_registered_claim_without_running_it(fake_registry, capsys):
     assert main(["claims"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split() == ["id", "kind", "expected", "title"]
+    assert out[0].split() == ["id", "kind", "expected", "run", "title"]
     for c in FAKES.values():
         row = next(ln for ln in out if ln.startswith(c.id + " "))
-        assert row.split()[:3] == [c.id, c.kind, c.expected] and row.endswith(c.title)
+        assert row.split()[:4] == [c.id, c.kind, c.expected, "default"] and row.endswith(c.title)
     assert RAN == []
     assert main(["claims", "--only", "numeric"]) == 0
     listed = {ln.split()[0] for ln in capsys.readouterr().out.splitlines()[1:]}
     assert listed == {"fake-num", "fake-bad"}
+
+
+def test_slow_claims_run_only_with_all_or_by_name(monkeypatch, capsys):
+    from dataclasses import replace
+    slow = replace(_claim("fake-slow", "numeric", "verified", "verified"), slow=True)
+    monkeypatch.setattr(claims, "registry", lambda packages=(): {**FAKES, slow.id: slow})
+    RAN.clear()
+    main(["verify", "--no-report"])
+    assert "fake-slow" not in RAN and "fake-ok" in RAN
+    RAN.clear()
+    main(["verify", "--no-report", "--all"])
+    assert "fake-slow" in RAN and "fake-ok" in RAN
+    RAN.clear()
+    main(["verify", "--no-report", "--claim", "fake-slow"])
+    assert RAN == ["fake-slow"]
+    capsys.readouterr()
+    assert main(["claims"]) == 0
+    row = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("fake-slow "))
+    assert row.split()[3] == "--all"
 
 
 def test_presets_lists_every_preset_with_one_line(capsys):

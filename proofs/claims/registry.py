@@ -97,6 +97,7 @@ class Claim:
     statement: str  # LaTeX
     assumptions: tuple[str, ...]
     run: Callable[[], Outcome]
+    slow: bool = False  # left out of a default ``attndyn verify``; run with ``--all`` or ``--claim``
 
 
 @dataclass
@@ -132,8 +133,12 @@ def claim(
     statement: str,
     assumptions: tuple[str, ...] = (),
     expected: str = "verified",
+    slow: bool = False,
 ) -> Callable[[Callable[[], Outcome]], Callable[[], Outcome]]:
-    """Register the decorated zero-argument function as the verifier of a claim."""
+    """Register the decorated zero-argument function as the verifier of a claim.
+
+    ``slow``: the claim takes long enough (tens of seconds) that a default ``attndyn verify``
+    leaves it out; ``--all`` runs it, and so does naming it with ``--claim``."""
     if kind not in KINDS:
         raise ValueError(f"claim {id}: kind must be one of {KINDS}, got {kind!r}")
     if expected not in ("verified", "refuted"):
@@ -142,7 +147,7 @@ def claim(
     def register(fn: Callable[[], Outcome]) -> Callable[[], Outcome]:
         if id in _REGISTRY and _REGISTRY[id].run is not fn:
             raise ValueError(f"claim id {id!r} registered twice")
-        _REGISTRY[id] = Claim(id, title, kind, expected, statement, tuple(assumptions), fn)
+        _REGISTRY[id] = Claim(id, title, kind, expected, statement, tuple(assumptions), fn, bool(slow))
         return fn
 
     return register
@@ -169,9 +174,11 @@ def registry(packages: Iterable[str] = ()) -> dict[str, Claim]:
     return {c.id: c for _, c in order}
 
 
-def select(only: str = "all", ids: list[str] | None = None, packages: Iterable[str] = ()) -> list[Claim]:
+def select(only: str = "all", ids: list[str] | None = None, packages: Iterable[str] = (),
+           include_slow: bool = True) -> list[Claim]:
     """Claims of one kind (``symbolic``, ``numeric`` or ``all``), optionally by id, among those
-    registered after loading ``packages``.
+    registered after loading ``packages``.  ``include_slow=False`` leaves out the claims
+    marked ``slow`` unless they are named in ``ids``.
 
     Raises ``KeyError`` naming the unknown ids, so the CLI can print them.
     """
@@ -184,7 +191,7 @@ def select(only: str = "all", ids: list[str] | None = None, packages: Iterable[s
             )
         chosen = [claims[i] for i in ids]
     else:
-        chosen = list(claims.values())
+        chosen = [c for c in claims.values() if include_slow or not c.slow]
     if only != "all":
         chosen = [c for c in chosen if c.kind == only]
     return chosen

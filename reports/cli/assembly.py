@@ -49,9 +49,10 @@ def claims() -> dict[str, claim_registry.Claim]:
     return claim_registry.registry(claim_packages())
 
 
-def select(only: str = "all", ids: list[str] | None = None) -> list[claim_registry.Claim]:
+def select(only: str = "all", ids: list[str] | None = None,
+           include_slow: bool = True) -> list[claim_registry.Claim]:
     """:func:`attndyn.proofs.claims.registry.select` over every claim package."""
-    return claim_registry.select(only, ids, claim_packages())
+    return claim_registry.select(only, ids, claim_packages(), include_slow)
 
 
 def report_sections(args, report_dir) -> list:
@@ -59,11 +60,12 @@ def report_sections(args, report_dir) -> list:
     return [sec for mod in report_section_modules() for sec in mod.report_sections(args, report_dir)]
 
 
-def verify(only: str = "all", ids: list[str] | None = None) -> list[claim_registry.ClaimResult]:
+def verify(only: str = "all", ids: list[str] | None = None,
+           include_slow: bool = False) -> list[claim_registry.ClaimResult]:
     """Run the chosen claims (all by default) and return their results, printing nothing.
 
     ``only`` is ``symbolic``, ``numeric`` or ``all``; ``ids`` picks claims by id (an unknown
     id is a ``KeyError`` naming it).  A result's ``ok`` says whether the status equals the
     claim's expectation; ``to_json()`` gives the record written to ``verify.json``.
     """
-    return [claim_registry.run_claim(c) for c in select(only, ids)]
+    return [claim_registry.run_claim(c) for c in select(only, ids, include_slow)]

@@ -41,7 +41,9 @@ def add_selection_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--only", choices=("symbolic", "numeric", "all"), default="all",
                    help="which kind of claims to run (default: all)")
     p.add_argument("--claim", action="append", metavar="ID", dest="ids",
-                   help="run only this claim id (repeatable)")
+                   help="run only this claim id (repeatable; a claim marked slow runs when named)")
+    p.add_argument("--all", action="store_true", dest="include_slow",
+                   help="also run the claims marked slow (left out by default; see `attndyn claims`)")
 
 
 def add_report_section_arguments(p: argparse.ArgumentParser) -> None:

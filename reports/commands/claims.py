@@ -18,7 +18,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     chosen = [c for c in claims().values() if args.only in ("all", c.kind)]
     width = max((len(c.id) for c in chosen), default=2)
-    print(f"{'id':<{width}}  {'kind':<9} {'expected':<9} title")
+    print(f"{'id':<{width}}  {'kind':<9} {'expected':<9} {'run':<7} title")
     for c in chosen:
-        print(f"{c.id:<{width}}  {c.kind:<9} {c.expected:<9} {c.title}")
+        when = "--all" if c.slow else "default"
+        print(f"{c.id:<{width}}  {c.kind:<9} {c.expected:<9} {when:<7} {c.title}")
     return ExitCode.OK

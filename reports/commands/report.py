@@ -35,13 +35,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    selected(args.only, args.ids)  # an unknown claim id fails at once, before any section is built
+    selected(args.only, args.ids, args.include_slow)  # an unknown claim id fails at once, before any section is built
     out = writable_dir(args.out, "--out")
     if args.require_pdf and tex_engine() is None:
         raise UsageError(f"--require-pdf: no PDF can be made: {no_engine_reason()}")
     sections = report_sections(args, out)
     t0 = time.perf_counter()
-    results = run_selected(args.only, args.ids)
+    results = run_selected(args.only, args.ids, args.include_slow)
     write_json(out / "verify.json", results_json(results), "--out")
     files = write_report(results, out, require_pdf=args.require_pdf, extra_sections=sections)
     print(files.summary())

@@ -40,10 +40,10 @@ def print_row(r: ClaimResult, width: int) -> None:
           f"{r.outcome.status:<9} {r.seconds:7.2f}s  {reason}", flush=True)
 
 
-def selected(only: str, ids: list[str] | None) -> list:
+def selected(only: str, ids: list[str] | None, include_slow: bool = False) -> list:
     """The chosen claims, or a UsageError naming an unknown id (called before anything runs)."""
     try:
-        claims = select(only, ids)
+        claims = select(only, ids, include_slow)
     except KeyError as exc:
         raise UsageError(exc.args[0]) from None
     if not claims:
@@ -51,9 +51,9 @@ def selected(only: str, ids: list[str] | None) -> list:
     return claims
 
 
-def run_selected(only: str, ids: list[str] | None) -> list[ClaimResult]:
+def run_selected(only: str, ids: list[str] | None, include_slow: bool = False) -> list[ClaimResult]:
     """Run the chosen claims, printing each row as it finishes (the progress display)."""
-    claims = selected(only, ids)
+    claims = selected(only, ids, include_slow)
     width = max(len(c.id) for c in claims)
     print(f"    {'claim':<{width}} {'kind':<9} {'expected':<9} {'status':<9} {'time':>8}  reason")
     results = []
@@ -78,7 +78,7 @@ def summarize(results: list[ClaimResult], seconds: float) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    selected(args.only, args.ids)  # an unknown claim id fails at once
+    selected(args.only, args.ids, args.include_slow)  # an unknown claim id fails at once
     # validate every output location before spending minutes on the claims
     if args.json is not None:
         check_json_target(args.json, "--json")
@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     sections = report_sections(args, report_dir) if report_dir is not None else []
 
     t0 = time.perf_counter()
-    results = run_selected(args.only, args.ids)
+    results = run_selected(args.only, args.ids, args.include_slow)
     data = results_json(results)
     if args.json is not None:
         write_json(args.json, data)
