@@ -23,6 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "when `import torch` works); default all")
     p.add_argument("--threads", type=int, metavar="N",
                    help="threads for numba and PyTorch (default: all cores)")
+    p.add_argument("--scale", action="store_true",
+                   help="also time the kernel at N = V = 1e4, 1e5, 1e6, 4e6 and fit the exponent of epoch "
+                        "time in N (about 1 expected)")
     p.add_argument("--no-reproduce", action="store_true",
                    help="skip timing the training of `attndyn reproduce synthetic`")
     p.add_argument("--stall", action="store_true",
@@ -50,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         return ExitCode.NOT_AS_EXPECTED if any("error" in r for r in rows) else ExitCode.OK
     impls = [i.strip() for i in args.impls.split(",") if i.strip()]
     out = run_bench(sizes, impls=impls, quick=args.quick, threads=args.threads,
-                    reproduce=not (args.quick or args.no_reproduce),
+                    reproduce=not (args.quick or args.no_reproduce), scale=args.scale,
                     log=lambda line: print(line, flush=True))
     if args.json is not None:
         write_json(args.json, out)
