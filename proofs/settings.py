@@ -285,6 +285,12 @@ class BenchSettings:
     large_rss_target: float = 1.0e9  # bytes of peak resident memory at 10^6 (issue 13)
     floor_ratio_target: float = 1.3  # kernel epoch / measured memory floor at 10^6 (issue 13)
     scale_exponent_target: float = 1.1  # fitted exponent of epoch time in N = V (about 1 expected)
+    # `attndyn bench --commands` (numerics/experiments/commandbench.py): wall-time budgets, warm cache
+    reproduce_synthetic_seconds: float = 15.0  # `attndyn reproduce synthetic`, idle
+    reproduce_synthetic_loaded_seconds: float = 25.0  # ... beside two CPU-bound processes
+    reproduce_sst_seconds: float = 180.0  # `attndyn reproduce sst`, idle
+    verify_seconds: float = 60.0  # `attndyn verify` (default claims)
+    tests_seconds: float = 240.0  # `python -m pytest -q`, idle
     agreement_rtol: float = 1e-10  # twin / PyTorch vs kernel after one epoch (sanity of the comparison)
     worker_timeout: float = 1800.0  # seconds for one measurement subprocess before it is killed
     # `attndyn bench --stall` (numerics/experiments/stallbench.py, issue 13)

@@ -200,3 +200,15 @@ def test_scale_fit_recovers_a_known_exponent():
     fit = bench.scale_fit({"sizes": sizes})
     assert abs(fit["exponent"] - 1.05) < 1e-12 and [p["n"] for p in fit["points"]] == [10**4, 10**5, 10**6]
     assert bench.scale_fit({"sizes": dict(list(sizes.items())[:2])}) is None  # two points fit nothing
+
+
+def test_command_bench_names_and_budgets():
+    from attndyn.numerics.experiments import commandbench as cb
+    assert cb.parse_commands("verify,tests") == ["verify", "tests"]
+    with pytest.raises(UsageError, match="--commands"):
+        cb.parse_commands("verify,nope")
+    assert cb.budget("reproduce-synthetic") == 15.0 and cb.budget("reproduce-synthetic-loaded") == 25.0
+    assert cb.budget("reproduce-sst") == 180.0 and cb.budget("verify") == 60.0 and cb.budget("tests") == 240.0
+    # each command is what a user types, run from the repository root
+    assert cb._argv("verify", "OUT")[1:] == ["-m", "attndyn.reports.cli", "verify", "--report", "OUT"]
+    assert (cb.REPO / "pyproject.toml").is_file()

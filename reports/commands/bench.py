@@ -28,6 +28,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "time in N (about 1 expected)")
     p.add_argument("--no-reproduce", action="store_true",
                    help="skip timing the training of `attndyn reproduce synthetic`")
+    p.add_argument("--commands", metavar="LIST", nargs="?", const="default",
+                   help="instead: wall time of whole commands against their budgets (warm numba cache): "
+                        "reproduce-synthetic, reproduce-synthetic-loaded (beside two CPU-bound processes), "
+                        "reproduce-sst, verify (default), and tests (only when listed)")
     p.add_argument("--stall", action="store_true",
                    help="instead: ms/epoch with threads=1 vs the default under background load it starts "
                         "itself (idle, two paper-fc trainings, two CPU hogs; sizes other than paper idle "
@@ -43,6 +47,17 @@ def run(args: argparse.Namespace) -> int:
     if args.json is not None:
         check_json_target(args.json, "--json")
     sizes = parse_sizes(args.sizes)
+    if args.commands is not None:
+        from attndyn.numerics.experiments.commandbench import (command_bench, DEFAULT_COMMANDS,
+                                                               parse_commands)  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
+
+        names = DEFAULT_COMMANDS if args.commands == "default" else parse_commands(args.commands)
+        print("attndyn bench --commands: wall time of each command against its budget")
+        rows = command_bench(names, log=lambda line: print(line, flush=True))
+        if args.json:
+            write_json(args.json, {"commands": rows})
+            print(f"wrote {args.json}")
+        return ExitCode.NOT_AS_EXPECTED if any(r["exit_status"] != 0 for r in rows) else ExitCode.OK
     if args.stall:
         from attndyn.numerics.experiments.stallbench import stall_bench  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
 
