@@ -1,0 +1,208 @@
+r"""Claims O1: the SEN quantity along momentum flows (heavy ball, Nesterov), with controls.
+
+See :mod:`attndyn.proofs.optimizers.momentum` for the mathematics.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import sympy as sp
+
+from attndyn.proofs.algebra import is_exactly_zero, plus, readable, tidy
+from attndyn.proofs.claims.registry import claim, Derivation, Outcome
+from attndyn.proofs.claims.symbolic_limits import ExactFact
+from attndyn.proofs.confirm import evaluate_terms, identity, rng_for, sample_values, SignCheck
+from attndyn.proofs.model import LR_RATIO
+from attndyn.proofs.optimizers import momentum as M
+from attndyn.proofs.optimizers.claims.common import Measured, outcome
+from attndyn.proofs.optimizers.phase import VEL_K, VEL_V
+from attndyn.proofs.optimizers.reduced import lambdify_inner, paper_like, rk4
+from attndyn.proofs.settings import OPTIMIZERS, SYMBOLIC
+
+REPORT_ORDER = 40  # after the paper's symbolic claims and their controls
+
+_ASSUMPTIONS = (
+    r"the damped second-order flow $\ddot x + \gamma(t)\dot x = -\kappa(t)\Lambda\nabla L$ on "
+    r"$x = (v_t, k_t)$, $\Lambda = \mathrm{diag}(\eta_v, \eta_k)$: heavy ball ($\gamma = \kappa = 1/\mu$, "
+    r"$\mu = (1+\beta)\eta/(2(1-\beta)^2)$, derived) and Nesterov's limit ($\gamma = 3/t$, $\kappa = 1$, cited)",
+    r"as for S2: $q$ fixed, non-topic words frozen at score 0 and embedding 0, an arbitrary classifier",
+    r"trajectory: $d = 2$, $K = 3$ fixed linear classifier, $m = 4$, $\eta_v = 1$, $\eta_k = 1/2$, "
+    r"RK4 with its error estimated by step doubling",
+)
+
+V0, S0, VV0, SIG0 = np.array([0.3, -0.2]), 0.1, np.array([0.4, 0.1]), -0.3
+
+
+@lru_cache(maxsize=None)
+def heavy_ball_run(R_stated: sp.Expr | None = None) -> dict:
+    r"""Integrate :math:`\mu\ddot x + \dot x = -\Lambda\nabla L` on the reduced model together with
+    :math:`I = \int_0^t e^{\tau/\mu}R\,d\tau`; returns the end values on the fine and coarse grids.
+
+    The reduced phase state is :math:`(v_t, s_t, \dot v_t, \dot s_t, I)`: the key velocity enters
+    H only through :math:`\dot s_t = q\cdot\dot k_t` (its part orthogonal to q decays on its own),
+    so it is passed as :math:`\dot k_t = \dot s_t\,q/|q|^2`."""
+    model, mu, T = paper_like(), OPTIMIZERS.momentum_mu, OPTIMIZERS.horizon
+    R_expr = M.rate_source_stated() if R_stated is None else R_stated
+    R_f = lambdify_inner(sp.sympify(R_expr))
+    Hd_f = lambdify_inner(M.momentum_H_rates()[0])
+    q, qsq = model.q, model.q_sq
+    kw = {"m": model.m, "eta_v": model.eta_v, "eta_k": model.eta_k}
+
+    def vectors(y):
+        return {"v_t": y[:2], VEL_V.name: y[3:5], "q": q, VEL_K.name: y[5] * q / qsq}
+
+    def f(t, y):
+        fv, fs = model.field(y[:2], y[2])
+        R = R_f(vectors(y), s=y[2], **kw)
+        return np.concatenate([y[3:5], [y[5]], (fv - y[3:5]) / mu, [(fs - y[5]) / mu], [np.exp(t / mu) * R]])
+
+    y0 = np.concatenate([V0, [S0], VV0, [SIG0], [0.0]])
+    fine = rk4(f, y0, 0.0, T, OPTIMIZERS.rk4_steps)
+    coarse = rk4(f, y0, 0.0, T, OPTIMIZERS.rk4_steps // 2)  # step doubling: the error estimate
+
+    def quantities(y):
+        H = model.H(y[:2], y[2])
+        Hd = Hd_f(vectors(y), s=y[2], **kw)
+        return {"H": H, "Hdot": Hd, "H + mu Hdot": H + mu * Hd, "I": y[6], "e^{t/mu} Hdot": np.exp(T / mu) * Hd}
+
+    start, end = quantities(y0), quantities(fine)
+    return {"model": model, "mu": mu, "T": T, "start": start, "end": end, "coarse_end": quantities(coarse)}
+
+
+def drift_check(run: dict, what: str, key: str, want: str) -> Measured:
+    """|Q(T) - Q(0)| against safety x (step-doubling estimate) + round-off."""
+    drift = run["end"][key] - run["start"][key]
+    est = abs(run["end"][key] - run["coarse_end"][key])
+    scale = abs(run["end"][key]) + abs(run["start"][key])
+    thr = OPTIMIZERS.rk4_safety * est + OPTIMIZERS.roundoff * scale
+    route = (f"numeric: RK4, {OPTIMIZERS.rk4_steps} steps to t = {run['T']}, threshold = "
+             f"{OPTIMIZERS.rk4_safety:g} x step-doubling error + {OPTIMIZERS.roundoff:g} x scale")
+    signed = {"signed_drift": drift, "start": run["start"][key], "end": run["end"][key],
+              "rk4_error_estimate": est}
+    if want == "below":
+        return Measured(what, abs(drift), hi=thr, route=route, signed=signed)
+    return Measured(what, abs(drift), lo=thr, route=route, signed=signed)
+
+
+def verify_momentum_rate(R_stated: sp.Expr, name: str, stream: int) -> Outcome:
+    D = Derivation()
+    c1, c2, c3 = M.heavy_ball_taylor()
+    D.note(r"Heavy ball: $x_{n+1} - x_n - \beta(x_n - x_{n-1}) = -\eta\Lambda\nabla L(x_n)$. "
+           r"With $x_n = x(n\delta)$, Taylor's formula gives the left side as")
+    D.show("", plus(c1 * sp.Symbol(r"\dot x"), c2 * sp.Symbol(r"\ddot x"), c3 * sp.Symbol(r"\dddot x"))
+           + r" + O(\delta^4)")
+    mass = M.heavy_ball_mass()
+    D.eq(r"With $\delta = \eta/(1-\beta)$ and dividing by $\eta$: $\mu\ddot x + \dot x = -\Lambda\nabla L "
+         r"+ O(\eta^2)$, i.e. $\gamma = \kappa = 1/\mu$, with", r"\mu", mass)
+    checks: list = [identity("heavy-ball mass = (1+beta) eta / (2 (1-beta)^2)",
+                             [mass, -M.heavy_ball_mass_stated()], stream)]
+    D.note(r"Nesterov with $\beta_n = (n-1)/(n+2)$: $\ddot x + \frac{3}{t}\dot x = -\Lambda\nabla L$ "
+           r"(Su, Boyd \& Candès 2016), i.e. $\gamma = 3/t$, $\kappa = 1$. Constant-$\beta$ Nesterov adds a "
+           r"Hessian-damping term $O(\eta)$ that is not treated here.")
+    rates = M.momentum_rates()
+    D.eq(r"Phase-space rates along $\ddot x + \gamma\dot x = \kappa F$, $F$ the gradient-flow field (S1)",
+         r"\ddot v_t", readable(rates[VEL_V]))
+    Hd, Hdd = M.momentum_H_rates()
+    D.eq(r"Product rule on $H$", r"\dot H", tidy(Hd))
+    D.eq(r"and again (the force enters through $\ddot v_t$, $\ddot k_t$)", r"\ddot H", tidy(Hdd))
+    checks.append(identity(f"Hddot + gamma Hdot = R ({name})", [Hdd, M.GAMMA * Hd, -R_stated], stream + 1))
+    D.eq(r"Cancelling: the force drops out ($\nabla H\cdot\Lambda\nabla L = 0$, S2)",
+         r"\ddot H + \gamma\dot H", readable(R_stated))
+    hess = M.hessian_along_velocity()
+    checks.append(identity("R = xdot^T Hess(H) xdot", [hess, -M.rate_source_stated()], stream + 2))
+    D.eq(r"$R$ is the Hessian of $H$ along the velocity, "
+         r"$\frac{d^2}{d\epsilon^2}H(v_t + \epsilon\dot v_t, k_t + \epsilon\dot k_t)|_0$", r"R", tidy(hess))
+    D.note(r"So $\frac{d}{dt}\big(e^{\int\gamma}\dot H\big) = e^{\int\gamma}R$. $\nabla^2 H$ is indefinite "
+           r"($+2|q|^2$ on $v_t$, $-2\frac{\eta_v}{\eta_k}\frac{e^{s_t}}{m}qq^\top$ on $k_t$): $R$ takes both signs.")
+    # time-dependent modifications in the ansatz h = alpha(t) H + b(t) Hdot + c(t)
+    rate = M.ansatz_rate(Hd, M.rate_source_stated())
+    D.eq(r"Ansatz $h = \alpha(t)H + b(t)\dot H + c(t)$ (coefficients may depend on $t$ and the parameters)",
+         r"\dot h", rate)
+    A = M.coefficient_matrix([sp.S.One, M.sen_scalar(), Hd, M.rate_source_stated()])
+    independent = A.rank() == 4
+    checks.append(ExactFact("1, H, Hdot, R are linearly independent functions on phase space "
+                            f"(exact coefficient matrix {A.shape[0]}x{A.shape[1]}, rank {A.rank()})", independent))
+    D.note(r"As functions of the phase point, $1, H, \dot H, R$ are linearly independent (coefficient "
+           rf"matrix on their monomials, $e^{{s_t}}$ a free symbol: rank {A.rank()} of 4), so $\dot h \equiv 0$ for "
+           r"every classifier forces $\alpha' = 0$, $b = 0$, then $\alpha = 0$, $c' = 0$: "
+           + (r"no time-dependent modification of $H$ in this ansatz is conserved." if independent else "MISMATCH"))
+    funcs = [M.sen_scalar(), Hd, M.rate_source_stated()]
+    vals = sample_values(set().union(*(f.free_symbols for f in funcs)), SYMBOLIC.points, rng_for(stream + 3))
+    F = np.vstack([np.ones(SYMBOLIC.points), evaluate_terms(funcs, vals, SYMBOLIC.points)])
+    sv = np.linalg.svd(F.T / np.linalg.norm(F.T, axis=0), compute_uv=False)
+    checks.append(SignCheck("smallest singular value of [1, H, Hdot, R] at random points", "nonzero",
+                            independent, np.array([sv[-1] / sv[0]])))
+    R_vals = evaluate_terms([M.rate_source_stated()], vals, SYMBOLIC.points)[0]
+    D.note(rf"At {SYMBOLIC.points} random phase points: smallest/largest singular value {sv[-1] / sv[0]:.3g}; "
+           rf"$R$ ranges over [{R_vals.min():.3g}, {R_vals.max():.3g}].")
+    # an integrated trajectory
+    run = heavy_ball_run(R_stated)
+    mu, T = run["mu"], run["T"]
+    resid = (run["end"]["e^{t/mu} Hdot"] - run["start"]["Hdot"] - run["end"]["I"])
+    resid_c = (run["coarse_end"]["e^{t/mu} Hdot"] - run["start"]["Hdot"] - run["coarse_end"]["I"])
+    scale = abs(run["end"]["e^{t/mu} Hdot"]) + abs(run["start"]["Hdot"]) + abs(run["end"]["I"])
+    thr = OPTIMIZERS.rk4_safety * abs(resid - resid_c) + OPTIMIZERS.roundoff * scale
+    checks.append(Measured(r"|e^{T/mu} Hdot(T) - Hdot(0) - int_0^T e^{t/mu} R dt| on a heavy-ball trajectory",
+                           abs(resid), hi=thr, route="numeric: RK4 with step-doubling threshold",
+                           signed={"signed_residual": resid, "scale": scale}))
+    D.note(rf"Along a heavy-ball trajectory ($\mu = {mu}$, to $t = {T}$, RK4 with the integral "
+           rf"$I = \int_0^t e^{{\tau/\mu}}R\,d\tau$ carried along): $e^{{T/\mu}}\dot H(T) - \dot H(0) - I(T) = "
+           rf"{resid:.3g}$ (threshold {thr:.3g}, terms of size {scale:.3g}).")
+    for key, label in (("H", r"H"), ("H + mu Hdot", r"H + \mu\dot H")):
+        chk = drift_check(run, f"drift of {key} along the heavy-ball trajectory (not conserved)", key, "above")
+        checks.append(chk)
+        D.note(rf"Counterexample: ${label}$ drifts by {chk.signed['signed_drift']:.4g} over the same trajectory "
+               rf"(resolution threshold {chk.lo:.3g}).")
+    return outcome(checks, D.steps, {"route": "exact simplification + numeric at random points + RK4 trajectory"})
+
+
+@claim(
+    "O1-momentum-sen",
+    "Along momentum flows the SEN quantity obeys a damped equation with a Hessian source; no law survives",
+    kind="symbolic",
+    statement=(r"Along $\ddot x + \gamma(t)\dot x = -\kappa(t)\Lambda\nabla L$: $\ddot H + \gamma\dot H = "
+               + sp.latex(readable(M.rate_source_stated())) + r" = \dot x^\top\nabla^2H\,\dot x$ for every "
+               r"classifier, so $\frac{d}{dt}(e^{\int\gamma}\dot H) = e^{\int\gamma}R$; no "
+               r"$h = \alpha(t)H + b(t)\dot H + c(t)$ other than constants is conserved."),
+    assumptions=_ASSUMPTIONS,
+)
+def o1_momentum_sen() -> Outcome:
+    return verify_momentum_rate(M.rate_source_stated(), "derived R", stream=400)
+
+
+@claim(
+    "neg-momentum-no-source",
+    "Negative control: H obeys the homogeneous damped equation along momentum flows",
+    kind="symbolic",
+    expected="refuted",
+    statement=r"$\ddot H + \gamma(t)\dot H = 0$ along $\ddot x + \gamma(t)\dot x = -\kappa(t)\Lambda\nabla L$.",
+    assumptions=_ASSUMPTIONS + (r"expected: refuted (the source $R$ is omitted)",),
+)
+def neg_momentum_no_source() -> Outcome:
+    return verify_momentum_rate(sp.S.Zero, "R omitted", stream=410)
+
+
+@claim(
+    "neg-momentum-modified-H",
+    r"Negative control: H + mu dH/dt is conserved along the heavy-ball flow",
+    kind="symbolic",
+    expected="refuted",
+    statement=r"$H + \mu\dot H$ is conserved along $\mu\ddot x + \dot x = -\Lambda\nabla L$.",
+    assumptions=_ASSUMPTIONS + (r"expected: refuted, exactly ($\frac{d}{dt}(H + \mu\dot H) = \mu R$) and on "
+                                r"the integrated trajectory",),
+)
+def neg_momentum_modified_h() -> Outcome:
+    D = Derivation()
+    Hd, Hdd = M.momentum_H_rates()
+    rate = (Hd + M.MU * Hdd).xreplace({M.GAMMA: 1 / M.MU, M.KAPPA: 1 / M.MU})
+    exact_zero = is_exactly_zero(rate)
+    D.eq(r"Along the heavy-ball flow ($\gamma = \kappa = 1/\mu$)", r"\frac{d}{dt}(H + \mu\dot H)", tidy(rate))
+    run = heavy_ball_run()
+    chk = drift_check(run, "drift of H + mu Hdot along the heavy-ball trajectory (conserved)", "H + mu Hdot",
+                      "below")
+    D.note(rf"On the integrated trajectory it drifts by {chk.signed['signed_drift']:.4g} "
+           rf"(conservation threshold {chk.hi:.3g}); exactly: "
+           + ("zero" if exact_zero else r"nonzero ($=\mu R$)") + ".")
+    checks: list = [ExactFact("d/dt (H + mu Hdot) simplifies to 0", exact_zero), chk]
+    return outcome(checks, D.steps)
