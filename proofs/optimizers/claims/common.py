@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from attndyn.proofs.claims.registry import Outcome
-from attndyn.proofs.confirm import checks_details, combine
+from attndyn.proofs.confirm import Check, checks_details, combine
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,8 @@ def fitted_slope(x, y) -> float:
 
 def outcome(checks: list, steps, extra: dict | None = None) -> Outcome:
     status, reason = combine(checks)
+    if status == "verified" and not any(isinstance(c, Check) for c in checks):
+        reason = "; ".join(c.verdict()[1] for c in checks)
     details = checks_details(checks)
     details["measured"] = [c.details() for c in checks if isinstance(c, Measured)]
     details.update(extra or {})
