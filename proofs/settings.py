@@ -304,7 +304,8 @@ class OptimizerChecks:
     when it exceeds it.  Discrete-step orders are fitted on ``step_sizes`` (log-log slope).
     """
 
-    rk4_steps: int = 2000  # RK4 steps over the horizon (the error estimate uses half as many)
+    rk4_steps: int = 600  # RK4 steps over the horizon (the error estimate uses half as many)
+    characteristic_steps: int = 100  # RK4 steps of the characteristic integral H_1 (O4b)
     rk4_safety: float = 10.0
     roundoff: float = 1e-11  # relative float64 round-off allowed on top of the RK4 estimate
     momentum_mu: float = 0.5  # heavy-ball mass of the trajectory confirmation

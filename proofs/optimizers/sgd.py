@@ -40,6 +40,23 @@ from attndyn.proofs.dynamics import sen_H, topic_field
 from attndyn.proofs.model import BASE, STEP
 
 
+ALPHA_Q = sp.Symbol("alpha_Q", real=True)
+BETA_Q = sp.Symbol("beta_Q", real=True)
+
+
+def generic_quadratic() -> sp.Expr:
+    r""":math:`\alpha|g|^2 + \beta(g\cdot v_t)^2`: the shape of S6's coefficient (see :func:`quadratic_factors`),
+    used to check the purely algebraic epoch identities fast (no exponentials)."""
+    return ALPHA_Q * inner(BASE.g, BASE.g) + BETA_Q * inner(BASE.g, BASE.v) ** 2
+
+
+def quadratic_factors() -> dict[sp.Symbol, sp.Expr]:
+    r""":math:`\alpha = \partial Q/\partial|g|^2`, :math:`\beta = \partial Q/\partial(g\cdot v_t)^2` of S6's
+    coefficient (``Q`` must equal :func:`generic_quadratic` with these, checked by the claim)."""
+    Q, x = drift_coefficient_stated(), inner(BASE.g, BASE.v)
+    return {ALPHA_Q: Q.diff(inner(BASE.g, BASE.g)), BETA_Q: Q.diff(x, 2) / 2}
+
+
 def batch_gradients(B: int) -> tuple[MatrixSymbol, ...]:
     return tuple(MatrixSymbol(f"g_{{{b}}}", BASE.d, 1) for b in range(1, B + 1))
 
@@ -110,6 +127,16 @@ def partitions(n: int, b: int) -> list[tuple[tuple[int, ...], ...]]:
     return out
 
 
+N_SYM = sp.Symbol("n", integer=True, positive=True)  # sentences containing t
+B_SYM = sp.Symbol("b", integer=True, positive=True)  # batch size
+
+
+def epoch_weights() -> tuple[sp.Expr, sp.Expr]:
+    r"""The weights of :math:`Q(G)` and of :math:`\operatorname{tr}(MS)` in :math:`\mathbb E\sum_b Q(g_b)`:
+    :math:`b/n` and :math:`n(n-b)/(n-1)` (the statement of O2 is rendered from these)."""
+    return B_SYM / N_SYM, N_SYM * (N_SYM - B_SYM) / (N_SYM - 1)
+
+
 def sentence_gradients(n: int) -> tuple[MatrixSymbol, ...]:
     return tuple(MatrixSymbol(f"g^{{({i})}}", BASE.d, 1) for i in range(1, n + 1))
 
@@ -121,6 +148,7 @@ def expected_epoch(n: int, b: int, coefficient: sp.Expr | None = None) -> tuple[
     parts = partitions(n, b)
     avg = sp.Add(*[Q_at(MatAdd(*[gs[i] for i in batch]), coefficient) for p in parts for batch in p]) / len(parts)
     G = MatAdd(*gs)
-    stated = (sp.Rational(b, n) * Q_at(G, coefficient)
-              + sp.Rational(n * (n - b), n - 1) * sp.Rational(1, n) * sp.Add(*[Q_at(g - G / n, coefficient) for g in gs]))
+    w_mean, w_noise = (w.subs({N_SYM: n, B_SYM: b}) for w in epoch_weights())
+    noise = sp.Add(*[Q_at(g - G / n, coefficient) for g in gs]) / n if n > 1 else sp.S.Zero  # tr(M S)
+    stated = w_mean * Q_at(G, coefficient) + w_noise * noise  # w_noise = 0 at full batch (b = n)
     return avg, stated

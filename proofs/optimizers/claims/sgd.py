@@ -31,7 +31,7 @@ _ASSUMPTIONS = (
     r"$Q(g) = g^\top M g$ is S6's $\eta^2$ coefficient with $g$ the step's classifier gradient, "
     r"$M = \eta_v|q|^2a_t^2(\eta_v I - \eta_k|q|^2a_t(1-a_t)v_tv_t^\top)$, at the epoch's starting state",
     rf"expectation over uniformly random partitions (sampling without replacement) of n sentences into "
-    rf"batches of b; exact for $(n, b) = ({N_SENT}, {BATCH}), ({N_SENT}, 1)$",
+    rf"batches of b; exact for $(n, b) = ({N_SENT}, {BATCH})$ and at full batch",
     rf"numeric: $d = 2$, $K = 3$, {N_SENT} sentences with different fixed linear classifiers, $m = 4$, "
     r"$\eta_v = 1$, $\eta_k = 1/2$",
 )
@@ -41,8 +41,15 @@ def q_numeric():
     return lambdify_inner(drift_coefficient_stated())
 
 
-@lru_cache(maxsize=None)
 def sgd_measurements(with_noise: bool = True) -> dict:
+    """:func:`sgd_runs` with the predictions with or without the covariance term."""
+    runs = sgd_runs()
+    key = "noise" if with_noise else "noise-free"
+    return {**runs, "predict_fixed": runs["predict_fixed"][key], "predict_expected": runs["predict_expected"][key]}
+
+
+@lru_cache(maxsize=None)
+def sgd_runs() -> dict:
     r"""For each step size: the measured epoch change over the fixed partition
     :math:`\{0,1\},\{2,3\}` and averaged over all partitions, and the predictions."""
     model = paper_like(sentences=N_SENT)
@@ -60,11 +67,12 @@ def sgd_measurements(with_noise: bool = True) -> dict:
     def predict(p):
         gs = grads[p]
         mean = np.mean(gs, axis=0)
-        return len(gs) * Qn(mean) + (sum(Qn(g - mean) for g in gs) if with_noise else 0.0)
+        return {"noise-free": len(gs) * Qn(mean), "noise": len(gs) * Qn(mean) + sum(Qn(g - mean) for g in gs)}
 
-    n, b = N_SENT, BATCH
-    expected = b / n * Qn(Gsum) + (n * (n - b) / (n - 1) * np.mean([Qn(g - Gsum / n) for g in per])
-                                   if with_noise else 0.0)
+    w_mean, w_noise = (float(w.subs({G.N_SYM: N_SENT, G.B_SYM: BATCH})) for w in G.epoch_weights())
+    mean_part = w_mean * Qn(Gsum)
+    expected = {"noise-free": mean_part,
+                "noise": mean_part + w_noise * np.mean([Qn(g - Gsum / N_SENT) for g in per])}
     H0 = model.H(V0, S0)
     rows = []
     for eta in OPTIMIZERS.step_sizes:
@@ -108,28 +116,33 @@ def verify_sgd(with_noise: bool, stream: int) -> Outcome:
            r"$\Delta H_{\rm epoch} = \eta^2\sum_b Q(g_b) + O(\eta^3)$ (derived for two steps, with the field "
            r"re-evaluated at the moved state, in claim O2-sgd-epoch-expansion).")
     B = n // b
-    lhs, rhs = G.covariance_split(B, with_noise=with_noise)
+    lhs, rhs = G.covariance_split(B, G.generic_quadratic(), with_noise=with_noise)
     checks.append(identity(f"sum_b Q(g_b) = B Q(mean) + sum_b Q(g_b - mean), B = {B}"
                            + ("" if with_noise else " (noise term dropped)"), [lhs, -rhs], stream + 1))
     D.eq(rf"Mean and covariance of the batch gradients ($B = {B}$): "
          r"$\sum_b Q(g_b) = B\,Q(\bar g) + B\,\mathrm{tr}(M\Sigma_B)$" + ("" if with_noise else " (noise term dropped)"),
-         r"\sum_b Q(g_b)", tidy(rhs) if B <= 2 else r"B\,Q(\bar g)" + (r" + B\,\mathrm{tr}(M\Sigma_B)" if with_noise else ""))
-    for nn, bb in ((n, b), (n, 1)):
-        avg, stated = G.expected_epoch(nn, bb)
-        if not with_noise:
-            stated = sp.Rational(bb, nn) * G.Q_at(sp.MatAdd(*G.sentence_gradients(nn)))
+         r"\sum_b Q(g_b)", r"B\,Q(\bar g)" + (r" + \sum_b Q(g_b - \bar g)" if with_noise else ""))
+    shape = G.generic_quadratic()
+    factors = G.quadratic_factors()
+    checks.append(identity("Q = alpha |g|^2 + beta (g.v)^2 with S6's factors", [c, -shape.xreplace(factors)], stream + 8))
+    D.eq(r"S6's coefficient has the shape $\alpha|g|^2 + \beta(g\cdot v_t)^2$ with", r"(\alpha, \beta)",
+         sp.latex(tuple(readable(f) for f in factors.values())))
+    for nn, bb in (((n, b),) if with_noise else ()):
+        avg, stated = G.expected_epoch(nn, bb, shape)
         checks.append(identity(f"E over the {len(G.partitions(nn, bb))} partitions of n={nn} into batches of "
                                f"{bb} = (b/n) Q(G) + n(n-b)/(n-1) tr(M S)", [avg, -stated], stream + 2 + bb))
-    D.note(r"Random partitions of $n$ sentences into batches of $b$ (without replacement), $G = \sum_i g_i$, "
-           r"per-sentence covariance $S$: $\mathbb E\sum_b Q(g_b) = \frac bn Q(G) + \frac{n(n-b)}{n-1}\mathrm{tr}(MS)$ "
-           rf"— checked exactly by enumerating every partition for $(n,b) = ({n},{b}), ({n},1)$.")
-    avg2, stated2 = G.expected_epoch(2, 2)
+    if with_noise:
+        D.note(r"Random partitions of $n$ sentences into batches of $b$ (without replacement), $G = \sum_i g_i$, "
+               r"per-sentence covariance $S$: $\mathbb E\sum_b Q(g_b) = \frac bn Q(G) + \frac{n(n-b)}{n-1}\mathrm{tr}(MS)$ "
+               rf"— checked exactly by enumerating every partition for $(n,b) = ({n},{b})$.")
+    avg2, stated2 = G.expected_epoch(2, 2, shape) if with_noise else (0, 0)
     G2 = sp.MatAdd(*G.sentence_gradients(2))
-    checks.append(identity("full batch (b = n = 2): the expectation = Q(G)", [avg2, -G.Q_at(G2)], stream + 5))
-    checks.append(identity("full batch: the stated formula = Q(G)", [stated2, -G.Q_at(G2)], stream + 6))
-    checks.append(identity("Q at the full gradient g is S6's coefficient", [G.Q_at(BASE.g), -c], stream + 7))
-    D.note(r"At full batch ($b = n$) the noise term vanishes ($n - b = 0$) and the epoch change is "
-           r"$\eta^2 Q(G)$: S6's coefficient with the full classifier gradient.")
+    if with_noise:
+        checks.append(identity("full batch (b = n = 2): the expectation = Q(G)", [avg2, -G.Q_at(G2, shape)], stream + 5))
+        checks.append(identity("full batch: the stated formula = Q(G)", [stated2, -G.Q_at(G2, shape)], stream + 6))
+        checks.append(identity("Q at the full gradient g is S6's coefficient", [G.Q_at(BASE.g), -c], stream + 7))
+        D.note(r"At full batch ($b = n$) the noise term vanishes ($n - b = 0$) and the epoch change is "
+               r"$\eta^2 Q(G)$: S6's coefficient with the full classifier gradient.")
     meas = sgd_measurements(with_noise)
     checks += order_checks(meas, "with noise" if with_noise else "noise dropped")
     rows = meas["rows"]
@@ -146,7 +159,8 @@ def verify_sgd(with_noise: bool, stream: int) -> Outcome:
     "Mini-batch SGD: the per-epoch change of H is eta^2 (mean part + batch-gradient covariance)",
     kind="symbolic",
     statement=(r"$\Delta H_{\rm epoch} = \eta^2\big(B\,Q(\bar g) + B\,\mathrm{tr}(M\Sigma_B)\big) + O(\eta^3)$, "
-               r"$\mathbb E\,\Delta H_{\rm epoch} = \eta^2\big(\frac bn Q(G) + \frac{n(n-b)}{n-1}\mathrm{tr}(MS)\big) + O(\eta^3)$, "
+               r"$\mathbb E\,\Delta H_{\rm epoch} = \eta^2\big(" + sp.latex(G.epoch_weights()[0]) + r"\,Q(G) + "
+               + sp.latex(G.epoch_weights()[1]) + r"\,\mathrm{tr}(MS)\big) + O(\eta^3)$, "
                r"$Q(g) = g^\top Mg = " + sp.latex(readable(drift_coefficient_stated())) + r"$ (S6's coefficient, "
                r"to which it reduces at full batch)."),
     assumptions=_ASSUMPTIONS,
