@@ -110,7 +110,7 @@ def heavy_ball_mass_stated() -> sp.Expr:
 
 # ---------------------------------------------------- time-dependent modifications of H
 
-ALPHA, ALPHA_P, BETA_T, BETA_P, C_P = sp.symbols(r"alpha alpha' b b' c'", real=True)
+ALPHA, ALPHA_P, BETA_T, BETA_P, C_P = sp.symbols(r"alpha \alpha' b b' c'", real=True)
 
 
 def ansatz_rate(Hdot: sp.Expr, R: sp.Expr) -> sp.Expr:

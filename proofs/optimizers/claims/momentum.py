@@ -133,7 +133,8 @@ def verify_momentum_rate(factor: sp.Expr, name: str, stream: int, full: bool = T
     checks.append(traj)
     D.note(rf"Along a heavy-ball trajectory ($\mu = {traj.signed['mu']}$, to $t = {traj.signed['T']}$, RK4 with "
            rf"$I = \int_0^t e^{{\tau/\mu}}R\,d\tau$ carried along): $e^{{T/\mu}}\dot H(T) - \dot H(0) - "
-           + (f"{sp.latex(factor)}" if factor != 1 else "") + rf"I(T) = {traj.signed['signed_residual']:.3g}$ "
+           + ("" if factor == 1 else "0" if factor == 0 else f"{sp.latex(factor)}") + (r"\cdot I(T)" if factor != 1 else "I(T)")
+           + rf" = {traj.signed['signed_residual']:.3g}$ "
            rf"(threshold {traj.hi:.3g}, terms of size {traj.signed['scale']:.3g}).")
     if full:
         extra_checks(D, Hd, stream, checks)
