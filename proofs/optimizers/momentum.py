@@ -9,7 +9,9 @@ Taylor's formula the left side is :math:`(1-\beta)\delta\dot x + \frac{1+\beta}{
 .. math:: \mu\ddot x + \dot x = -\Lambda\nabla L, \qquad \mu = \frac{(1+\beta)\,\eta}{2(1-\beta)^2},
 
 up to :math:`O(\eta^2)`: :math:`\gamma = 1/\mu`, :math:`\kappa = 1/\mu` below.  Nesterov's
-method with :math:`\beta_n = (n-1)/(n+2)` has the limit :math:`\ddot x + \frac{3}{t}\dot x =
+method with constant :math:`\beta` adds the Hessian damping :math:`c'\frac{d}{dt}(\Lambda\nabla L)`,
+:math:`c' = \beta\eta/(1-\beta)` (:func:`nesterov_damping`; the high-resolution ODE of Shi, Du, Jordan & Su);
+with :math:`\beta_n = (n-1)/(n+2)` it has the limit :math:`\ddot x + \frac{3}{t}\dot x =
 -\Lambda\nabla L` (Su, Boyd & Candès 2016; cited, not derived): :math:`\gamma = 3/t`, :math:`\kappa = 1`.
 
 **The SEN quantity along** :math:`\ddot x + \gamma(t)\dot x = -\kappa(t)\Lambda\nabla L`
@@ -19,7 +21,8 @@ method with :math:`\beta_n = (n-1)/(n+2)` has the limit :math:`\ddot x + \frac{3
 .. math:: \ddot H + \gamma(t)\dot H = R, \qquad R = \dot x^\top\nabla^2 H\,\dot x
           = 2|q|^2|\dot v_t|^2 - 2\frac{\eta_v}{\eta_k}\frac{e^{s_t}}{m}\dot s_t^2 ,
 
-exactly.  Hence :math:`\frac{d}{dt}\big(e^{\int\gamma}\dot H\big) = e^{\int\gamma}R`: the
+exactly; with a Hessian damping :math:`c\frac{d}{dt}(\Lambda\nabla L)` the source gains
+:math:`c\,N`, :math:`N = \dot x^\top\nabla^2H\,\Lambda\nabla L` (:func:`nesterov_source_stated`).  Hence :math:`\frac{d}{dt}\big(e^{\int\gamma}\dot H\big) = e^{\int\gamma}R`: the
 time-dependent laws of Marcotte, Gribonval & Peyré (ICML 2024) for momentum flows,
 :math:`e^{\int\gamma}\,\nabla h\cdot\dot x`, survive only when the Hessian term :math:`R` vanishes
 (symmetries whose conserved function has zero Hessian along the motion, e.g. rotations); the
@@ -31,6 +34,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import sympy as sp
+from sympy import MatrixSymbol
 
 from attndyn.proofs.algebra import inner, scalarize
 from attndyn.proofs.dynamics import sen_H, topic_field
@@ -43,16 +47,34 @@ MU = sp.Symbol("mu", positive=True)  # the heavy-ball mass
 BETA = sp.Symbol("beta", positive=True)  # the momentum coefficient, 0 < beta < 1
 DELTA = sp.Symbol("delta", positive=True)  # the time step of the continuous interpolation
 STEP = sp.Symbol("eta", positive=True)
+HESS_DAMP = sp.Symbol("c", positive=True)  # Hessian damping of constant-beta Nesterov (high-resolution ODE)
+G_DOT = MatrixSymbol(r"\dot{g}", BASE.d, 1)  # the rate of the classifier gradient (a free vector)
+EPS = sp.Symbol("epsilon")
 
 
-def momentum_rates() -> dict:
+def field_rate() -> tuple:
+    r""":math:`\dot F = \frac{d}{dt}F(v_t, s_t, g)` along the motion: the derivative in the direction
+    :math:`(\dot v_t, \dot s_t)` plus :math:`F(g \to \dot g)` (F is linear in g; :math:`\dot g` is a free vector,
+    so no classifier Hessian is assumed).  (SymPy's derivative of :math:`g^\top` in a matrix expression drops the
+    transpose, hence the linearity route for g.)"""
+    fv, fk = topic_field(BASE)
+    move = {BASE.v: BASE.v + EPS * VEL_V, BASE.s: BASE.s + EPS * score_rate(VEL_K)}
+    return tuple(f.xreplace(move).diff(EPS).subs(EPS, 0) + f.xreplace({BASE.g: G_DOT}) for f in (fv, fk))
+
+
+def momentum_rates(hessian_damping: bool = False) -> dict:
     r"""Rates of the phase-space vectors along :math:`\ddot x + \gamma\dot x = \kappa F`, with
     :math:`F = (\dot v_t, \dot k_t)` the gradient-flow field of the model
     (:func:`attndyn.proofs.dynamics.topic_field`, one sentence with classifier gradient ``g``;
     several sentences add their ``g`` since every sentence containing t sees the same :math:`a_t`)."""
     fv, fk = topic_field(BASE)
-    return {BASE.v: VEL_V, BASE.k: VEL_K,
-            VEL_V: -GAMMA * VEL_V + KAPPA * fv, VEL_K: -GAMMA * VEL_K + KAPPA * fk}
+    rates = {BASE.v: VEL_V, BASE.k: VEL_K,
+             VEL_V: -GAMMA * VEL_V + KAPPA * fv, VEL_K: -GAMMA * VEL_K + KAPPA * fk}
+    if hessian_damping:  # x'' + gamma x' + c d/dt(Lambda grad L) = -kappa Lambda grad L, and F = -Lambda grad L
+        dv, dk = field_rate()
+        rates[VEL_V] = rates[VEL_V] + HESS_DAMP * dv
+        rates[VEL_K] = rates[VEL_K] + HESS_DAMP * dk
+    return rates
 
 
 def sen_scalar() -> sp.Expr:
@@ -60,9 +82,9 @@ def sen_scalar() -> sp.Expr:
 
 
 @lru_cache(maxsize=None)
-def momentum_H_rates() -> tuple[sp.Expr, sp.Expr]:
+def momentum_H_rates(hessian_damping: bool = False) -> tuple[sp.Expr, sp.Expr]:
     r""":math:`(\dot H, \ddot H)` along the damped flow, by the product rule on the phase space."""
-    rates = momentum_rates()
+    rates = momentum_rates(hessian_damping)
     Hdot = time_derivative(sen_scalar(), rates)
     Hddot = time_derivative(Hdot, rates)
     return Hdot, Hddot
@@ -81,6 +103,30 @@ def rate_source_stated(ratio: sp.Expr = LR_RATIO) -> sp.Expr:
     Q = inner(BASE.q, BASE.q)
     return (2 * Q * inner(VEL_V, VEL_V)
             - 2 * ratio * sp.exp(BASE.s) / BASE.m * score_rate(VEL_K) ** 2)
+
+
+def nesterov_source_stated() -> sp.Expr:
+    r""":math:`N = \dot x^\top\nabla^2H\,\Lambda\nabla L = -\big(2|q|^2\,\dot v_t\cdot F_v
+    - 2\frac{\eta_v}{\eta_k}\frac{e^{s_t}}{m}(q\cdot\dot k_t)(q\cdot F_k)\big)`, F the gradient-flow field: the
+    extra source of the Hessian-damping term (it involves g, never its rate)."""
+    fv, fk = topic_field(BASE)
+    Q = inner(BASE.q, BASE.q)
+    return -(2 * Q * scalarize(VEL_V.T * fv)
+             - 2 * LR_RATIO * sp.exp(BASE.s) / BASE.m * score_rate(VEL_K) * score_rate(fk))
+
+
+def nesterov_damping() -> sp.Expr:
+    r"""Constant-:math:`\beta` Nesterov evaluates the gradient at :math:`y_n = x_n + \beta(x_n - x_{n-1})`;
+    :math:`\nabla L(y_n) = \nabla L(x_n) + \nabla^2L\,(y_n - x_n) + \dots` and :math:`y_n - x_n =
+    \beta\delta\dot x + O(\delta^2)` (Taylor), so after dividing by :math:`\eta` the ODE gains
+    :math:`c'\,\frac{d}{dt}\Lambda\nabla L` with :math:`c' = \beta\delta = \beta\eta/(1-\beta)`; returns c'."""
+    x = sp.symbols("x0:4", real=True)
+
+    def taylor(h):
+        return sum(x[k] * h ** k / sp.factorial(k) for k in range(4))
+
+    lead = sp.expand(BETA * (taylor(0) - taylor(-DELTA))).coeff(x[1])
+    return sp.factor(lead.xreplace({DELTA: STEP / (1 - BETA)}))
 
 
 def heavy_ball_taylor() -> tuple[sp.Expr, sp.Expr, sp.Expr]:

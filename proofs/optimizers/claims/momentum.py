@@ -25,7 +25,9 @@ REPORT_ORDER = 40  # after the paper's symbolic claims and their controls
 _ASSUMPTIONS = (
     r"the damped second-order flow $\ddot x + \gamma(t)\dot x = -\kappa(t)\Lambda\nabla L$ on "
     r"$x = (v_t, k_t)$, $\Lambda = \mathrm{diag}(\eta_v, \eta_k)$: heavy ball ($\gamma = \kappa = 1/\mu$, "
-    r"$\mu = (1+\beta)\eta/(2(1-\beta)^2)$, derived) and Nesterov's limit ($\gamma = 3/t$, $\kappa = 1$, cited)",
+    r"$\mu = (1+\beta)\eta/(2(1-\beta)^2)$, derived), constant-$\beta$ Nesterov (the same plus a Hessian damping "
+    r"$c\frac{d}{dt}(\Lambda\nabla L)$, $c = \beta\eta/((1-\beta)\mu)$, derived to leading order) and Nesterov's "
+    r"$\beta_n = (n-1)/(n+2)$ limit ($\gamma = 3/t$, $\kappa = 1$, cited)",
     r"as for S2: $q$ fixed, non-topic words frozen at score 0 and embedding 0, an arbitrary classifier",
     r"trajectory: $d = 2$, $K = 3$ fixed linear classifier, $m = 4$, $\eta_v = 1$, $\eta_k = 1/2$, "
     r"RK4 with its error estimated by step doubling",
@@ -118,8 +120,13 @@ def verify_momentum_rate(factor: sp.Expr, name: str, stream: int, full: bool = T
         checks.append(identity("heavy-ball mass = (1+beta) eta / (2 (1-beta)^2)",
                                [mass, -M.heavy_ball_mass_stated()], stream))
         D.note(r"Nesterov with $\beta_n = (n-1)/(n+2)$: $\ddot x + \frac{3}{t}\dot x = -\Lambda\nabla L$ "
-               r"(Su, Boyd \& Candès 2016), i.e. $\gamma = 3/t$, $\kappa = 1$. Constant-$\beta$ Nesterov adds a "
-               r"Hessian-damping term $O(\eta)$ that is not treated here.")
+               r"(Su, Boyd \& Candès 2016; cited), i.e. $\gamma = 3/t$, $\kappa = 1$.")
+        cn = M.nesterov_damping()
+        D.eq(r"Constant-$\beta$ Nesterov takes the gradient at $y_n = x_n + \beta(x_n - x_{n-1}) = x_n + "
+             r"\beta\delta\dot x + O(\delta^2)$, so $\mu\ddot x + \dot x + c'\frac{d}{dt}(\Lambda\nabla L) = "
+             r"-\Lambda\nabla L + O(\eta^2)$ with", r"c'", cn)
+        checks.append(identity("Nesterov's Hessian damping c' = beta eta / (1 - beta)",
+                               [cn, -M.BETA * M.STEP / (1 - M.BETA)], stream + 5))
     rates = M.momentum_rates()
     D.eq(r"Phase-space rates along $\ddot x + \gamma\dot x = \kappa F$, $F$ the gradient-flow field (S1)",
          r"\ddot v_t", readable(rates[VEL_V]))
@@ -137,6 +144,16 @@ def verify_momentum_rate(factor: sp.Expr, name: str, stream: int, full: bool = T
            + rf" = {traj.signed['signed_residual']:.3g}$ "
            rf"(threshold {traj.hi:.3g}, terms of size {traj.signed['scale']:.3g}).")
     if full:
+        Hd_n, Hdd_n = M.momentum_H_rates(hessian_damping=True)
+        N = M.nesterov_source_stated()
+        checks.append(identity("with Hessian damping: Hddot + gamma Hdot = R + c N",
+                               [Hdd_n, M.GAMMA * Hd_n, -factor * M.rate_source_stated(), -M.HESS_DAMP * N], stream + 6))
+        D.eq(r"With a Hessian damping, $\ddot x + \gamma\dot x + c\frac{d}{dt}(\Lambda\nabla L) = -\kappa\Lambda\nabla L$ "
+             r"($\frac{d}{dt}F$ derived along the motion, the classifier gradient's rate $\dot g$ a free vector, "
+             r"$c = c'/\mu$): $\ddot H + \gamma\dot H = R + cN$ with", r"N = \dot x^\top\nabla^2H\,\Lambda\nabla L",
+             readable(N))
+        D.note(r"$\dot g$ drops out ($\nabla H\cdot\Lambda\nabla L = 0$ holds for every $g$, hence for $\dot g$); "
+               r"$N$ is linear in $g$.")
         extra_checks(D, Hd, stream, checks)
     return outcome(checks, D.steps, {"route": "exact simplification + numeric at random points + RK4 trajectory"})
 
@@ -160,7 +177,9 @@ def extra_checks(D: Derivation, Hd: sp.Expr, stream: int, checks: list) -> None:
     D.note(r"As functions of the phase point, $1, H, \dot H, R$ are linearly independent (coefficient "
            rf"matrix on their monomials, $e^{{s_t}}$ a free symbol: rank {A.rank()} of 4), so $\dot h \equiv 0$ for "
            r"every classifier forces $\alpha' = 0$, $b = 0$, then $\alpha = 0$, $c' = 0$: "
-           + (r"no time-dependent modification of $H$ in this ansatz is conserved." if independent else "MISMATCH"))
+           + (r"no time-dependent modification of $H$ in this ansatz is conserved." if independent else "MISMATCH")
+           + r" With Nesterov's Hessian damping the source $R + cN$ adds a term linear in $g$, which no "
+             r"$g$-free coefficient cancels: the conclusion is the same.")
     funcs = [M.sen_scalar(), Hd, M.rate_source_stated()]
     vals = sample_values(set().union(*(f.free_symbols for f in funcs)), SYMBOLIC.points, rng_for(stream + 3))
     F = np.vstack([np.ones(SYMBOLIC.points), evaluate_terms(funcs, vals, SYMBOLIC.points)])
@@ -184,7 +203,9 @@ def extra_checks(D: Derivation, Hd: sp.Expr, stream: int, checks: list) -> None:
     kind="symbolic",
     statement=(r"Along $\ddot x + \gamma(t)\dot x = -\kappa(t)\Lambda\nabla L$: $\ddot H + \gamma\dot H = "
                + sp.latex(readable(M.rate_source_stated())) + r" = \dot x^\top\nabla^2H\,\dot x$ for every "
-               r"classifier, so $\frac{d}{dt}(e^{\int\gamma}\dot H) = e^{\int\gamma}R$; no "
+               r"classifier, so $\frac{d}{dt}(e^{\int\gamma}\dot H) = e^{\int\gamma}R$ (with Nesterov's Hessian damping "
+               r"$c\frac{d}{dt}(\Lambda\nabla L)$ the source is $R + cN$, $N = "
+               + sp.latex(readable(M.nesterov_source_stated())) + r"$); no "
                r"$h = \alpha(t)H + b(t)\dot H + c(t)$ other than constants is conserved."),
     assumptions=_ASSUMPTIONS,
 )
