@@ -41,6 +41,7 @@ from attndyn.proofs.claims.symbolic_limits import drift_coefficient_stated
 from attndyn.proofs.dynamics import topic_field
 from attndyn.proofs.model import BASE
 from attndyn.proofs.optimizers.phase import score_rate
+from attndyn.proofs.optimizers.sgd import Q_at
 from attndyn.proofs.optimizers.reduced import lambdify_inner, paper_like, Reduced, rk4
 from attndyn.proofs.settings import OPTIMIZERS
 
@@ -60,8 +61,6 @@ def lie_H1(g: MatrixSymbol | None = None) -> sp.Expr:
 def homogeneity(factor: int = 2) -> dict[str, sp.Expr]:
     r"""Expressions that vanish exactly: :math:`\mathcal L(\lambda g) - \lambda\mathcal L(g)` and
     :math:`Q(\lambda g) - \lambda^2 Q(g)` (λ = ``factor``), Q = S6's coefficient."""
-    from attndyn.proofs.optimizers.sgd import Q_at  # deferred: sgd imports this package's siblings only
-
     Q = drift_coefficient_stated()
     return {"lie": lie_H1(factor * BASE.g) - factor * lie_H1(),
             "Q": Q_at(factor * BASE.g) - factor ** 2 * Q}

@@ -28,8 +28,6 @@ which at full batch (b = n) is S6's coefficient :math:`Q(G)`.
 from __future__ import annotations
 
 from itertools import combinations
-from typing import Sequence
-
 import sympy as sp
 from sympy import MatrixSymbol
 from sympy.matrices.expressions import MatAdd, MatrixExpr

@@ -13,6 +13,7 @@ from attndyn.proofs.claims.symbolic_limits import concrete_point, drift_coeffici
 from attndyn.proofs.confirm import identity
 from attndyn.proofs.model import BASE, ETA_K, ETA_V
 from attndyn.proofs.optimizers import modified as Mo
+from attndyn.proofs.optimizers.sgd import Q_at
 from attndyn.proofs.optimizers.claims.common import fitted_slope, Measured, outcome
 from attndyn.proofs.settings import OPTIMIZERS
 
@@ -42,8 +43,6 @@ def verify_no_universal(Q_power: int, stream: int) -> Outcome:
     D.eq(r"An arbitrary $H_1(v_t, s_t)$ changes by $\eta\,\mathcal L_FH_1 + O(\eta^2)$ with", r"\mathcal L_F H_1", tidy(L))
     D.note(r"So $\Delta(H + \eta H_1) = \eta^2(Q + \mathcal L_FH_1) + O(\eta^3)$: an $O(\eta^2)$-conserved "
            r"modification needs $\mathcal L_FH_1 = -Q$ for every classifier.")
-    from attndyn.proofs.optimizers.sgd import Q_at  # deferred: keeps the claim modules independent
-
     checks: list = [identity("L_F H1 is linear in g: L(2g) = 2 L(g)", [Mo.homogeneity()["lie"]], stream),
                     identity(f"Q(2g) = {2 ** Q_power} Q(g)", [Q_at(2 * BASE.g), -2 ** Q_power * Q], stream + 1)]
     vectors = {"q": (1, 0), "v_t": (0, 1), "g": (0, 1)}

@@ -13,7 +13,6 @@ from attndyn.proofs.algebra import is_exactly_zero, plus, readable, tidy
 from attndyn.proofs.claims.registry import claim, Derivation, Outcome
 from attndyn.proofs.claims.symbolic_limits import ExactFact
 from attndyn.proofs.confirm import evaluate_terms, identity, rng_for, sample_values, SignCheck
-from attndyn.proofs.model import LR_RATIO
 from attndyn.proofs.optimizers import momentum as M
 from attndyn.proofs.optimizers.claims.common import Measured, outcome
 from attndyn.proofs.optimizers.phase import VEL_K, VEL_V

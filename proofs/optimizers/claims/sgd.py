@@ -9,9 +9,9 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from attndyn.proofs.algebra import is_exactly_zero, readable, tidy
+from attndyn.proofs.algebra import readable, tidy
 from attndyn.proofs.claims.registry import claim, Derivation, Outcome
-from attndyn.proofs.claims.symbolic_limits import drift_coefficient_stated, ExactFact
+from attndyn.proofs.claims.symbolic_limits import drift_coefficient_stated
 from attndyn.proofs.confirm import identity
 from attndyn.proofs.model import BASE
 from attndyn.proofs.optimizers import sgd as G
