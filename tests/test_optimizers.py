@@ -24,6 +24,7 @@ OPTIMIZER_CLAIMS = {
     "neg-adam-one-dim-law-power": "refuted",
     "O4a-gd-no-universal-correction": "verified", "neg-gd-correction-linear": "refuted",
     "O4b-gd-modified-invariant": "verified", "neg-gd-half-correction": "refuted",
+    "O4c-gd-no-radial-correction": "verified", "neg-gd-radial-correction-exists": "refuted",
 }
 
 
@@ -98,6 +99,13 @@ def test_adam_rates():
 def test_no_universal_correction_homogeneity():
     h = Mo.homogeneity()
     assert is_exactly_zero(h["lie"]) and is_exactly_zero(h["Q"])
+
+
+def test_radial_corrections_cannot_cancel_q():
+    assert Mo.on_orthogonal_gradient(Mo.lie_radial_H1()) == 0
+    p = Mo.orthogonal_point()
+    assert abs(p["g.v"]) < 1e-12 and p["|g|"] > 0.1 and p["Q"] > 0
+    assert p["bracket_values"][0] * p["bracket_values"][1] < 0
 
 
 def test_modified_invariant_raises_the_order():

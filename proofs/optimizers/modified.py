@@ -36,7 +36,7 @@ import numpy as np
 import sympy as sp
 from sympy import MatrixSymbol
 
-from attndyn.proofs.algebra import scalarize
+from attndyn.proofs.algebra import inner, scalarize
 from attndyn.proofs.claims.symbolic_limits import drift_coefficient_stated
 from attndyn.proofs.dynamics import topic_field
 from attndyn.proofs.model import BASE
@@ -131,3 +131,48 @@ def _gd_and_correction() -> dict:
         dH = model.H(v, s) - H0
         rows.append({"eta": eta, "drift_H": dH, "H1": h1, "H1_rk4_error": abs(h1 - h1c)})
     return {"rows": rows, "T": T, "level": level}
+
+
+# ------------------------------------- (b') the SEN-shaped class: H_1 a function of |v_t|^2 and s_t
+
+H1_NORM = sp.Symbol(r"\partial_{|v|^2}H_{1}", real=True)  # dH_1/d|v_t|^2 of a radial H_1(|v_t|^2, s_t)
+
+
+def lie_radial_H1() -> sp.Expr:
+    r""":math:`\mathcal L_F H_1` for :math:`H_1 = h(|v_t|^2, s_t)` (any h, the class of H itself):
+    :math:`\nabla_{v_t}H_1 = 2\,\partial_{|v|^2}h\;v_t`, so every term carries :math:`g\cdot v_t`."""
+    return lie_H1().xreplace({inner(GRAD_H1_V, BASE.g): 2 * H1_NORM * inner(BASE.g, BASE.v)})
+
+
+def on_orthogonal_gradient(expr: sp.Expr) -> sp.Expr:
+    r"""``expr`` where :math:`g\cdot v_t = 0`."""
+    return expr.xreplace({inner(BASE.g, BASE.v): 0})
+
+
+@lru_cache(maxsize=None)
+def orthogonal_point(radius: float = 1.0, s: float = 0.1, grid: int = 64) -> dict:
+    r"""A state of the fixed-linear-classifier model where :math:`g\cdot v_t = 0 \ne g`: :math:`v_t` on the circle
+    of ``radius`` at score ``s``, bracketed by a sign change of :math:`g\cdot v_t` (so a zero exists by the
+    intermediate value theorem) and refined by bisection."""
+    model = paper_like()
+
+    def h(theta):
+        v = radius * np.array([np.cos(theta), np.sin(theta)])
+        return float(model.classifier_gradient(v, s) @ v)
+
+    thetas = np.linspace(0.0, 2 * np.pi, grid + 1)
+    values = [h(t) for t in thetas]
+    k = next(i for i in range(grid) if values[i] * values[i + 1] < 0)
+    lo, hi, f_lo = thetas[k], thetas[k + 1], values[k]
+    bracket = (float(values[k]), float(values[k + 1]))
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        f_mid = h(mid)
+        if f_mid * f_lo > 0:
+            lo, f_lo = mid, f_mid
+        else:
+            hi = mid
+    v = radius * np.array([np.cos(lo), np.sin(lo)])
+    g = model.classifier_gradient(v, s)
+    return {"model": model, "v": v, "s": s, "g": g, "g.v": float(g @ v), "|g|": float(np.linalg.norm(g)),
+            "bracket_values": bracket, "Q": Q_value(model, v, s)}

@@ -5,16 +5,18 @@ See :mod:`attndyn.proofs.optimizers.modified` for the mathematics.
 """
 from __future__ import annotations
 
+import numpy as np
 import sympy as sp
 
-from attndyn.proofs.algebra import readable, tidy
+from attndyn.proofs.algebra import inner, readable, tidy
 from attndyn.proofs.claims.registry import claim, Derivation, Outcome
 from attndyn.proofs.claims.symbolic_limits import concrete_point, drift_coefficient_stated, nonzero_at, point_note
-from attndyn.proofs.confirm import identity
+from attndyn.proofs.confirm import identity, SignCheck
 from attndyn.proofs.model import BASE, ETA_K, ETA_V
 from attndyn.proofs.optimizers import modified as Mo
 from attndyn.proofs.optimizers.sgd import Q_at
 from attndyn.proofs.optimizers.claims.common import fitted_slope, Measured, outcome
+from attndyn.proofs.optimizers.reduced import lambdify_inner
 from attndyn.proofs.settings import OPTIMIZERS
 
 REPORT_ORDER = 43
@@ -137,3 +139,66 @@ def o4b_gd_modified_invariant() -> Outcome:
 )
 def neg_gd_half_correction() -> Outcome:
     return verify_modified(0.5)
+
+
+_ASSUMPTIONS_C = (
+    r"gradient descent as in O4a; $H_1 = h(|v_t|^2, s_t)$ with $h$ any differentiable function (the class "
+    r"of $H$ itself: polynomials or any functions of $|v_t|^2$, $s_t$, $e^{s_t}$)",
+    r"the fixed linear classifier of O4b ($d = 2$, $K = 3$, $m = 4$, $\eta_v = 1$, $\eta_k = 1/2$); the point "
+    r"with $g\cdot v_t = 0 \ne g$ is on $|v_t| = 1$, $s_t = 0.1$, bracketed by a sign change of $g\cdot v_t$",
+)
+
+
+def verify_no_radial(Q_expr: sp.Expr, name: str, stream: int) -> Outcome:
+    D = Derivation()
+    L = Mo.lie_radial_H1()
+    D.eq(r"For $H_1 = h(|v_t|^2, s_t)$: $\nabla_{v_t}H_1 = 2\,\partial_{|v|^2}h\,v_t$, so", r"\mathcal L_FH_1",
+         sp.factor(L))
+    checks: list = [identity(r"L_F H1 vanishes where g.v_t = 0", [Mo.on_orthogonal_gradient(L)], stream)]
+    Qo = Mo.on_orthogonal_gradient(Q_expr)
+    D.eq(rf"while S6's coefficient there ({name})", r"Q\big|_{g\cdot v_t = 0}", readable(Qo))
+    p = Mo.orthogonal_point()
+    point = {"q": p["model"].q, "v_t": p["v"], "g": p["g"]}
+    Qn = lambdify_inner(Qo)(point, s=p["s"], m=p["model"].m, eta_v=p["model"].eta_v, eta_k=p["model"].eta_k)
+    factor = sp.factor(Qo / inner(BASE.g, BASE.g))  # Q / |g|^2 there: positive by the symbols' assumptions
+    checks.append(SignCheck("Q / |g|^2 where g.v_t = 0 (exact: positive factors; numeric: Q at the point, |g| > 0)",
+                            "nonzero", bool(factor.is_positive), np.array([Qn])))
+    checks.append(Measured("|g.v_t| at the bisected point (a zero of g.v_t, bracketed by a sign change)",
+                           abs(p["g.v"]), hi=1e-12 * max(1.0, p["|g|"]), route="numeric: bisection, 60 halvings",
+                           signed={"bracket_values": list(p["bracket_values"]), "v": list(p["v"]), "g": list(p["g"])}))
+    D.note(rf"On the fixed linear classifier, $g\cdot v_t$ changes sign on the circle $|v_t| = 1$ at $s_t = 0.1$ "
+           rf"(values {p['bracket_values'][0]:.3g}, {p['bracket_values'][1]:.3g}); by bisection $v_t = "
+           rf"({p['v'][0]:.6f}, {p['v'][1]:.6f})$ has $g\cdot v_t = {p['g.v']:.2g}$, $|g| = {p['|g|']:.4f}$, "
+           rf"and there $Q = {Qn:.5g}$.")
+    D.note(r"There $\Delta(H + \eta H_1) = \eta^2 Q + O(\eta^3)$ with $Q \ne 0$ whatever $h$: no $H_1$ of the form "
+           r"$h(|v_t|^2, s_t)$ gives an $O(\eta^2)$ invariant, even for this fixed classifier. (O4b's $H_1$ exists, "
+           r"but depends on the direction of $v_t$ through the orbit.)")
+    return outcome(checks, D.steps, {"route": "exact simplification + a bracketed numeric point"})
+
+
+@claim(
+    "O4c-gd-no-radial-correction",
+    "No H_1(|v|^2, s) makes H + eta H_1 an O(eta^2) invariant, even for the fixed linear classifier",
+    kind="symbolic",
+    statement=(r"For $H_1 = h(|v_t|^2, s_t)$, $\mathcal L_FH_1 \propto g\cdot v_t$, while where $g\cdot v_t = 0$: $Q = "
+               + sp.latex(readable(Mo.on_orthogonal_gradient(drift_coefficient_stated()))) + r" \ne 0$ for $g \ne 0$; "
+               r"such points exist for the fixed linear classifier, so no $h$ works."),
+    assumptions=_ASSUMPTIONS_C,
+)
+def o4c_gd_no_radial_correction() -> Outcome:
+    return verify_no_radial(drift_coefficient_stated(), "derived", stream=720)
+
+
+@claim(
+    "neg-gd-radial-correction-exists",
+    "Negative control: S6's coefficient vanishes where g is orthogonal to v_t",
+    kind="symbolic",
+    expected="refuted",
+    statement=r"$Q = 0$ wherever $g\cdot v_t = 0$ (which would allow an $H_1(|v_t|^2, s_t)$).",
+    assumptions=_ASSUMPTIONS_C + (r"expected: refuted",),
+)
+def neg_gd_radial_correction_exists() -> Outcome:
+    D = Derivation()
+    Qo = Mo.on_orthogonal_gradient(drift_coefficient_stated())
+    D.eq(r"S6's coefficient where $g\cdot v_t = 0$", r"Q\big|_{g\cdot v_t = 0}", readable(Qo))
+    return outcome([identity("Q = 0 where g.v_t = 0", [Qo], 730)], D.steps)
