@@ -131,3 +131,13 @@ def test_reduced_model_gradients_match_finite_differences():
 def test_rk4_is_fourth_order():
     errs = [abs(rk4(lambda t, y: y, np.array([1.0]), 0.0, 1.0, n)[0] - np.e) for n in (10, 20)]
     assert errs[0] / errs[1] == pytest.approx(16, rel=0.1)
+
+
+def test_o3_statement_is_the_checked_rate_and_a_wrong_one_is_refuted(monkeypatch):
+    from attndyn.proofs.optimizers.claims import adam as CA
+
+    claims = registry(["attndyn.proofs.optimizers.claims"])
+    right = A.preconditioned_rate_stated()
+    assert sp.latex(readable(right)) in claims["O3-adam-sign-flow"].statement
+    monkeypatch.setattr(A, "preconditioned_rate_stated", lambda: right.xreplace({A.Q_PK_Q: 2 * A.Q_PK_Q}))
+    assert CA.o3_adam_sign_flow().status == "refuted"

@@ -34,6 +34,7 @@ from itertools import product
 
 import sympy as sp
 
+from attndyn.proofs.algebra import inner
 from attndyn.proofs.dynamics import topic_field
 from attndyn.proofs.model import BASE, ETA_K, ETA_V, LR_RATIO
 
@@ -68,16 +69,27 @@ P_V = sp.symbols("p_1:4", positive=True)
 P_K = sp.symbols("r_1:4", positive=True)
 
 
+PV_G = sp.Symbol(r"(P_{v} v_{t})\cdot g", real=True)  # stands for (P_v v_t).g in the stated rate
+Q_PK_Q = sp.Symbol(r"q^{\top} P_{k} q", positive=True)  # stands for q^T P_k q
+
+
+def preconditioned_rate_stated() -> sp.Expr:
+    r""":math:`-2\eta_v|q|^2a_t\big((P_vv_t)\cdot g - (g\cdot v_t)\,q^\top P_kq/|q|^2\big)` in the symbols
+    ``PV_G``, ``Q_PK_Q`` (the statement of O3 is rendered from this expression)."""
+    a = BASE.weight().xreplace({BASE.Z0: BASE.m})
+    Q = inner(BASE.q, BASE.q)
+    return -2 * ETA_V * Q * a * (PV_G - inner(BASE.g, BASE.v) * Q_PK_Q / Q)
+
+
 def preconditioned_rate(d: int) -> tuple[sp.Expr, sp.Expr]:
-    """(derived :math:`\\dot H` along the diagonally preconditioned flow, the stated formula)."""
+    """(derived :math:`\dot H` along the diagonally preconditioned flow, the stated formula in components)."""
     E = explicit_gradients(d)
     Pv, Pk = sp.diag(*P_V[:d]), sp.diag(*P_K[:d])
     derived = explicit_H_rate(d, -ETA_V * Pv * E["grad_v"], -ETA_K * Pk * E["grad_k"])
     g, v, q = E["g"], E["v"], E["q"]
-    a = BASE.weight().xreplace({BASE.Z0: BASE.m})
-    qq = (q.T * q)[0, 0]
-    stated = -2 * ETA_V * qq * a * ((Pv * v).dot(g) - v.dot(g) * (q.T * Pk * q)[0, 0] / qq)
-    return derived, stated
+    components = {PV_G: (Pv * v).dot(g), Q_PK_Q: (q.T * Pk * q)[0, 0], inner(BASE.q, BASE.q): (q.T * q)[0, 0],
+                  inner(BASE.g, BASE.v): v.dot(g)}
+    return derived, preconditioned_rate_stated().xreplace(components)
 
 
 SIG_G = sp.symbols("sigma_1:4", real=True)  # sign(g_j)

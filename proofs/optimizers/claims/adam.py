@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
+from attndyn.proofs.algebra import readable
 from attndyn.proofs.claims.registry import claim, Derivation, Outcome
 from attndyn.proofs.claims.symbolic_limits import ExactFact, nonzero_at
 from attndyn.proofs.confirm import Check, identity, judge_arrays, rng_for
@@ -103,7 +104,7 @@ def verify_adam(stated_sign: dict[int, sp.Expr], name: str, stream: int) -> Outc
     "O3-adam-sign-flow",
     "Adam's per-coordinate scaling breaks the SEN identity; its sign flow conserves only |v|-free laws (d >= 2)",
     kind="symbolic",
-    statement=(r"Preconditioned: $\dot H = -2\eta_v|q|^2a_t\big((P_vv_t)\cdot g - (g\cdot v_t)q^\top P_kq/|q|^2\big)$, "
+    statement=(r"Preconditioned: $\dot H = " + sp.latex(readable(A.preconditioned_rate_stated())) + r"$, "
                r"zero for every classifier iff $P_vv_t = \frac{q^\top P_kq}{|q|^2}v_t$. Sign flow: $\dot H = "
                + sp.latex(A.sign_flow_rate_stated(2)) + r"$ ($\sigma = \mathrm{sign}(g)$, $\tau = \mathrm{sign}(q)$, "
                r"$\sigma_s = \mathrm{sign}(g\cdot v_t)$); it conserves $J = \eta_k|q||v_t| - \eta_v s_t$ for "
