@@ -82,7 +82,7 @@ def preconditioned_rate_stated() -> sp.Expr:
 
 
 def preconditioned_rate(d: int) -> tuple[sp.Expr, sp.Expr]:
-    """(derived :math:`\dot H` along the diagonally preconditioned flow, the stated formula in components)."""
+    r"""(derived :math:`\dot H` along the diagonally preconditioned flow, the stated formula in components)."""
     E = explicit_gradients(d)
     Pv, Pk = sp.diag(*P_V[:d]), sp.diag(*P_K[:d])
     derived = explicit_H_rate(d, -ETA_V * Pv * E["grad_v"], -ETA_K * Pk * E["grad_k"])
