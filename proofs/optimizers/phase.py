@@ -61,3 +61,16 @@ def time_derivative(expr: sp.Expr, rates: Mapping[MatrixSymbol, MatrixExpr],
 def score_rate(kdot: MatrixExpr) -> sp.Expr:
     r""":math:`\dot s_t = q\cdot\dot k_t` with :math:`(k_t\cdot q)` written :math:`s_t`."""
     return scalarize(BASE.q.T * kdot).xreplace({inner(BASE.k, BASE.q): BASE.s})
+
+
+def substitute_vectors(expr: sp.Expr, mapping: Mapping[MatrixSymbol, MatrixExpr],
+                       known: tuple[MatrixSymbol, ...] = (BASE.q, BASE.v, BASE.k, BASE.g)) -> sp.Expr:
+    r"""``expr`` (scalarized) with vectors replaced by vector expressions: every inner product
+    :math:`(x\cdot y)` involving a replaced vector is re-expanded as :math:`X^\top Y`."""
+    by_name = {x.name: x for x in (*known, *mapping)}
+    sub = {}
+    for sym in expr.free_symbols:
+        if sym in INNER_PAIRS and any(by_name.get(n) in mapping for n in INNER_PAIRS[sym]):
+            x, y = (by_name[n] for n in INNER_PAIRS[sym])
+            sub[sym] = scalarize(mapping.get(x, x).T * mapping.get(y, y))
+    return expr.xreplace(sub)

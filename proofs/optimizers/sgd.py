@@ -36,6 +36,7 @@ from attndyn.proofs.algebra import inner, scalarize
 from attndyn.proofs.claims.symbolic_limits import drift_coefficient_stated, taylor_coefficients
 from attndyn.proofs.dynamics import sen_H, topic_field
 from attndyn.proofs.model import BASE, STEP
+from attndyn.proofs.optimizers.phase import substitute_vectors, time_derivative, VEL_K, VEL_V
 
 
 ALPHA_Q = sp.Symbol("alpha_Q", real=True)
@@ -150,3 +151,37 @@ def expected_epoch(n: int, b: int, coefficient: sp.Expr | None = None) -> tuple[
     noise = sp.Add(*[Q_at(g - G / n, coefficient) for g in gs]) / n if n > 1 else sp.S.Zero  # tr(M S)
     stated = w_mean * Q_at(G, coefficient) + w_noise * noise  # w_noise = 0 at full batch (b = n)
     return avg, stated
+
+
+EPS = sp.Symbol("epsilon")
+
+
+def _field(g: MatrixSymbol) -> tuple[MatrixExpr, MatrixExpr]:
+    fv, fk = topic_field(BASE)
+    return fv.xreplace({BASE.g: g}), fk.xreplace({BASE.g: g})
+
+
+def _directional(f: MatrixExpr, dv: MatrixExpr, dk: MatrixExpr) -> MatrixExpr:
+    r""":math:`\frac{d}{d\epsilon} f(v_t + \epsilon\,dv, s_t + \epsilon\,q\cdot dk)|_0` (g held fixed)."""
+    move = {BASE.v: BASE.v + EPS * dv, BASE.s: BASE.s + EPS * scalarize(BASE.q.T * dk)}
+    return f.xreplace(move).diff(EPS).subs(EPS, 0)
+
+
+def epoch_coefficients_chain() -> tuple[sp.Expr, sp.Expr]:
+    r"""Orders :math:`\eta` and :math:`\eta^2` of :math:`H(\theta_2(\eta)) - H(\theta_0)` for two steps, by the chain
+    rule along the curve :math:`\theta_2(\eta) = \theta_0 + \eta F(\theta_0, g_1) + \eta F(\theta_1(\eta), g_2)`:
+    :math:`\theta_2'(0) = F(g_1) + F(g_2)`, :math:`\theta_2''(0) = 2\,DF_{g_2}[F(g_1)]`, and
+    :math:`\frac{d^2}{d\eta^2}H = \theta'^\top\nabla^2H\,\theta' + \nabla H\cdot\theta''`.  Returns
+    (:math:`\nabla H\cdot\theta'`, :math:`\frac12(\theta'^\top\nabla^2H\theta' + \nabla H\cdot\theta'')`)."""
+    g1, g2 = batch_gradients(2)
+    (v1, k1), (v2, k2) = _field(g1), _field(g2)
+    first = {BASE.v: v1 + v2, BASE.k: k1 + k2}
+    second = {BASE.v: 2 * _directional(v2, v1, k1), BASE.k: 2 * _directional(k2, v1, k1)}
+    H = scalarize(sen_H())
+    consts = (BASE.q, g1, g2)
+    c1 = time_derivative(H, first, consts)
+    # the Hessian form along a fixed direction (VEL_V, VEL_K), then the direction set to theta'(0)
+    straight, fixed = {BASE.v: VEL_V, BASE.k: VEL_K}, (BASE.q, VEL_V, VEL_K)
+    hess = time_derivative(time_derivative(H, straight, fixed), straight, fixed)
+    hess = substitute_vectors(hess, {VEL_V: v1 + v2, VEL_K: k1 + k2}, (BASE.q, BASE.v, BASE.k, g1, g2))
+    return c1, (hess + time_derivative(H, second, consts)) / 2

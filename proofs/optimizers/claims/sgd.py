@@ -113,8 +113,20 @@ def verify_sgd(with_noise: bool, stream: int) -> Outcome:
     D.note(r"$Q(g_1+g_2) + Q(g_1-g_2) = 2Q(g_1) + 2Q(g_2)$ exactly: $Q(g) = g^\top Mg$, "
            r"$M = \eta_v|q|^2a_t^2(\eta_v I - \eta_k|q|^2a_t(1-a_t)v_tv_t^\top)$.")
     D.note(r"Over an epoch the $O(\eta)$ term of every step vanishes at every state for every $g$ (S2), so "
-           r"$\Delta H_{\rm epoch} = \eta^2\sum_b Q(g_b) + O(\eta^3)$ (derived for two steps, with the field "
-           r"re-evaluated at the moved state, in claim O2-sgd-epoch-expansion).")
+           r"$\Delta H_{\rm epoch} = \eta^2\sum_b Q(g_b) + O(\eta^3)$: no cross term between steps.")
+    if with_noise:
+        c1, c2 = G.epoch_coefficients_chain()
+        g1, g2 = G.batch_gradients(2)
+        checks.append(identity("two steps: order eta vanishes (chain rule)", [c1], stream + 9))
+        checks.append(identity("two steps: order eta^2 = Q(g_1) + Q(g_2) (chain rule)",
+                               [c2, -G.Q_at(g1), -G.Q_at(g2)], stream + 10))
+        D.note(r"Two steps, by the chain rule along $\theta_2(\eta) = \theta_0 + \eta F(\theta_0, g_1) + "
+               r"\eta F(\theta_1(\eta), g_2)$: $\theta_2' = F(g_1) + F(g_2)$, $\theta_2'' = 2DF_{g_2}[F(g_1)]$ "
+               r"(the model's field differentiated along the first step), $\frac{d^2H}{d\eta^2} = "
+               r"\theta'^\top\nabla^2H\theta' + \nabla H\cdot\theta''$: order $\eta$ "
+               + ("vanishes" if checks[-2].exact_zero else "MISMATCH") + r", order $\eta^2$ "
+               + (r"$= Q(g_1) + Q(g_2)$ exactly" if checks[-1].exact_zero else "MISMATCH")
+               + r" (by brute-force expansion too in the slow claim O2-sgd-epoch-expansion).")
     B = n // b
     lhs, rhs = G.covariance_split(B, G.generic_quadratic(), with_noise=with_noise)
     checks.append(identity(f"sum_b Q(g_b) = B Q(mean) + sum_b Q(g_b - mean), B = {B}"
