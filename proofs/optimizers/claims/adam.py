@@ -131,6 +131,9 @@ def o3_adam_sign_flow() -> Outcome:
         D.note(rf"$d = {d}$ at $v_t = {v}$, $q = {q}$: the {M.shape[0]} sign fields that some classifier produces "
                rf"span {M.rank()} of {2 * d} dimensions; a law must have its gradient orthogonal to all of them, so "
                r"it is a function of $w\cdot k_t$, $w\perp\mathrm{sign}(q)$ only: no law involves $v_t$ or $s_t$.")
+    D.note(r"(The conservation-law engine of \texttt{attndyn laws} needs fields $\Lambda\nabla\varphi$; the sign flow's "
+           r"fields are sign vectors, so the same orthogonality count is done here on the finite set of attainable "
+           r"fields. The laws $w\cdot k_t$ are conserved exactly: $\dot k_t \parallel \mathrm{sign}(q)$.)")
     return outcome(checks, D.steps, {"route": "exact simplification + numeric at random points + exact rank"})
 
 
