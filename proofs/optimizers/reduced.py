@@ -10,8 +10,8 @@ context vector), lambdified; nothing is typed in.  By S1, :math:`\nabla_{k_t}\el
 (\partial\ell/\partial s_t)\,q`, so a key step moves the score by
 :math:`q\cdot\Delta k_t = -\eta\eta_k|q|^2\,\partial\ell/\partial s_t` exactly.
 
-:func:`rk4` is a fixed-step classical Runge–Kutta integrator (error :math:`O(h^4)`); its error is
-estimated by step doubling (:func:`rk4_with_error`), which is what the numeric thresholds use.
+:func:`rk4` is a fixed-step classical Runge–Kutta integrator (error :math:`O(h^4)`); the claims estimate its
+error by step doubling (the same run with half the steps), which is what their numeric thresholds use.
 """
 from __future__ import annotations
 
@@ -134,14 +134,6 @@ def rk4(f: Callable[[float, np.ndarray], np.ndarray], y0: np.ndarray, t0: float,
         y = y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
         t = t0 + (_ + 1) * h
     return y
-
-
-def rk4_with_error(f, y0, t0, t1, steps) -> tuple[np.ndarray, np.ndarray]:
-    """RK4 with ``steps`` and with ``steps // 2`` steps: (the finer result, |difference|), the
-    difference being 15x the finer result's error for a smooth solution (Richardson)."""
-    fine = rk4(f, y0, t0, t1, steps)
-    coarse = rk4(f, y0, t0, t1, steps // 2)
-    return fine, np.abs(fine - coarse)
 
 
 def paper_like(eta_v: float = 1.0, eta_k: float = 0.5, sentences: int = 1) -> Reduced:
