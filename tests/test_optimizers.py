@@ -19,6 +19,7 @@ from attndyn.proofs.optimizers.reduced import paper_like, rk4
 
 OPTIMIZER_CLAIMS = {
     "O1-momentum-sen": "verified", "neg-momentum-no-source": "refuted", "neg-momentum-modified-H": "refuted",
+    "O1b-heavy-ball-drift": "verified", "neg-heavy-ball-drift-half": "refuted",
     "O2-sgd-epoch-drift": "verified", "neg-sgd-noise-free": "refuted",
     "O3-adam-sign-flow": "verified", "neg-adam-sign-flow-conserves-H": "refuted",
     "neg-adam-one-dim-law-power": "refuted",
@@ -59,6 +60,12 @@ def test_o1_statement_is_the_checked_source_and_a_wrong_one_is_refuted(monkeypat
     CM.heavy_ball_run()  # the trajectory keeps the derived source: only the exact checks see the change
     monkeypatch.setattr(M, "rate_source_stated", lambda ratio=LR_RATIO: wrong)
     assert CM.o1_momentum_sen().status == "refuted"
+
+
+def test_heavy_ball_modified_flow_rate_is_twice_mu_q():
+    assert is_exactly_zero(M.modified_flow_rate() - M.modified_flow_rate_stated())
+    assert not is_exactly_zero(M.modified_flow_rate() - M.modified_flow_rate_stated(1))
+    assert sp.simplify(M.heavy_ball_step_factor().subs(M.BETA, 0) - M.STEP ** 2) == 0  # S6 at beta = 0
 
 
 def test_sgd_epoch_algebra():

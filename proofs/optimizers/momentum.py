@@ -39,7 +39,8 @@ from sympy import MatrixSymbol
 from attndyn.proofs.algebra import inner, scalarize
 from attndyn.proofs.dynamics import sen_H, topic_field
 from attndyn.proofs.model import BASE, LR_RATIO
-from attndyn.proofs.optimizers.phase import score_rate, time_derivative, VEL_K, VEL_V
+from attndyn.proofs.claims.symbolic_limits import drift_coefficient_stated
+from attndyn.proofs.optimizers.phase import score_rate, substitute_vectors, time_derivative, VEL_K, VEL_V
 
 GAMMA = sp.Symbol("gamma", positive=True)  # the damping gamma(t) at the current time
 KAPPA = sp.Symbol("kappa", positive=True)  # the force scale kappa(t) at the current time
@@ -184,3 +185,30 @@ def coefficient_matrix(functions: list[sp.Expr]) -> sp.Matrix:
     polys = [sp.Poly(sp.expand(sp.sympify(f).xreplace(coords)), *coords.values()) for f in functions]
     monomials = sorted({mono for p in polys for mono in p.as_dict()})
     return sp.Matrix([[p.as_dict().get(mono, 0) for mono in monomials] for p in polys])
+
+
+# ------------------------------------------------ the first-order modified flow of heavy ball
+
+
+@lru_cache(maxsize=None)
+def modified_flow_rate() -> sp.Expr:
+    r""":math:`\dot H` along the first-order reduction of :math:`\mu\ddot x + \dot x = F`:
+    :math:`\dot x = F - \mu\,DF[F] + O(\mu^2)` (substitute :math:`\ddot x = DF[\dot x]` once).  Here
+    :math:`DF[F]` is :func:`field_rate` with the velocities set to F (the classifier gradient's rate
+    :math:`\dot g` stays a free vector), and the O(1) term :math:`\nabla H\cdot F` is kept: S2 cancels it."""
+    fv, fk = topic_field(BASE)
+    dv, dk = field_rate()
+    rates = {BASE.v: fv - MU * dv, BASE.k: fk - MU * dk}
+    Hdot = time_derivative(sen_scalar(), rates, (BASE.q, BASE.g, G_DOT, VEL_V, VEL_K))
+    return substitute_vectors(Hdot, {VEL_V: fv, VEL_K: fk}, (BASE.q, BASE.v, BASE.k, BASE.g, G_DOT))
+
+
+def modified_flow_rate_stated(factor: sp.Expr = 2) -> sp.Expr:
+    r""":math:`\dot H = 2\mu\,Q(g)`, Q = S6's :math:`\eta^2` coefficient (``factor`` 2 is the derived value)."""
+    return factor * MU * drift_coefficient_stated()
+
+
+def heavy_ball_step_factor() -> sp.Expr:
+    r"""One heavy-ball step lasts :math:`\delta = \eta/(1-\beta)`, so it changes H by
+    :math:`\delta\cdot 2\mu Q = \frac{(1+\beta)\eta^2}{(1-\beta)^3}Q`: returns the factor of Q."""
+    return sp.factor(STEP / (1 - BETA) * heavy_ball_mass() * modified_flow_rate_stated() / (MU * drift_coefficient_stated()))

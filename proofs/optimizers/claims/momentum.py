@@ -14,8 +14,11 @@ from attndyn.proofs.claims.registry import claim, Derivation, Outcome
 from attndyn.proofs.claims.symbolic_limits import ExactFact
 from attndyn.proofs.confirm import evaluate_terms, identity, rng_for, sample_values, SignCheck
 from attndyn.proofs.optimizers import momentum as M
-from attndyn.proofs.optimizers.claims.common import Measured, outcome
-from attndyn.proofs.optimizers.phase import VEL_K, VEL_V
+from attndyn.proofs.claims.symbolic_limits import drift_coefficient_stated
+from attndyn.proofs.dynamics import topic_field
+from attndyn.proofs.model import BASE
+from attndyn.proofs.optimizers.claims.common import fitted_slope, Measured, outcome
+from attndyn.proofs.optimizers.phase import substitute_vectors, VEL_K, VEL_V
 from attndyn.proofs.optimizers.reduced import lambdify_inner, paper_like, rk4
 from attndyn.proofs.settings import OPTIMIZERS, SYMBOLIC
 
@@ -247,3 +250,100 @@ def neg_momentum_modified_h() -> Outcome:
            + ("zero" if exact_zero else r"nonzero ($=\mu R$)") + ".")
     checks: list = [ExactFact("d/dt (H + mu Hdot) simplifies to 0", exact_zero), chk]
     return outcome(checks, D.steps)
+
+
+# ------------------------------------------------ O1b: the first-order modified flow of heavy ball
+
+HB_BETA = 0.5  # momentum of the discrete heavy-ball runs
+
+
+@lru_cache(maxsize=None)
+def heavy_ball_discrete() -> dict:
+    r"""Discrete heavy ball :math:`p \leftarrow \beta p + \eta F`, :math:`x \leftarrow x + p` (:math:`p_0 = 0`) to the
+    heavy-ball time :math:`t = n\eta/(1-\beta) = T`, for each step size: :math:`\Delta H` and the Riemann sum of the
+    predicted rate :math:`\sum_n \delta\cdot 2\mu Q(x_n)` (the rate is lambdified from the stated expression)."""
+    from attndyn.proofs.optimizers.modified import Q_value  # deferred: modified imports this package's reduced model
+
+    model, T = paper_like(), OPTIMIZERS.horizon
+    rows = []
+    for eta in OPTIMIZERS.step_sizes:
+        delta = eta / (1 - HB_BETA)
+        mu = float(M.heavy_ball_mass_stated().subs({M.BETA: HB_BETA, M.STEP: eta}))
+        v, s, pv, ps, rate_sum = V0.copy(), S0, np.zeros_like(V0), 0.0, 0.0
+        for _ in range(int(round(T / delta))):
+            rate_sum += delta * mu * Q_value(model, v, s)
+            fv, fs = model.field(v, s)
+            pv, ps = HB_BETA * pv + eta * fv, HB_BETA * ps + eta * fs
+            v, s = v + pv, s + ps
+        rows.append({"eta": eta, "mu": mu, "drift": model.H(v, s) - model.H(V0, S0), "mu_Q_sum": rate_sum})
+    return {"rows": rows, "T": T, "beta": HB_BETA}
+
+
+def verify_modified_flow(factor: sp.Expr, stream: int) -> Outcome:
+    D = Derivation()
+    derived = M.modified_flow_rate()
+    stated = M.modified_flow_rate_stated(factor)
+    D.note(r"First-order reduction of $\mu\ddot x + \dot x = F$: $\ddot x = DF[\dot x]$, so $\dot x = F - \mu\,DF[F] + "
+           r"O(\mu^2)$ ($DF[F]$ the model's field differentiated along itself; the classifier gradient's rate "
+           r"$\dot g$ a free vector).")
+    D.eq(r"$\dot H = \nabla H\cdot(F - \mu DF[F])$, derived", r"\dot H", tidy(derived))
+    checks: list = [identity(f"dH/dt along the modified flow = {factor} mu Q", [derived, -stated], stream)]
+    D.eq("Stated", r"\dot H", readable(stated))
+    fv, fk = topic_field(BASE)
+    half_hess = substitute_vectors(M.hessian_along_velocity(), {VEL_V: fv, VEL_K: fk},
+                                   (BASE.q, BASE.v, BASE.k, BASE.g)) / 2
+    checks.append(identity("S6's Q = (1/2) F^T Hess(H) F", [half_hess, -drift_coefficient_stated()], stream + 1))
+    D.note(r"And S6's coefficient is half the Hessian of H along the gradient-flow field, $Q = \frac12F^\top\nabla^2HF$ "
+           r"(exact): the same Hessian source as $R$ along momentum flows.")
+    per_step = M.heavy_ball_step_factor() * stated / M.modified_flow_rate_stated()  # factor x Q
+    gd = (per_step * drift_coefficient_stated()).xreplace({M.BETA: 0})
+    checks.append(identity("beta = 0: one step (delta = eta) changes H by eta^2 Q (S6)",
+                           [gd, -M.STEP ** 2 * drift_coefficient_stated()], stream + 2))
+    D.eq(r"Per heavy-ball step ($\delta = \eta/(1-\beta)$, $\mu = \frac{(1+\beta)\eta}{2(1-\beta)^2}$)", r"\Delta H",
+         sp.latex(sp.factor(per_step)) + r"\,Q + O(\eta^3)")
+    D.note(r"At $\beta = 0$ this is S6's $\eta^2Q$ " + ("exactly" if checks[-1].exact_zero else "NOT") + ".")
+    run = heavy_ball_discrete()
+    rows, f = run["rows"], float(factor)
+    etas = [r["eta"] for r in rows]
+    gaps = [r["drift"] - f * r["mu_Q_sum"] for r in rows]
+    checks.append(Measured("fitted slope of |Delta H| against eta (discrete heavy ball)",
+                           fitted_slope(etas, [r["drift"] for r in rows]), *OPTIMIZERS.first_order_slope,
+                           route="numeric: log-log least squares", signed={"eta": etas, "drift": [r["drift"] for r in rows]}))
+    checks.append(Measured(f"fitted slope of |Delta H - {f:g} sum delta mu Q| against eta", fitted_slope(etas, gaps),
+                           *OPTIMIZERS.second_order_slope,
+                           route="numeric: log-log least squares; the modified flow is right to O(eta), so the "
+                                 "prediction's error over a fixed horizon is O(eta^2): slope 2",
+                           signed={"eta": etas, "gap": gaps}))
+    D.note(rf"Discrete heavy ball, $\beta = {run['beta']}$, to $t = {run['T']:g}$: $\Delta H$ = "
+           + ", ".join(f"{r['drift']:.4e}" for r in rows) + r" against the predicted "
+           + ", ".join(f"{f * r['mu_Q_sum']:.4e}" for r in rows) + rf" at $\eta$ = " + ", ".join(f"{e:g}" for e in etas)
+           + f"; fitted slopes {checks[-2].value:.3f} (drift) and {checks[-1].value:.3f} (gap).")
+    return outcome(checks, D.steps, {"route": "exact simplification + numeric at random points + discrete runs"})
+
+
+@claim(
+    "O1b-heavy-ball-drift",
+    "Heavy ball's first-order modified flow drifts H at the rate 2 mu Q (S6's coefficient)",
+    kind="symbolic",
+    statement=(r"Along $\dot x = F - \mu\,DF[F]$ (heavy ball to $O(\eta)$): $\dot H = "
+               + sp.latex(readable(M.modified_flow_rate_stated())) + r"$, $Q = \frac12F^\top\nabla^2HF$ = S6's "
+               r"coefficient; per step $\Delta H = " + sp.latex(M.heavy_ball_step_factor()) + r"\,Q + O(\eta^3)$, S6 at "
+               r"$\beta = 0$."),
+    assumptions=_ASSUMPTIONS[:2] + (r"discrete heavy ball on the reduced model ($d = 2$, $K = 3$, $m = 4$, $\eta_v = 1$, "
+                                    r"$\eta_k = 1/2$), $\beta = 1/2$, $p_0 = 0$, to heavy-ball time $t = "
+                                    + f"{OPTIMIZERS.horizon:g}" + r"$",),
+)
+def o1b_heavy_ball_drift() -> Outcome:
+    return verify_modified_flow(sp.Integer(2), stream=420)
+
+
+@claim(
+    "neg-heavy-ball-drift-half",
+    "Negative control: heavy ball's modified flow drifts H at the rate mu Q",
+    kind="symbolic",
+    expected="refuted",
+    statement=r"$\dot H = \mu\,Q(g)$ along $\dot x = F - \mu\,DF[F]$ (half the derived rate).",
+    assumptions=_ASSUMPTIONS[:2] + (r"expected: refuted (exactly, and the discrete gap stays $O(\eta)$)",),
+)
+def neg_heavy_ball_drift_half() -> Outcome:
+    return verify_modified_flow(sp.Integer(1), stream=430)
