@@ -326,7 +326,7 @@ def verify_modified_flow(factor: sp.Expr, stream: int) -> Outcome:
     "Heavy ball's first-order modified flow drifts H at the rate 2 mu Q (S6's coefficient)",
     kind="symbolic",
     statement=(r"Along $\dot x = F - \mu\,DF[F]$ (heavy ball to $O(\eta)$): $\dot H = "
-               + sp.latex(sp.cancel(M.modified_flow_rate_stated() / drift_coefficient_stated())) + r"\,Q$ with $Q = \frac12F^\top\nabla^2HF$ "
+               + sp.latex(sp.cancel(M.modified_flow_rate_stated() / drift_coefficient_stated())) + r"\,Q$ with $Q = \frac12F^\top\nabla^2HF$, "
                r"S6's $\eta^2$ coefficient (as printed in S6-discrete-drift); per step $\Delta H = " + sp.latex(M.heavy_ball_step_factor()) + r"\,Q + O(\eta^3)$, S6 at "
                r"$\beta = 0$."),
     assumptions=_ASSUMPTIONS[:2] + (r"discrete heavy ball on the reduced model ($d = 2$, $K = 3$, $m = 4$, $\eta_v = 1$, "
