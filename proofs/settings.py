@@ -300,3 +300,27 @@ class BenchSettings:
 
 
 BENCH = BenchSettings()
+
+
+@dataclass(frozen=True)
+class OptimizerChecks:
+    """Numeric confirmations of the optimizer derivations (``proofs/optimizers``, issue 12 §3).
+
+    Trajectories of the reduced model are integrated with a fixed-step RK4 whose error is
+    estimated by step doubling; a quantity is called *conserved* when its drift stays within
+    ``rk4_safety`` times that estimate (plus ``SYMBOLIC.atol``-scale round-off), *not conserved*
+    when it exceeds it.  Discrete-step orders are fitted on ``step_sizes`` (log-log slope).
+    """
+
+    rk4_steps: int = 600  # RK4 steps over the horizon (the error estimate uses half as many)
+    characteristic_steps: int = 100  # RK4 steps of the characteristic integral H_1 (O4b)
+    rk4_safety: float = 10.0
+    roundoff: float = 1e-11  # relative float64 round-off allowed on top of the RK4 estimate
+    momentum_mu: float = 0.5  # heavy-ball mass of the trajectory confirmation
+    horizon: float = 3.0  # time horizon of the trajectory confirmations
+    step_sizes: tuple[float, ...] = (0.04, 0.02, 0.01, 0.005)  # GD / SGD steps of the order fits
+    first_order_slope: tuple[float, float] = (0.8, 1.2)  # a remainder O(eta^1) (relative to eta^2)
+    second_order_slope: tuple[float, float] = (1.8, 2.2)  # a drift O(eta^2) over a fixed horizon
+
+
+OPTIMIZERS = OptimizerChecks()
