@@ -188,7 +188,7 @@ def _trainable(value) -> frozenset[str] | None:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Gradient descent on the mean cross-entropy.
+    r"""Gradient descent on the mean cross-entropy.
 
     ``batch_size`` None: full batch (the paper); otherwise shuffled mini-batches
     each epoch.  ``trainable``: the parameter groups updated (None: the paper's
