@@ -289,6 +289,10 @@ class BenchSettings:
     stall_seconds: float = 20.0  # foreground time per (load, size): alternating threads=1 / default blocks
     stall_load_ratio_target: float = 1.10  # default / threads=1 ms per epoch at paper size, under load
     stall_large_speedup_target: float = 1.6  # threads=1 / default at N = V = 10^6, idle
+    # `attndyn bench`: optimizer epochs side by side (numerics/experiments/optbench.py, issue 12)
+    optimizer_ratio_target: float = 1.5  # Adam epoch / GD epoch, paper size and N = V = 10^6
+    optimizer_rounds_paper: int = 30  # alternating (gd, momentum, adam) epochs timed at the paper's size
+    optimizer_rounds_large: int = 4  # ... at N = V = 10^6
 
 
 BENCH = BenchSettings()
