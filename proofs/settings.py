@@ -46,6 +46,11 @@ NUMERIC = NumericTolerances()
 # the NumPy twins at 1e-12; cache=True keeps `attndyn verify` under its time budget.
 NUMBA_FLAGS = {"cache": True, "fastmath": False, "nogil": True}
 NUMBA_PARALLEL_FLAGS = {**NUMBA_FLAGS, "parallel": True}
+# the optimizer update kernels (numerics/kernels/optim.py): IEEE division (x/0 = inf or NaN, as in
+# PyTorch, instead of a ZeroDivisionError check in every iteration), which lets LLVM vectorise
+# their element loops; still no fastmath, so each element's arithmetic is the written one
+NUMBA_IEEE_FLAGS = {**NUMBA_FLAGS, "error_model": "numpy"}
+NUMBA_VECTOR_FLAGS = {**NUMBA_IEEE_FLAGS, "parallel": True}
 # OpenMP wait policy of numba's thread pool, set by numerics/parallel.py unless the user set
 # OMP_WAIT_POLICY or GOMP_SPINCOUNT.  PASSIVE: a waiting thread sleeps at once instead of
 # spinning ~ms; spinning threads of several trainings on a shared machine starve each

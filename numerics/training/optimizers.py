@@ -75,7 +75,8 @@ class Optimizer:
         dt = model.embeddings.dtype
         self.gv = np.zeros((V, d_e), dt)  # gradient rows of a batch's distinct words (first U used)
         self.gs = np.zeros(V, dt)
-        self.ones = np.ones(max(d_e, len(model.query), model._theta.shape[0], 1), np.float64)
+        # explicit keys: the keys' gradient rows (∂L/∂s_w) q, written each step (the first U rows)
+        self.gk = np.zeros((V, len(model.query)), dt) if (lrs.get("lr_keys") and model.explicit_keys) else None
         self.all_rows = np.zeros(1, np.int64)  # the query and the classifier: one dense row
         self.groups: dict[str, _Group] = {}
         lv, lk = float(lrs.get("lr_embeddings", 0.0)), float(lrs.get("lr_keys", 0.0))
@@ -118,24 +119,25 @@ class Optimizer:
             return loss  # a diverged step changes nothing (the driver stops on it)
         uw = batch.uw
         U = len(uw)
-        grads = {"embeddings": (uw, self.gv[:U], self.ones),
-                 # the keys' gradient (∂L/∂s_w) q with the old q: "keys" steps before "query"
-                 "keys": (uw, self.gs[:U].reshape(-1, 1), model.query if model.explicit_keys else self.ones),
-                 "query": (self.all_rows, dq.reshape(1, -1), self.ones),
-                 "classifier": (self.all_rows, dtheta.reshape(1, -1), self.ones)}
+        if self.gk is not None:  # (∂L/∂s_w) q with the old q ("keys" steps before "query")
+            np.multiply(self.gs[:U, None], model.query[None, :], out=self.gk[:U])
+        grads = {"embeddings": (uw, self.gv[:U]),
+                 "keys": (uw, self.gk[:U] if self.gk is not None else self.gs[:U].reshape(-1, 1)),
+                 "query": (self.all_rows, dq.reshape(1, -1)),
+                 "classifier": (self.all_rows, dtheta.reshape(1, -1))}
         self.t += 1
         chunk = KERNEL.word_chunk
         if self.name == "adam":
             bc1 = 1.0 - self.beta1 ** self.t  # as PyTorch: step_size = lr / bc1
             bc2_sqrt = math.sqrt(1.0 - self.beta2 ** self.t)
         for key, g in self.groups.items():
-            rows, G, cs = grads[key]
+            rows, G = grads[key]
             if self.name == "adam":
                 m, v = g.state
-                adam_rows(g.param, rows, G, cs, m, v, g.lr / bc1, bc2_sqrt, self.beta1,
+                adam_rows(g.param, rows, G, m, v, g.lr / bc1, bc2_sqrt, self.beta1,
                           self.beta2, self.eps, chunk)
             else:
-                momentum_rows(g.param, rows, G, cs, g.state[0], g.lr, self.mu, self.nesterov, chunk)
+                momentum_rows(g.param, rows, G, g.state[0], g.lr, self.mu, self.nesterov, chunk)
         return loss
 
 
