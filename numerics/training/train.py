@@ -325,9 +325,11 @@ def _topic_attention(model: AttentionModel, train_c: Corpus, topic_words: np.nda
 
 
 def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
-          out_dir: str | os.PathLike | None = None) -> TrainResult:
+          out_dir: str | os.PathLike | None = None, stop_below: float | None = None) -> TrainResult:
     """Train the attention model of ``cfg`` on ``corpus`` (default: the corpus ``cfg.corpus``
-    names) and return a :class:`TrainResult` (status ``ok`` or ``diverged``)."""
+    names) and return a :class:`TrainResult` (status ``ok`` or ``diverged``).  ``stop_below``: stop
+    after the first epoch whose loss (the step's: at the epoch's start for a full batch, the mean
+    of the batch losses for mini-batches) is at most this value."""
     if not isinstance(cfg, RunConfig):
         raise UsageError(f"config: expected a RunConfig, got {type(cfg).__name__}")
     if corpus is None and cfg.corpus.kind == "synthetic":
@@ -414,6 +416,8 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
                 break
             done = epoch + 1
             bar.update(done, f"loss {loss:.6g}")
+            if stop_below is not None and loss <= stop_below:  # reached a target loss (reproduce optimizers)
+                break
             if out is not None and time.perf_counter() - last_snapshot > TRAINING.snapshot_seconds:
                 _atomic_savez(out / "trajectory.npz", traj.arrays())
                 last_snapshot = time.perf_counter()
