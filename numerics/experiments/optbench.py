@@ -9,7 +9,10 @@ store mode, then the row-wise update kernels of numerics/kernels/optim.py over e
 keeps the keys explicitly, so its epoch also recomputes :math:`s_w = q\cdot k_w` and
 :math:`\partial L/\partial q`).  After warm-up it times them **alternately**, one epoch each per
 round, so a burst of load from other jobs hits all three alike; the ratio reported is the
-median over rounds of the same-round ratio (epoch / GD epoch).  Target (issue 12): Adam
+median over rounds of the same-round ratio (epoch / GD epoch), and the ratio of the fastest
+epochs (the ones least hit by other jobs) beside it.  Threads: as ``attndyn simulate`` chooses
+them (``train.auto_threads``: 1 at the paper's size, numba's default at 10^6) unless
+``--threads``.  Target (issue 12): Adam
 <= ``BENCH.optimizer_ratio_target`` (1.5) x GD at the paper's size and at 10^6.
 """
 from __future__ import annotations
@@ -28,19 +31,24 @@ from attndyn.numerics.data.corpus import synthetic
 from attndyn.numerics.experiments.bench import D, peak_rss_bytes, Size
 from attndyn.numerics.model.attention import AttentionModel, Batch
 from attndyn.numerics.training.optimizers import make_stepper
+from attndyn.numerics.training.train import auto_threads
 from attndyn.proofs.settings import BENCH
 
 OPTIMIZERS = ("gd", "momentum", "adam")
 LR = 0.1
 
 
-def measure(size: Size, rounds: int, warmup: int, threads: int) -> dict:
-    """Alternating epoch times of each optimizer at ``size`` (in this process: the worker's job)."""
-    numba.set_num_threads(threads)
+def measure(size: Size, rounds: int, warmup: int, threads: int | None) -> dict:
+    """Alternating epoch times of each optimizer at ``size`` (in this process: the worker's job).
+    ``threads`` None: the count ``attndyn simulate`` would choose (``train.auto_threads``)."""
     t0 = time.perf_counter()
     corpus = synthetic(size.synthetic_config())
     train_c = corpus.subset("train")
     del corpus
+    why = "--threads"
+    if threads is None:
+        threads, why = auto_threads(len(train_c.word_ids))
+    numba.set_num_threads(threads)
     batch = Batch.from_corpus(train_c, D, "float64")
     steps = {}
     for name in OPTIMIZERS:
@@ -64,17 +72,18 @@ def measure(size: Size, rounds: int, warmup: int, threads: int) -> dict:
     # the fastest epochs are the ones least hit by other jobs: their ratio is a second estimate
     min_ratios = {name: min(times[name]) / min(times["gd"]) for name in OPTIMIZERS if name != "gd"}
     return {"size": size.name, "n_train": int(train_c.n_sentences), "vocab": int(train_c.vocab_size),
-            "nnz": int(len(train_c.word_ids)), "threads": threads, "rounds": rounds, "warmup": warmup,
+            "nnz": int(len(train_c.word_ids)), "threads": threads, "threads_chosen_by": why, "rounds": rounds, "warmup": warmup,
             "setup_seconds": round(setup, 3), "epoch_seconds": times,
             "median_seconds": {k: statistics.median(v) for k, v in times.items()},
             "ratio_to_gd": ratios, "min_ratio_to_gd": min_ratios, "last_loss": losses, "peak_rss_bytes": peak_rss_bytes()}
 
 
-def optimizer_bench(sizes: Sequence[Size], threads: int, quick: bool = False, isolate: bool = True,
+def optimizer_bench(sizes: Sequence[Size], threads: int | None, quick: bool = False, isolate: bool = True,
                     log: Callable[[str], None] = print) -> dict:
     """Run :func:`measure` for each size (one subprocess each when ``isolate``), print, add targets."""
     out = {"sizes": {}, "targets": []}
-    log("optimizers: epoch time of momentum and adam vs gd, timed alternately (FC, full batch, float64)")
+    log("optimizers: epoch time of momentum and adam vs gd, timed alternately (FC, full batch, float64; threads as "
+        "`attndyn simulate` chooses them unless --threads)")
     for size in sizes:
         big = size.n_sentences >= 500_000
         rounds = BENCH.optimizer_rounds_large if big else BENCH.optimizer_rounds_paper
@@ -92,7 +101,7 @@ def optimizer_bench(sizes: Sequence[Size], threads: int, quick: bool = False, is
         log(f"  {size.name:>6} gd {med['gd'] * 1e3:.3g} ms, momentum {med['momentum'] * 1e3:.3g} ms, "
             f"adam {med['adam'] * 1e3:.3g} ms per epoch (median of {rounds}); adam/gd "
             f"{r['ratio_to_gd']['adam']:.2f}x, momentum/gd {r['ratio_to_gd']['momentum']:.2f}x "
-            f"(median same-round ratio; fastest epochs: adam/gd {r['min_ratio_to_gd']['adam']:.2f}x)")
+            f"(median same-round ratio, {r['threads']} thread(s); fastest epochs: adam/gd {r['min_ratio_to_gd']['adam']:.2f}x)")
         if size.name == "paper" or size.is_million:
             x = r["ratio_to_gd"]["adam"]
             ok = x <= BENCH.optimizer_ratio_target

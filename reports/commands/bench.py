@@ -53,9 +53,8 @@ def run(args: argparse.Namespace) -> int:
         return ExitCode.NOT_AS_EXPECTED if any("error" in r for r in rows) else ExitCode.OK
     if args.optimizers:
         from attndyn.numerics.experiments.optbench import optimizer_bench  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
-        import numba  # deferred: keeps `attndyn --help` fast
 
-        out = optimizer_bench(sizes, args.threads or numba.config.NUMBA_NUM_THREADS, quick=args.quick,
+        out = optimizer_bench(sizes, args.threads, quick=args.quick,
                               log=lambda line: print(line, flush=True))
         if args.json is not None:
             write_json(args.json, {"optimizers": out})
@@ -67,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
                     log=lambda line: print(line, flush=True))
     from attndyn.numerics.experiments.optbench import optimizer_bench  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
 
-    out["optimizers"] = optimizer_bench(sizes, out["machine"]["threads"], quick=args.quick,
+    out["optimizers"] = optimizer_bench(sizes, args.threads, quick=args.quick,
                                         log=lambda line: print(line, flush=True))
     if args.json is not None:
         write_json(args.json, out)
