@@ -229,3 +229,23 @@ def test_batch_larger_than_the_corpus_is_refused_for_the_new_optimizers():
     with pytest.raises(UsageError, match="train.batch_size: at most the 800 training sentences"):
         train(_cfg(optimizer="momentum", batch_size=801), progress=False)
     train(_cfg(batch_size=801, epochs=1), progress=False)  # gd: the full batch, as before
+
+
+def test_float32_and_a_diverging_run():
+    r = train(_cfg(optimizer="adam", lr=0.01, dtype="float32", batch_size=400), progress=False)
+    assert r.status == "ok" and r.model.embeddings.dtype == np.float32 and r.final_loss < r.trajectory["loss"][0]
+    bad = train(_cfg(optimizer="momentum", lr=1e4, epochs=30), progress=False)
+    assert bad.status in ("diverged", "unstable")
+    assert np.all(np.isfinite(bad.trajectory["loss"]))  # the finite part of the trajectory is kept
+
+
+@pytest.mark.parametrize("kw, field", [
+    (dict(optimizer="nesterov", momentum=0.0), "train.momentum"),
+    (dict(optimizer="sgd"), "train.batch_size"),
+    (dict(betas=(0.9, 0.999, 0.5)), "train.betas"),
+    (dict(betas="a,b"), "train.betas"),
+    (dict(eps=float("nan")), "train.eps"),
+])
+def test_config_errors_name_the_field(kw, field):
+    with pytest.raises(UsageError, match=field):
+        TrainConfig(**kw)

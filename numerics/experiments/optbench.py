@@ -32,6 +32,7 @@ from attndyn.numerics.experiments.bench import D, peak_rss_bytes, Size
 from attndyn.numerics.model.attention import AttentionModel, Batch
 from attndyn.numerics.training.optimizers import make_stepper
 from attndyn.numerics.training.train import auto_threads
+from attndyn.proofs.errors import UsageError
 from attndyn.proofs.settings import BENCH
 
 OPTIMIZERS = ("gd", "momentum", "adam")
@@ -81,6 +82,8 @@ def measure(size: Size, rounds: int, warmup: int, threads: int | None) -> dict:
 def optimizer_bench(sizes: Sequence[Size], threads: int | None, quick: bool = False, isolate: bool = True,
                     log: Callable[[str], None] = print) -> dict:
     """Run :func:`measure` for each size (one subprocess each when ``isolate``), print, add targets."""
+    if threads is not None and not 1 <= threads <= numba.config.NUMBA_NUM_THREADS:
+        raise UsageError(f"--threads: expected 1..{numba.config.NUMBA_NUM_THREADS}, got {threads}")
     out = {"sizes": {}, "targets": []}
     log("optimizers: epoch time of momentum and adam vs gd, timed alternately (FC, full batch, float64; threads as "
         "`attndyn simulate` chooses them unless --threads)")
