@@ -46,8 +46,9 @@ STATEFUL = ("momentum", "nesterov", "adam")
 class _Group:
     """One parameter group: the array it updates (R x d view), its rate, its optimizer state."""
 
-    def __init__(self, name: str, param: np.ndarray, lr: float, n_state: int):
+    def __init__(self, name: str, param: np.ndarray, lr: float, n_state: int, lr_given: float | None = None):
         self.name, self.param, self.lr = name, param, float(lr)
+        self.lr_given = self.lr if lr_given is None else float(lr_given)  # the group's train.lr
         self.state = [np.zeros_like(param) for _ in range(n_state)]
 
 
@@ -92,7 +93,7 @@ class Optimizer:
                 self.groups["keys"] = _Group("keys", model._keys, lk, n_state)
             else:  # scores, one velocity per word, rate η|q|² (see the module docstring)
                 q = model.query.astype(np.float64)
-                self.groups["keys"] = _Group("scores", model._scores.reshape(-1, 1), lk * float(q @ q), n_state)
+                self.groups["keys"] = _Group("scores", model._scores.reshape(-1, 1), lk * float(q @ q), n_state, lk)
         if lq:
             self.groups["query"] = _Group("query", model.query.reshape(1, -1), lq, n_state)
         if lc:
@@ -101,8 +102,8 @@ class Optimizer:
     def describe(self) -> dict:
         """What summary.json records beside the config: the resolved rule and state layout."""
         out = {"name": self.name, "steps": self.t,
-               "groups": {k: {"rows": int(g.param.shape[0]), "cols": int(g.param.shape[1]), "lr": g.lr,
-                              "stored_as": g.name} for k, g in self.groups.items()},
+               "groups": {k: {"rows": int(g.param.shape[0]), "cols": int(g.param.shape[1]), "lr": g.lr_given,
+                              "stored_as": g.name, "rate_on_stored": g.lr} for k, g in self.groups.items()},
                "dense": True}
         if self.name == "adam":
             out.update(betas=[self.beta1, self.beta2], eps=self.eps, bias_correction=True,
