@@ -8,6 +8,7 @@ import pytest
 from attndyn.numerics.experiments.optreproduce import CLASSIFIERS, OPTIMIZERS, reproduce_optimizers, table
 from attndyn.proofs.errors import UsageError
 from attndyn.reports.cli import main
+from attndyn.reports.sections.reproduction import reproduction_section
 
 SMALL = ["corpus.n_sentences=200", "corpus.n_nontopic=40", "train.epochs=60"]
 
@@ -31,6 +32,10 @@ def test_small_run_matches_losses_and_writes_everything(tmp_path):
         assert (tmp_path / "o" / f).stat().st_size > 1000
     assert (tmp_path / "o" / "runs" / "tc-adam" / "trajectory.npz").exists()
     assert len(table(saved)) == 1 + len(CLASSIFIERS) * len(OPTIMIZERS)
+    # the report picks it up (reports/sections/optimizers.py), from --reproduced or REPORT_DIR/reproduce/
+    sec = reproduction_section(tmp_path / "o")
+    assert sec.title == "Reproduction: optimizers at matched loss" and "matched" in sec.body_latex
+    assert [f.name for f in sec.figures] == ["sen_optimizers.pdf"]
 
 
 def test_the_rule_owns_optimizer_and_lr(tmp_path, capsys):
