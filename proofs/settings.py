@@ -46,6 +46,11 @@ NUMERIC = NumericTolerances()
 # the NumPy twins at 1e-12; cache=True keeps `attndyn verify` under its time budget.
 NUMBA_FLAGS = {"cache": True, "fastmath": False, "nogil": True}
 NUMBA_PARALLEL_FLAGS = {**NUMBA_FLAGS, "parallel": True}
+# the optimizer update kernels (numerics/kernels/optim.py): IEEE division (x/0 = inf or NaN, as in
+# PyTorch, instead of a ZeroDivisionError check in every iteration), which lets LLVM vectorise
+# their element loops; still no fastmath, so each element's arithmetic is the written one
+NUMBA_IEEE_FLAGS = {**NUMBA_FLAGS, "error_model": "numpy"}
+NUMBA_VECTOR_FLAGS = {**NUMBA_IEEE_FLAGS, "parallel": True}
 # OpenMP wait policy of numba's thread pool, set by numerics/parallel.py unless the user set
 # OMP_WAIT_POLICY or GOMP_SPINCOUNT.  PASSIVE: a waiting thread sleeps at once instead of
 # spinning ~ms; spinning threads of several trainings on a shared machine starve each
@@ -297,6 +302,10 @@ class BenchSettings:
     stall_seconds: float = 20.0  # foreground time per (load, size): alternating threads=1 / default blocks
     stall_load_ratio_target: float = 1.10  # default / threads=1 ms per epoch at paper size, under load
     stall_large_speedup_target: float = 1.6  # threads=1 / default at N = V = 10^6, idle
+    # `attndyn bench`: optimizer epochs side by side (numerics/experiments/optbench.py, issue 12)
+    optimizer_ratio_target: float = 1.5  # Adam epoch / GD epoch, paper size and N = V = 10^6
+    optimizer_rounds_paper: int = 30  # alternating (gd, momentum, adam) epochs timed at the paper's size
+    optimizer_rounds_large: int = 4  # ... at N = V = 10^6
 
 
 BENCH = BenchSettings()

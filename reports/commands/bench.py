@@ -32,6 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="instead: wall time of whole commands against their budgets (warm numba cache): "
                         "reproduce-synthetic, reproduce-synthetic-loaded (beside two CPU-bound processes), "
                         "reproduce-sst, verify (default), and tests (only when listed)")
+    p.add_argument("--optimizers", action="store_true",
+                   help="only the optimizer rows: momentum and adam epoch vs gd epoch, timed alternately at "
+                        "each size, target adam <= 1.5x gd (issue 12); a full run includes them")
     p.add_argument("--stall", action="store_true",
                    help="instead: ms/epoch with threads=1 vs the default under background load it starts "
                         "itself (idle, two paper-fc trainings, two CPU hogs; sizes other than paper idle "
@@ -66,14 +69,28 @@ def run(args: argparse.Namespace) -> int:
             write_json(args.json, {"stall": rows})
             print(f"wrote {args.json}")
         return ExitCode.NOT_AS_EXPECTED if any("error" in r for r in rows) else ExitCode.OK
+    if args.optimizers:
+        from attndyn.numerics.experiments.optbench import optimizer_bench  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
+
+        out = optimizer_bench(sizes, args.threads, quick=args.quick,
+                              log=lambda line: print(line, flush=True))
+        if args.json is not None:
+            write_json(args.json, {"optimizers": out})
+            print(f"wrote {args.json}")
+        return ExitCode.NOT_AS_EXPECTED if any("error" in r for r in out["sizes"].values()) else ExitCode.OK
     impls = [i.strip() for i in args.impls.split(",") if i.strip()]
     out = run_bench(sizes, impls=impls, quick=args.quick, threads=args.threads,
                     reproduce=not (args.quick or args.no_reproduce), scale=args.scale,
                     log=lambda line: print(line, flush=True))
+    from attndyn.numerics.experiments.optbench import optimizer_bench  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
+
+    out["optimizers"] = optimizer_bench(sizes, args.threads, quick=args.quick,
+                                        log=lambda line: print(line, flush=True))
     if args.json is not None:
         write_json(args.json, out)
         print(f"wrote {args.json}")
-    failed = [f"{s}/{i}" for s, d in out["sizes"].items() for i, r in d["results"].items() if "error" in r]
+    failed = [f"optimizers/{s}" for s, r in out["optimizers"]["sizes"].items() if "error" in r]
+    failed += [f"{s}/{i}" for s, d in out["sizes"].items() for i, r in d["results"].items() if "error" in r]
     if out["reproduce"] and "error" in out["reproduce"]:
         failed.append("reproduce")
     return ExitCode.NOT_AS_EXPECTED if failed else ExitCode.OK
