@@ -29,7 +29,7 @@ def test_a_log_gets_periodic_lines_and_a_closing_line(monkeypatch):
     bar.update(100, "loss 0.1")  # t = 25: a line
     bar.close()  # t = 26: the closing line
     lines = log.getvalue().splitlines()
-    assert lines == ["train: 50/100 epochs  loss 0.5  11.0s", "train: 100/100 epochs  loss 0.1  25.0s",
+    assert lines == ["train: 50/100 epochs  loss 0.5  11.0s, ETA 11s", "train: 100/100 epochs  loss 0.1  25.0s",
                      "train: 100/100 epochs  loss 0.1  26.0s"]
 
 

@@ -19,6 +19,8 @@ killed run keeps its finished epochs.
 Determinism: the same config (seed included) gives bitwise-identical results,
 and so does any thread count — the kernels reduce over fixed chunks in a fixed
 order (``attndyn.proofs.settings.KERNEL``), never per thread.
+
+Size: the loop, its records and its result (with the summary it writes) are one job.
 """
 from __future__ import annotations
 
@@ -42,6 +44,7 @@ from attndyn.numerics.model.attention import AttentionModel, Batch
 from attndyn.numerics.outputs import atomic_replace, writable_dir, write_json
 from attndyn.numerics.parallel import threading_info
 from attndyn.numerics.progress import Progress
+from attndyn.numerics.provenance import provenance
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.sen import sen_curve
 from attndyn.proofs.settings import TRAINING
@@ -449,7 +452,8 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
                          traj.arrays(), corpus.name, topic_words, topic_labels,
                          topic_m, att_mean, att_min,
                          initial_scores, initial_qv, n_threads, corpus.vocab,
-                         extra={"threading": pool})
+                         extra={"threading": pool,  # and what makes summary.json readable alone:
+                                "provenance": provenance(cfg, model.n_classes, n_threads)})
     if out is not None:
         _atomic_savez(out / "trajectory.npz", result.trajectory)
     return result
