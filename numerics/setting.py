@@ -128,9 +128,15 @@ class Setting:
 
     @cached_property
     def reduced_gd(self) -> FlowResult:
-        """Discrete GD on the reduced system with step ``train.lr`` for ``train.epochs`` steps."""
+        """Discrete GD with step ``train.lr`` for ``train.epochs`` steps on the reduced system with
+        every hypothesis of the SEN identity made to hold (one length m_eff per topic word, keys
+        and embeddings trained): what remains of the drift is the step size's alone."""
+        S = self.system
+        if S.m.ndim == 2:  # unequal lengths: their pi-weighted mean, one group
+            S = S.replace(m=S.m_eff, pi=S.pi.sum(axis=1))
+        S = S.replace(train_keys=True, train_embeddings=True)
         every = max(1, self.epochs // GD_MAX_SAVES)
-        return reduced_gd(self.system, self.lr, self.epochs, save_every=every)
+        return reduced_gd(S, self.lr, self.epochs, save_every=every)
 
     def check_convergence(self, **kw):
         """The convergence checker on this setting (:func:`attndyn.check_convergence`)."""
