@@ -142,9 +142,13 @@ class Setting:
         """The convergence checker on this setting (:func:`attndyn.check_convergence`)."""
         return check_convergence(self.convergence, **kw)
 
-    def simulate(self, **kw) -> TrainResult:
-        """Train this setting's config (:func:`attndyn.simulate`)."""
-        return train(self.config, **kw)
+    def simulate(self, progress: bool = False) -> TrainResult:
+        """Train this setting's config (:func:`attndyn.simulate`); the run is kept as the setting's
+        :attr:`run` (results do not depend on the thread count), so N3 measures this run."""
+        result = train(self.config, progress=progress)
+        if result.status == "ok":
+            self.__dict__.setdefault("run", result)
+        return result
 
     # -- the SEN identity: tolerance and hypotheses
     def discrete_residual(self) -> float:
@@ -221,6 +225,12 @@ class Setting:
 
         return {"name": self.name, "horizon": self.horizon,
                 **provenance(self.config, self.config.corpus.synthetic.n_topics)}
+
+
+def setting(source=None, overrides=(), *, progress: bool = False) -> Setting:
+    """The :class:`Setting` of a RunConfig, a preset name or a config path, with ``--set``-style
+    ``overrides`` (``["train.lr=0.2"]``); None: the paper's (``paper-fc``).  ``attndyn.setting``."""
+    return Setting.of(source, overrides, progress)
 
 
 def flow_sen_residuals(r: FlowResult) -> np.ndarray:

@@ -155,6 +155,13 @@ class TrainResult:
     def test_accuracy(self):
         return self.accuracy.get("test")
 
+    def __repr__(self) -> str:  # the dataclass's would print every array
+        res, acc = self.sen_residual_max(), self.test_accuracy
+        return (f"TrainResult({self.status}: {self.corpus_name}, {self.config.model.classifier}, {self.epochs} epochs "
+                f"in {self.seconds:.2f}s, final loss {self.final_loss:.4g}, test accuracy "
+                f"{'n/a' if acc is None else f'{acc:.4f}'}, SEN residual max "
+                f"{'n/a' if res is None else f'{res:.3g}'}{'; ' + self.message if self.message else ''})")
+
     def sen_residuals(self) -> tuple[np.ndarray, np.ndarray]:
         r"""Per record and topic word, :math:`|q||v_t| - \mathrm{curve}(s_t)` with the SEN curve
         :math:`\sqrt{|q_0|^2|v_{t,0}|^2 + 2\frac{\eta_v}{\eta_k}((s_t - s_{t,0}) + (e^{s_t} - e^{s_{t,0}})/m_t)}`

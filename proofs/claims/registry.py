@@ -136,6 +136,37 @@ class ClaimResult:
         mark = "as expected" if self.ok else f"NOT as expected ({self.claim.expected})"
         return f"<{self.claim.id}: {self.outcome.status}, {mark}, {self.seconds:.2f}s: {self.outcome.reason}>"
 
+    def _repr_latex_(self) -> str:
+        """The claim's statement (LaTeX, as in the report) with its status."""
+        return f"\\textbf{{{self.claim.id}}} ({self.outcome.status}): {self.claim.statement}"
+
+
+class Verification(list):
+    """The results of a verify run (a list of :class:`ClaimResult`), readable in a notebook:
+    its ``repr`` is the table of ``attndyn verify``, ``_repr_latex_`` a LaTeX table."""
+
+    @property
+    def ok(self) -> bool:
+        """Every claim's status equals its expectation."""
+        return all(r.ok for r in self)
+
+    def __repr__(self) -> str:
+        if not self:
+            return "Verification(no claims)"
+        width = max(len(r.claim.id) for r in self)
+        rows = [f"{'ok ' if r.ok else 'BAD'} {r.claim.id:<{width}} {r.outcome.status:<9} {r.seconds:6.2f}s  "
+                f"{r.outcome.reason}" for r in self]
+        where = {r.setting for r in self} - {None}
+        head = (f"Verification: {sum(r.ok for r in self)} of {len(self)} claims as expected"
+                + (f" on setting {', '.join(sorted(where))}" if where else ""))
+        return "\n".join([head, *rows])
+
+    def _repr_latex_(self) -> str:
+        rows = "".join(rf" \\ \text{{{r.claim.id}}} & \text{{{r.outcome.status}}} & "
+                       rf"\text{{{'yes' if r.ok else 'NO'}}} & {r.seconds:.2f}" for r in self)
+        return (r"$\begin{array}{llll}\text{claim} & \text{status} & \text{as expected} & \text{seconds} \\ \hline"
+                + rows.removeprefix(r" \\") + r"\end{array}$")
+
 
 _REGISTRY: dict[str, Claim] = {}
 
