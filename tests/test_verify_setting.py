@@ -98,3 +98,20 @@ def test_cli_verify_setting_rejects_a_claim_that_is_not_measured_on_a_setting(tm
     p = subprocess.run([sys.executable, "-m", "attndyn.reports.cli", "verify", str(PASS), "--claim", "S1-gradients",
                         "--no-report"], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert p.returncode == 2 and "measured on a setting" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_the_setting_statement_is_rendered_from_the_tolerance_it_compares(registry, passing, monkeypatch):
+    from dataclasses import replace
+
+    import attndyn.numerics.setting as setting_module
+
+    r = run_claim(registry["N3-sen-paper"], passing)
+    tol = r.outcome.details["tolerance"]["tolerance"]
+    assert f"{tol:.4g}" in r.outcome.details["statement_on_setting"]
+    # no allowance: only the discrete-step drift is tolerated, which this run's non-topic motion exceeds
+    monkeypatch.setattr(setting_module, "NUMERIC", replace(setting_module.NUMERIC, sen_paper_max=0.0))
+    tight = run_claim(registry["N3-sen-paper"], passing)
+    assert tight.outcome.status == "refuted"
+    assert tight.outcome.details["tolerance"]["tolerance"] == pytest.approx(tight.outcome.details["tolerance"]
+                                                                            ["discrete_step_drift"])
+    assert f"{tight.outcome.details['tolerance']['tolerance']:.4g}" in tight.outcome.details["statement_on_setting"]

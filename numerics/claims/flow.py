@@ -166,7 +166,10 @@ def n1_on_setting(setting) -> Outcome:
     status, reason, details = sen_flow_verdict(setting_flow_runs(setting))
     hyps = flow_hypotheses(setting)
     details.update(route=f"numeric: DOP853 at rtol {NUMERIC.flow_rtol:g}, drift tolerance {NUMERIC.sen_flow_max:g}",
-                   hypotheses=hyps, horizon=setting.horizon)
+                   hypotheses=hyps, horizon=setting.horizon,
+                   statement_on_setting=(r"$\max_{\tau\le" + f"{setting.horizon:g}" + r"} |H(\tau) - H(0)| / "
+                                         r"\max(1, |H(0)|) \le " + f"{NUMERIC.sen_flow_max:g}$ on the reduced "
+                                         f"flow of setting {setting.name}"))
     if status == "refuted":
         reason += f": {_why(hyps)}"
     return Outcome(status, reason, d.steps, details)

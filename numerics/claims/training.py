@@ -198,6 +198,12 @@ def n3_on_setting(setting) -> Outcome:
     status, reason = sen_setting_verdict(res, tol, hyps)
     details = _run_details(r)
     lo, hi = signed_extremes(r)
+    # the statement measured here, rendered from the tolerance the verdict compares against
+    details["statement_on_setting"] = (
+        r"$\max_{\text{epochs}}\max_t \big|\,|q||v_t| - \mathrm{curve}(s_t)\big| \le "
+        + f"{tol['tolerance']:.4g}" + r"$ (discrete-step drift " + f"{tol['discrete_step_drift']:.3g}"
+        + r" at $\eta = " + f"{tol['lr']:g}" + r"$, $n = " + f"{tol['epochs']}" + r"$, plus allowance "
+        + f"{tol['allowance']:g})")
     details.update(residual_signed_min=lo, residual_signed_max=hi, tolerance=tol, hypotheses=hyps,
                    headroom=(tol["tolerance"] / res) if res else None,
                    route=f"numeric: max over {len(r.trajectory['epoch'])} records x {len(r.topic_words)} topic "
