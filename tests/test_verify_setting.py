@@ -115,3 +115,18 @@ def test_the_setting_statement_is_rendered_from_the_tolerance_it_compares(regist
     assert tight.outcome.details["tolerance"]["tolerance"] == pytest.approx(tight.outcome.details["tolerance"]
                                                                             ["discrete_step_drift"])
     assert f"{tight.outcome.details['tolerance']['tolerance']:.4g}" in tight.outcome.details["statement_on_setting"]
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--set", "train.lr=1"], "--set: give CONFIG.toml or --preset NAME"),
+    (["--preset", "sst2-fc"], "need topic words with labels"),
+    (["--preset", "paper-fc", "--only", "symbolic"], "--only symbolic: none of the chosen claims"),
+    (["--preset", "paper-fc", "--set", "train.epochs=0"], "train.epochs = 0"),
+    (["--preset", "paper-fc", "--set", "corpus.topic_words_per_sentence=2"], "one topic word per sentence"),
+])
+def test_verify_on_a_setting_bad_input_is_one_line(argv, match, capsys):
+    from attndyn.reports.cli import main
+
+    assert main(["verify", *argv, "--no-report"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and match in err[0], err

@@ -70,7 +70,8 @@ def setting_claims(only: str, ids: list[str] | None) -> list:
     claims = [c for c in selected(only, ids, include_slow=True) if c.takes_setting]
     if not claims:
         named = ", ".join(c.id for c in select("all", None, True) if c.takes_setting)
-        raise UsageError(f"--claim: none of the chosen claims is measured on a setting; those that are: {named}")
+        what = f"--only {only}" if only != "all" and not ids else "--claim"
+        raise UsageError(f"{what}: none of the chosen claims is measured on a setting; those that are: {named}")
     return claims
 
 
