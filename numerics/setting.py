@@ -116,15 +116,14 @@ class Setting:
 
     @cached_property
     def run(self) -> TrainResult:
-        """The config's training run (one numba thread: bitwise the same for any count)."""
-        return train(replace(self.config, train=replace(self.config.train, threads=1)), progress=self.progress)
+        """The config's training run (its thread count: results are bitwise the same for any)."""
+        return train(self.config, progress=self.progress)
 
     @cached_property
     def query_trained_run(self) -> TrainResult:
         """The same run with the query trained too (the SEN identity's control)."""
         t = self.config.train
-        cfg = replace(self.config, train=replace(t, threads=1, trainable=t.trainable | {"query"}))
-        return train(cfg, progress=self.progress)
+        return train(replace(self.config, train=replace(t, trainable=t.trainable | {"query"})), progress=self.progress)
 
     @cached_property
     def reduced_gd(self) -> FlowResult:
