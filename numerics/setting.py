@@ -173,28 +173,33 @@ class Setting:
         groups = cfg.train.trainable
         out = []
         q = np.asarray(tr["q_norm"], dtype=np.float64)
-        q_change = float(np.max(np.abs(q - q[0]))) if q.size else 0.0
-        out.append({"name": "query fixed", "holds": "query" not in groups,
-                    "evidence": (f"query trained: |q| went from {q[0]:.4g} to {q[-1]:.4g} (max change "
-                                 f"{q_change:.3g}); the identity assumes a fixed query") if q.size else "query trained",
+        q_fixed = "query" not in groups
+        q_text = f"|q| went from {q[0]:.4g} to {q[-1]:.4g}" if q.size else "no record"
+        out.append({"name": "query fixed", "holds": q_fixed,
+                    "evidence": (f"query fixed ({q_text})" if q_fixed else
+                                 f"query trained: {q_text}; the identity assumes a fixed query"),
                     "remedy": "leave 'query' out of train.trainable"})
         both = {"keys", "embeddings"} <= groups
         out.append({"name": "keys and embeddings trained", "holds": both,
-                    "evidence": f"train.trainable = {sorted(groups)}: the identity needs both keys and embeddings trained",
+                    "evidence": (f"train.trainable = {sorted(groups)}" + ("" if both else
+                                 ": the identity needs both keys and embeddings trained")),
                     "remedy": "train both keys and embeddings"})
         m = np.unique(np.asarray(self.system.m, dtype=np.float64))
         out.append({"name": "equal sentence lengths", "holds": m.size == 1,
-                    "evidence": (f"unequal lengths: the topic words' sentences have m = {m.min():g}..{m.max():g} "
+                    "evidence": (f"every sentence has m = {m[0]:g} non-topic words" if m.size == 1 else
+                                 f"unequal lengths: the topic words' sentences have m = {m.min():g}..{m.max():g} "
                                  f"non-topic words ({m.size} lengths, corpus.m_spread = "
                                  f"{cfg.corpus.synthetic.m_spread}); the identity holds for one m"),
                     "remedy": "corpus.m_spread = 0"})
         moved = float(np.max(tr["nontopic_score_maxabs"])) if len(tr["epoch"]) else 0.0
         norm = float(np.max(tr["nontopic_norm_max"])) if len(tr["epoch"]) else 0.0
         limit = self.nontopic_score_limit(run, allowance)
-        out.append({"name": "non-topic words frozen", "holds": moved <= limit,
-                    "evidence": (f"non-topic words moved: max |s_w| = {moved:.3g} (max |v_w| = {norm:.3g}) > "
-                                 f"{limit:.3g}, the score shift whose change of m alone would move the curve by "
-                                 f"the allowance {allowance:g}; the frozen-non-topic assumption does not hold"),
+        frozen = moved <= limit
+        out.append({"name": "non-topic words frozen", "holds": frozen,
+                    "evidence": (f"non-topic words moved: max |s_w| = {moved:.3g} (max |v_w| = {norm:.3g}) "
+                                 f"{'<=' if frozen else '>'} {limit:.3g}, the score shift whose change of m alone "
+                                 f"would move the curve by the allowance {allowance:g}"
+                                 + ("" if frozen else "; the frozen-non-topic assumption does not hold")),
                     "measured": moved, "limit": limit,
                     "remedy": ("with more non-topic words (corpus.n_nontopic, now "
                                f"{cfg.corpus.synthetic.n_nontopic}) each moves less and it shrinks")})
