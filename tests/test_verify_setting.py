@@ -130,3 +130,17 @@ def test_verify_on_a_setting_bad_input_is_one_line(argv, match, capsys):
     assert main(["verify", *argv, "--no-report"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and match in err[0], err
+
+
+def test_the_setting_verdict_names_every_violated_hypothesis_and_only_those():
+    from attndyn.numerics.claims.training import sen_setting_verdict
+
+    tol = {"tolerance": 0.06, "discrete_step_drift": 0.01, "allowance": 0.05}
+    hyps = [{"name": "query fixed", "holds": False, "evidence": "query trained: |q| went from 1 to 4", "remedy": "fix q"},
+            {"name": "equal sentence lengths", "holds": True, "evidence": "every sentence has m = 20", "remedy": "-"}]
+    status, reason = sen_setting_verdict(1.75, tol, hyps)
+    assert status == "refuted" and "query trained: |q| went from 1 to 4; fix q" in reason and "m = 20" not in reason
+    assert sen_setting_verdict(0.05, tol, hyps)[0] == "verified"
+    status, reason = sen_setting_verdict(1.0, tol, hyps[1:])
+    assert status == "refuted" and "no hypothesis of the identity is measurably violated" in reason
+    assert sen_setting_verdict(float("inf"), tol, hyps)[0] == "refuted"
