@@ -21,8 +21,9 @@ Determinism: the same config (seed included) gives bitwise-identical results,
 and so does any thread count — the kernels reduce over fixed chunks in a fixed
 order (``attndyn.proofs.settings.KERNEL``), never per thread.
 
-Size: just over 500 lines because the loop, its records, snapshots and stop statuses belong
-together; the update rules live in numerics/training/optimizers.py.
+Size: just over 500 lines because the loop, its records, snapshots, stop statuses and its result
+(with the summary it writes) belong together; the update rules live in
+numerics/training/optimizers.py.
 """
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ from attndyn.numerics.model.attention import AttentionModel, Batch
 from attndyn.numerics.outputs import atomic_replace, writable_dir, write_json
 from attndyn.numerics.parallel import threading_info
 from attndyn.numerics.progress import Progress
+from attndyn.numerics.provenance import provenance
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.sen import sen_curve
 from attndyn.proofs.settings import TRAINING
@@ -156,6 +158,13 @@ class TrainResult:
     @property
     def test_accuracy(self):
         return self.accuracy.get("test")
+
+    def __repr__(self) -> str:  # the dataclass's would print every array
+        res, acc = self.sen_residual_max(), self.test_accuracy
+        return (f"TrainResult({self.status}: {self.corpus_name}, {self.config.model.classifier}, {self.epochs} epochs "
+                f"in {self.seconds:.2f}s, final loss {self.final_loss:.4g}, test accuracy "
+                f"{'n/a' if acc is None else f'{acc:.4f}'}, SEN residual max "
+                f"{'n/a' if res is None else f'{res:.3g}'}{'; ' + self.message if self.message else ''})")
 
     def sen_residuals(self) -> tuple[np.ndarray, np.ndarray]:
         r"""Per record and topic word, :math:`|q||v_t| - \mathrm{curve}(s_t)` with the SEN curve
@@ -459,7 +468,9 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
                          traj.arrays(), corpus.name, topic_words, topic_labels,
                          topic_m, att_mean, att_min,
                          initial_scores, initial_qv, n_threads, corpus.vocab,
-                         extra={"threading": pool, "optimizer": optimizer.describe()})
+                         extra={"threading": pool, "optimizer": optimizer.describe(),
+                                # and what makes summary.json readable alone:
+                                "provenance": provenance(cfg, model.n_classes, n_threads)})
     if out is not None:
         _atomic_savez(out / "trajectory.npz", result.trajectory)
     return result
