@@ -19,6 +19,9 @@ killed run keeps its finished epochs.
 Determinism: the same config (seed included) gives bitwise-identical results,
 and so does any thread count — the kernels reduce over fixed chunks in a fixed
 order (``attndyn.proofs.settings.KERNEL``), never per thread.
+
+Size: the loop, its records, the result and its summary form one driver (past 500 lines with
+the per-epoch ``observer`` hook of the residual budget, issue 12).
 """
 from __future__ import annotations
 
@@ -320,9 +323,10 @@ def _topic_attention(model: AttentionModel, train_c: Corpus, topic_words: np.nda
 
 
 def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
-          out_dir: str | os.PathLike | None = None) -> TrainResult:
+          out_dir: str | os.PathLike | None = None, observer=None) -> TrainResult:
     """Train the attention model of ``cfg`` on ``corpus`` (default: the corpus ``cfg.corpus``
-    names) and return a :class:`TrainResult` (status ``ok`` or ``diverged``)."""
+    names) and return a :class:`TrainResult` (status ``ok`` or ``diverged``); ``observer(epoch,
+    model, batch)``, if given, sees the point before each step (``batch`` None for mini-batches)."""
     if not isinstance(cfg, RunConfig):
         raise UsageError(f"config: expected a RunConfig, got {type(cfg).__name__}")
     if corpus is None and cfg.corpus.kind == "synthetic":
@@ -385,6 +389,8 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
                 if not full:  # the loss at this point needs its own forward pass
                     rec_loss, _, _ = model.evaluate(train_c.word_ids, train_c.offsets, train_c.labels)
                 snap = _Snap(traj, epoch, model)
+            if observer is not None:  # e.g. the residual budget (numerics/training/budget.py)
+                observer(epoch, model, batch if full else None)
             if full:
                 loss = model.step(batch, **lrs)
             else:
