@@ -30,6 +30,8 @@ Mini-batches, momentum and Adam need their own sources (register them in
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from attndyn.numerics.data.corpus import Corpus, mean_length_minus_one
@@ -37,6 +39,7 @@ from attndyn.numerics.model import classifiers as cl
 from attndyn.numerics.model import reference
 from attndyn.proofs.budget import occurrence_field, ORDER, sources
 from attndyn.proofs.errors import UsageError
+from attndyn.proofs.settings import BUDGET
 
 
 def check_budget_config(cfg) -> None:
@@ -56,7 +59,7 @@ def check_budget_config(cfg) -> None:
 class BudgetRecorder:
     """Observer for :func:`train`: ``recorder(epoch, model, batch)`` before each step."""
 
-    def __init__(self, cfg, corpus: Corpus, check_every: int = 500):
+    def __init__(self, cfg, corpus: Corpus, check_every: int = BUDGET.kernel_check_every):
         check_budget_config(cfg)
         self.lr = float(cfg.train.lr)
         self.query_trained = cfg.query_trainable
@@ -166,6 +169,15 @@ class BudgetRecorder:
         self.kernel_checks += 1
 
     # ------------------------------------------------------------------ results
+    def save(self, out_dir) -> "Path":
+        """Write :meth:`arrays` to ``out_dir/budget_terms.npz`` atomically; return the path."""
+        import io  # deferred: only when saving
+        from attndyn.numerics.outputs import atomic_replace  # deferred: only when saving
+
+        buf = io.BytesIO()
+        np.savez(buf, **self.arrays())
+        return atomic_replace(Path(out_dir) / "budget_terms.npz", buf.getvalue())
+
     def arrays(self) -> dict[str, np.ndarray]:
         """Per-epoch increments ``term_<source>`` (epochs x topic words) and the epochs."""
         T = len(self.topic_words)
