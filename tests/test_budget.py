@@ -170,3 +170,27 @@ def test_cli_simulate_budget_then_budget(tmp_path, capsys):
     assert main(["simulate", "--preset", "paper-fc", *sets, "--out", str(plain), "--no-progress"]) == 0
     assert main(["budget", str(plain)]) == 2
     assert "--budget" in capsys.readouterr().err
+
+
+def test_report_section_and_sweep_slopes(tmp_path, capsys):
+    import argparse
+
+    from attndyn.reports.sections.budget import report_sections
+
+    sets = ["--set", "corpus.n_sentences=60", "--set", "corpus.n_nontopic=20", "--set", "corpus.m=4",
+            "--set", "train.threads=1"]
+    dirs = []
+    for lr, epochs in ((0.05, 40), (0.1, 20), (0.2, 10)):  # a fixed horizon eta * epochs = 2
+        d = tmp_path / f"r{lr}"
+        assert main(["simulate", "--preset", "paper-fc", *sets, "--set", f"train.lr={lr}", "--set",
+                     f"train.epochs={epochs}", "--budget", "--out", str(d), "--no-progress"]) == 0
+        dirs.append(str(d))
+    capsys.readouterr()
+    assert main(["budget", *dirs, "--no-plot"]) == 0
+    out = capsys.readouterr().out
+    slope = float(out.split("finite-step")[-1].split("slope")[1].split()[0])
+    assert abs(slope - 1) < 0.1, out
+    sec, = report_sections(argparse.Namespace(budget_run=dirs[0]), tmp_path / "rep")
+    assert "finite-step" in sec.body_latex and "closes" in sec.body_latex
+    assert [p.suffix for p in sec.figures] == [".pdf"] and sec.figures[0].is_file()
+    assert report_sections(argparse.Namespace(budget_run=None), tmp_path) == []

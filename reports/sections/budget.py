@@ -15,6 +15,7 @@ import numpy as np
 from attndyn.proofs.errors import UsageError
 from attndyn.reports.latex.document import Section
 from attndyn.reports.latex.escape import escape_text
+from attndyn.reports.latex.mathlayout import display_math
 
 TITLE = "Residual budget of the SEN quantity"
 
@@ -106,18 +107,16 @@ def budget_latex(b: dict) -> str:
         r"telescopically into the violations of that regime. Each source below is derived from the model "
         r"(SymPy), lambdified and evaluated at every epoch of the run, then summed over the epochs "
         r"(a left Riemann sum: the step is the Euler step from $\theta_n$, so no quadrature error enters).",
-        r"\begin{itemize}",
     ]
     for name in b["sources"]:
         if name in src:
             s = src[name]
-            tex = s.latex()
-            # the O(eta^3) remainder is long: it is the exact step change minus its first two orders
-            expr = (rf"\begin{{math}}{tex}\end{{math}}" if len(tex) < 600
-                    else r"$\Delta H - \eta c_1 - \eta^2 c_2$ (exact, expanded)")
-            lines.append(rf"\item \texttt{{{escape_text(name)}}} ({escape_text(s.title)}; extends "
-                         rf"{escape_text(s.claim)}), per {escape_text(s.per)}: " + expr)
-    lines.append(r"\end{itemize}")
+            what = {"occurrence": r"rate of one occurrence of $t$ in sentence $i$, summed over $i$, times $\eta$",
+                    "step": "change over one step, from the step's totals"}[s.per]
+            lines.append(rf"\paragraph{{\texttt{{{escape_text(name)}}}}} {escape_text(s.title)} "
+                         rf"(extends {escape_text(s.claim)}); {what}:")
+            lines.append(display_math(source_display(name)))
+
     lines.append(
         escape_text(f"Run: epochs {b['epochs'][0]}..{b['epochs'][1]}, lr {b['lr']:g}. The budget closes when "
                     f"|total - measured| <= {b['closure_rtol']:g} |measured| for every topic word: "
@@ -135,6 +134,20 @@ def budget_latex(b: dict) -> str:
     dom = sorted({r["dominant"] for r in b["words"] if r["dominant"]})
     lines.append(escape_text("Dominant source: " + ", ".join(dom) + "."))
     return "\n".join(lines)
+
+
+def source_display(name: str) -> str:
+    """A short display form of source ``name`` (the derived expression, simplified for reading;
+    the query-trained terms of the step sources are kept only for the ``query`` source)."""
+    import sympy as sp  # deferred: keeps `attndyn --help` fast
+
+    from attndyn.proofs.budget import fixed_query, sources  # deferred: deriving the sources takes seconds
+
+    if name == "higher-order":
+        return r"R_3 = \Delta H - \eta c_1 - \eta^2 c_2\ \text{(the exact step change minus its first two orders)}"
+    e = sources()[name].expr
+    e = fixed_query(e) if name == "finite-step" else e
+    return sp.latex(sp.factor(sp.simplify(e)))
 
 
 def add_report_arguments(p) -> None:
