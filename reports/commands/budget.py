@@ -82,6 +82,9 @@ def _one(d: Path, traj, terms, b: dict, args) -> bool:
           f"= {b['max_relative_gap']:.4g} (bound {b['closure_rtol']:g}); dominant source: "
           f"{', '.join(sorted({r['dominant'] for r in b['words'] if r['dominant']}))}; "
           f"derived step vs kernel gradients: relative gap {b['kernel_gap']:.2g} ({b['kernel_checks']} checks)")
+    res = [(r["word"], r["sen_residual_measured"], r["sen_residual_predicted"]) for r in b["words"]]
+    print("SEN residual at the end, |q||v_t| - curve(s_t) (measured / predicted from the total): "
+          + ", ".join(f"{w}: {m:.4g} / {p:.4g}" for w, m, p in res))
     js = write_json(d / "budget.json", b, "RUN_DIR")
     print(f"wrote {js}")
     if not args.no_plot:
