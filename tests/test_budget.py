@@ -194,3 +194,38 @@ def test_report_section_and_sweep_slopes(tmp_path, capsys):
     assert "finite-step" in sec.body_latex and "closes" in sec.body_latex
     assert [p.suffix for p in sec.figures] == [".pdf"] and sec.figures[0].is_file()
     assert report_sections(argparse.Namespace(budget_run=None), tmp_path) == []
+
+
+def _patched(name: str, factor) -> B.BudgetSource:
+    src = B.sources()[name]
+    return B.BudgetSource(src.name, src.title, src.claim, src.per, factor * src.expr, src.inputs)
+
+
+def test_a_wrong_coefficient_in_a_source_is_refuted(monkeypatch):
+    """The claims compare the very expressions the registry holds: a changed coefficient shows."""
+    cfg = small_cfg(epochs=40)
+    traj, terms = run_with_budget(cfg)
+    assert closure_verdict(budget_table(traj, terms))[0] == "verified"
+    monkeypatch.setitem(B.SOURCES, "nontopic-embeddings", _patched("nontopic-embeddings", 2))
+    traj, terms = run_with_budget(cfg)
+    assert closure_verdict(budget_table(traj, terms))[0] == "refuted"
+    # an eta^3 'finite step' scales like eta^2 at a fixed horizon: N6's test refutes it
+    monkeypatch.setitem(B.SOURCES, "finite-step", _patched("finite-step", B.STEP))
+    lrs, fs = (0.05, 0.1, 0.2), []
+    for lr in lrs:
+        traj, terms = run_with_budget(small_cfg(lr=lr, epochs=int(round(2.0 / lr))))
+        fs.append(np.mean([abs(r["sources"]["finite-step"]) for r in budget_table(traj, terms)["words"]]))
+    assert slope_verdict(lrs, fs, "fs")[0] == "refuted"
+
+
+def test_claim_statements_render_the_checked_bounds():
+    from attndyn.reports.cli.assembly import claims
+    from attndyn.proofs.settings import BUDGET
+
+    c = claims()
+    assert f"{BUDGET.closure_rtol:g}" in c["N5-budget-paper"].statement
+    for name in ("finite-step", "nontopic-scores", "nontopic-embeddings", "lengths", "query"):
+        assert name in c["N5-budget-paper"].statement
+    assert "nontopic-scores" in c["neg-budget-no-nontopic-scores"].statement
+    assert f"{BUDGET.slope_tol:g}" in c["N6-budget-eta-scaling"].statement
+    assert c["N5-budget-paper"].slow and not c["N6-budget-eta-scaling"].slow
