@@ -125,7 +125,8 @@ def budget_latex(b: dict) -> str:
                     f"gap {b['kernel_gap']:.2g} over {b['kernel_checks']} checks."))
     names = b["sources"]
     lines.append(r"\begin{center}\scriptsize\begin{tabular}{r" + "r" * (len(names) + 3) + "}")
-    lines.append(" & ".join(["word", "measured"] + [escape_text(n) for n in names] + ["total", r"gap \%"]) + r"\\\hline")
+    head = ["word", "measured"] + [escape_text(n) for n in names] + ["total", r"gap \%"]
+    lines.append(" & ".join(head) + r"\\\hline")
     for r in b["words"]:
         cells = [str(r["word"]), f"{r['measured']:.4g}"] + [f"{r['sources'][n]:.3g}" for n in names]
         cells += [f"{r['total']:.4g}", f"{100 * r['relative_gap']:.3f}" if r["relative_gap"] is not None else "--"]
