@@ -229,3 +229,14 @@ def test_claim_statements_render_the_checked_bounds():
     assert "nontopic-scores" in c["neg-budget-no-nontopic-scores"].statement
     assert f"{BUDGET.slope_tol:g}" in c["N6-budget-eta-scaling"].statement
     assert c["N5-budget-paper"].slow and not c["N6-budget-eta-scaling"].slow
+
+
+def test_an_overflowed_drift_never_closes(tiny_run):
+    _, _, res, terms = tiny_run
+    traj = {k: np.array(v, copy=True) for k, v in res.trajectory.items()}
+    with np.errstate(over="ignore"):
+        traj["topic_scores"][-1, 0] = 1e6  # e^{s} overflows: H is -inf
+        b = budget_table(traj, terms)
+    assert not b["closes"] and b["max_relative_gap"] is None and b["words"][0]["measured"] is None
+    assert closure_verdict(b)[0] == "error"
+    json.dumps(b, allow_nan=False)  # JSON-safe

@@ -56,6 +56,8 @@ def paper_budget_run():
 def closure_verdict(table: dict) -> tuple[str, str, dict]:
     """Verified iff every word's |total - measured| <= rtol |measured| (rtol from the table)."""
     rows = table["words"]
+    if any(r["total"] is None or not r["measured"] for r in rows):
+        return "error", "a predicted or measured drift is not finite (or zero)", {"route": table.get("route")}
     signed = np.array([(r["total"] - r["measured"]) / abs(r["measured"]) for r in rows])
     worst = float(np.max(np.abs(signed)))
     rtol = table["closure_rtol"]

@@ -62,8 +62,9 @@ def budget_table(trajectory: dict, terms: dict, rtol: float = BUDGET.closure_rto
     if not np.array_equal(words, np.asarray(trajectory["topic_words"])):
         raise UsageError("budget_terms.npz: its topic words differ from trajectory.npz's (another run?)")
     m = np.asarray(terms["m"], dtype=np.float64)
-    H = sen_H(trajectory["q_norm"], trajectory["topic_scores"], trajectory["topic_norms"], m)
-    measured = H[-1] - H[0]
+    with np.errstate(over="ignore", invalid="ignore"):
+        H = sen_H(trajectory["q_norm"], trajectory["topic_scores"], trajectory["topic_norms"], m)
+        measured = H[-1] - H[0]
     names = source_names(terms)
     unknown = [n for n in omit if n not in names]
     if unknown:
@@ -74,24 +75,28 @@ def budget_table(trajectory: dict, terms: dict, rtol: float = BUDGET.closure_rto
     total = sum((final[n] for n in in_total), np.zeros_like(measured))
     with_rem = total + (final[REMAINDER] if REMAINDER in final and REMAINDER not in omit else 0.0)
     s_end = np.asarray(trajectory["topic_scores"], dtype=np.float64)[-1]
-    X = 2.0 * (s_end + np.exp(s_end) / m)
-    res_meas = np.sqrt(np.maximum(H[-1] + X, 0)) - np.sqrt(np.maximum(H[0] + X, 0))
-    res_pred = np.sqrt(np.maximum(H[0] + total + X, 0)) - np.sqrt(np.maximum(H[0] + X, 0))
-    gap = np.abs(total - measured)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflowed run gives NaN -> None below
+        X = 2.0 * (s_end + np.exp(s_end) / m)
+        res_meas = np.sqrt(np.maximum(H[-1] + X, 0)) - np.sqrt(np.maximum(H[0] + X, 0))
+        res_pred = np.sqrt(np.maximum(H[0] + total + X, 0)) - np.sqrt(np.maximum(H[0] + X, 0))
+    with np.errstate(invalid="ignore"):
+        gap = np.abs(total - measured)
     bound = rtol * np.abs(measured)
+    finite = np.isfinite(measured) & np.isfinite(total)  # an overflowed run never "closes"
     rows = []
     for t, w in enumerate(words):
-        contrib = {n: float(final[n][t]) for n in names}
-        dominant = max(in_total, key=lambda n: abs(contrib[n])) if in_total else None
+        contrib = {n: _num(final[n][t]) for n in names}
+        dominant = max(in_total, key=lambda n: abs(contrib[n] or 0.0)) if in_total else None
+        ok = bool(finite[t] and measured[t] != 0)
         rows.append({
-            "word": int(w), "m": float(m[t]), "H0": float(H[0, t]), "measured": float(measured[t]),
-            "sources": contrib, "total": float(total[t]), "total_with_remainder": float(with_rem[t]),
-            "relative_gap": float(gap[t] / abs(measured[t])) if measured[t] else None,
-            "closes": bool(gap[t] <= bound[t]), "dominant": dominant,
-            "dominant_share": float(contrib[dominant] / total[t]) if dominant and total[t] else None,
-            "sen_residual_measured": float(res_meas[t]), "sen_residual_predicted": float(res_pred[t]),
+            "word": int(w), "m": float(m[t]), "H0": _num(H[0, t]), "measured": _num(measured[t]),
+            "sources": contrib, "total": _num(total[t]), "total_with_remainder": _num(with_rem[t]),
+            "relative_gap": float(gap[t] / abs(measured[t])) if ok else None,
+            "closes": bool(finite[t] and gap[t] <= bound[t]), "dominant": dominant,
+            "dominant_share": _num(contrib[dominant] / total[t]) if ok and dominant and total[t] else None,
+            "sen_residual_measured": _num(res_meas[t]), "sen_residual_predicted": _num(res_pred[t]),
         })
-    rel = [r["relative_gap"] for r in rows if r["relative_gap"] is not None]
+    rel = [r["relative_gap"] if r["relative_gap"] is not None else float("inf") for r in rows]
     return {
         "format": "attndyn-budget/1",
         "epochs": [int(ep[0]), int(ep[-1])],
@@ -101,8 +106,8 @@ def budget_table(trajectory: dict, terms: dict, rtol: float = BUDGET.closure_rto
         "omitted": list(omit),
         "closure_rtol": rtol,
         "closes": bool(all(r["closes"] for r in rows)),
-        "max_relative_gap": max(rel) if rel else None,
-        "headroom": (rtol / max(rel)) if rel and max(rel) > 0 else None,
+        "max_relative_gap": _num(max(rel)) if rel else None,  # None: some word's drift is not finite
+        "headroom": (rtol / max(rel)) if rel and 0 < max(rel) < float("inf") else None,
         "kernel_gap": float(terms.get("kernel_gap", np.nan)),
         "kernel_checks": int(terms.get("kernel_checks", 0)),
         "words": rows,
@@ -112,6 +117,16 @@ def budget_table(trajectory: dict, terms: dict, rtol: float = BUDGET.closure_rto
     }
 
 
+def _num(x):
+    """A JSON-safe float: None for NaN or Inf."""
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def _fmt(x, spec: str) -> str:
+    return "n/a" if x is None else format(x, spec)
+
+
 def format_table(b: dict) -> str:
     """The budget as a plain-text table, one row per topic word."""
     names = [n for n in b["sources"]]
@@ -119,8 +134,8 @@ def format_table(b: dict) -> str:
     rows = []
     for r in b["words"]:
         gap = r["relative_gap"]
-        rows.append([str(r["word"]), f"{r['measured']:.5g}"] + [f"{r['sources'][n]:.4g}" for n in names]
-                    + [f"{r['total']:.5g}", "n/a" if gap is None else f"{100 * gap:.3f}",
+        rows.append([str(r["word"]), _fmt(r["measured"], ".5g")] + [_fmt(r["sources"][n], ".4g") for n in names]
+                    + [_fmt(r["total"], ".5g"), "n/a" if gap is None else f"{100 * gap:.3f}",
                        "yes" if r["closes"] else "NO", r["dominant"] or "-"])
     widths = [max(len(h), *(len(row[k]) for row in rows)) for k, h in enumerate(head)]
     return "\n".join("  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in [head, *rows])

@@ -78,13 +78,14 @@ def _one(d: Path, traj, terms, b: dict, args) -> bool:
     from attndyn.reports.sections.budget import plot_budget  # deferred: as above
 
     print(format_table(b))
+    worst = b["max_relative_gap"]
     print(f"budget {'closes' if b['closes'] else 'does NOT close'}: largest |total - measured| / |measured| "
-          f"= {b['max_relative_gap']:.4g} (bound {b['closure_rtol']:g}); dominant source: "
+          f"= {'not finite' if worst is None else f'{worst:.4g}'} (bound {b['closure_rtol']:g}); dominant source: "
           f"{', '.join(sorted({r['dominant'] for r in b['words'] if r['dominant']}))}; "
           f"derived step vs kernel gradients: relative gap {b['kernel_gap']:.2g} ({b['kernel_checks']} checks)")
     res = [(r["word"], r["sen_residual_measured"], r["sen_residual_predicted"]) for r in b["words"]]
     print("SEN residual at the end, |q||v_t| - curve(s_t) (measured / predicted from the total): "
-          + ", ".join(f"{w}: {m:.4g} / {p:.4g}" for w, m, p in res))
+          + ", ".join(f"{w}: {m if m is None else f'{m:.4g}'} / {p if p is None else f'{p:.4g}'}" for w, m, p in res))
     js = write_json(d / "budget.json", b, "RUN_DIR")
     print(f"wrote {js}")
     if not args.no_plot:

@@ -121,15 +121,17 @@ def budget_latex(b: dict) -> str:
         escape_text(f"Run: epochs {b['epochs'][0]}..{b['epochs'][1]}, lr {b['lr']:g}. The budget closes when "
                     f"|total - measured| <= {b['closure_rtol']:g} |measured| for every topic word: "
                     f"{'it closes' if b['closes'] else 'it does NOT close'} (largest relative gap "
-                    f"{b['max_relative_gap']:.3g}). Derived step totals vs kernel gradients: largest relative "
+                    f"{'not finite' if b['max_relative_gap'] is None else format(b['max_relative_gap'], '.3g')})."
+                    " Derived step totals vs kernel gradients: largest relative "
                     f"gap {b['kernel_gap']:.2g} over {b['kernel_checks']} checks."))
     names = b["sources"]
     lines.append(r"\begin{center}\scriptsize\begin{tabular}{r" + "r" * (len(names) + 3) + "}")
     head = ["word", "measured"] + [escape_text(n) for n in names] + ["total", r"gap \%"]
     lines.append(" & ".join(head) + r"\\\hline")
     for r in b["words"]:
-        cells = [str(r["word"]), f"{r['measured']:.4g}"] + [f"{r['sources'][n]:.3g}" for n in names]
-        cells += [f"{r['total']:.4g}", f"{100 * r['relative_gap']:.3f}" if r["relative_gap"] is not None else "--"]
+        fmt = lambda x, spec: "--" if x is None else format(x, spec)  # noqa: E731
+        cells = [str(r["word"]), fmt(r["measured"], ".4g")] + [fmt(r["sources"][n], ".3g") for n in names]
+        cells += [fmt(r["total"], ".4g"), fmt(None if r["relative_gap"] is None else 100 * r["relative_gap"], ".3f")]
         lines.append(" & ".join(cells) + r"\\")
     lines.append(r"\end{tabular}\end{center}")
     dom = sorted({r["dominant"] for r in b["words"] if r["dominant"]})
