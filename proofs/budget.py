@@ -188,9 +188,9 @@ def _register_defaults() -> None:
                                  _inputs(STEP * q, STEP_INPUTS)))
     st = step_change()
     fs = STEP ** 2 * st["c2"]
-    register_source(BudgetSource("finite-step", "finite step (eta^2)", "S6-discrete-drift", "step", fs,
+    register_source(BudgetSource("finite-step", "finite step, second order", "S6-discrete-drift", "step", fs,
                                  _inputs(fs, STEP_INPUTS)))
-    register_source(BudgetSource("higher-order", "finite step, O(eta^3) remainder", "S6-discrete-drift",
+    register_source(BudgetSource("higher-order", "finite step, remainder of third order and above", "S6-discrete-drift",
                                  "step", st["r3"], _inputs(st["r3"], STEP_INPUTS)))
 
 
@@ -204,6 +204,35 @@ def sources() -> dict[str, BudgetSource]:
     """Every registered source (the defaults derived on first call), by name."""
     _defaults_registered()
     return SOURCES
+
+
+@lru_cache(maxsize=None)
+def display(name: str) -> str:
+    """A short LaTeX form of source ``name`` (simplified for reading; the finite step shown with the
+    query fixed, its query-trained terms being in the ``query`` and full expressions)."""
+    if name == "higher-order":
+        return r"R_3 = \Delta H - \eta c_1 - \eta^2 c_2\ \text{(the exact step change minus its first two orders)}"
+    e = sources()[name].expr
+    e = fixed_query(e) if name == "finite-step" else e
+    return sp.latex(sp.factor(sp.simplify(e)))
+
+
+def derivation(D) -> None:
+    """The budget's derivation steps (for the claims' report): the split of the Lie derivative and
+    the step's second-order term, each shown in its simplified form."""
+    from attndyn.proofs.algebra import tidy  # deferred: display only
+
+    D.note(r"One step $\theta \to \theta + \eta F$ with $F = -\Lambda\nabla L$ changes $H$ by "
+           r"$\Delta H = \eta\,\nabla H\cdot F + \eta^2 c_2 + R_3$ exactly (Taylor in $\eta$ of "
+           r"$H(q + \eta\dot q, k_t + \eta\dot k_t, v_t + \eta\dot v_t)$, $s_t = q\cdot k_t$).")
+    D.eq(r"Per occurrence of $t$ in sentence $i$ ($Z_0, N$ its non-topic aggregates), S7c's field",
+         r"\dot H_i", tidy(rate_pieces()["full"], z=S.Z0))
+    for name in ("lengths", "nontopic-scores", "nontopic-embeddings"):
+        D.eq(f"its piece {name} (telescoping: the three sum to the line above)",
+             r"\dot H_i^{\text{" + name + "}}", display(name))
+    D.eq(r"The step's second-order term with $\dot q = 0$ ($\dot v_t$, $\dot k_t$ the step's totals)",
+         r"\eta^2 c_2", display("finite-step"))
+    D.eq(r"The query's terms when it trains (S7a)", r"\eta\,\dot H_q", display("query"))
 
 
 # the names of the sources in table order; "higher-order" is reported beside, not hidden in, the sum

@@ -25,7 +25,7 @@ from attndyn.numerics.data.corpus import SyntheticConfig
 from attndyn.numerics.training.budget import BudgetRecorder
 from attndyn.numerics.training.budget_table import budget_table, REMAINDER
 from attndyn.numerics.training.train import load_corpus, train
-from attndyn.proofs.budget import ORDER
+from attndyn.proofs.budget import derivation, ORDER
 from attndyn.proofs.claims.registry import claim, Derivation, Outcome
 from attndyn.proofs.settings import BUDGET
 
@@ -139,8 +139,9 @@ def n5_budget_paper() -> Outcome:
     details["with_remainder_max_relative_gap"] = float(max(
         abs(r["total_with_remainder"] - r["measured"]) / abs(r["measured"]) for r in table["words"]))
     details["words"] = table["words"]
-    d.note(r"$\Delta H = \eta\sum_i\dot H_{t,i} + \eta^2 c_2 + R_3$ at every step; the table sums each "
-           r"source over the epochs and compares with $H_t$ measured from the records.")
+    derivation(d)
+    d.note(r"Each source is evaluated at every epoch and summed over the epochs; the total is compared "
+           r"with $H_t$ measured from the records.")
     return Outcome(status, reason, d.steps, details)
 
 
@@ -184,6 +185,7 @@ def n6_budget_eta_scaling() -> Outcome:
     lrs = sorted(runs)
     status, reason, details = slope_verdict(lrs, [runs[x]["finite-step"] for x in lrs], "finite-step drift")
     details["runs"] = {str(k): v for k, v in runs.items()}
+    derivation(d)
     d.note(r"$E = \tau/\eta$ steps of $O(\eta^2)$ each: the sum is $O(\eta)$.")
     return Outcome(status, reason, d.steps, details)
 

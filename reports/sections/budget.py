@@ -96,7 +96,7 @@ def plot_budget(traj: dict, terms: dict, out_base: Path, omit=()) -> list[Path]:
 
 def budget_latex(b: dict) -> str:
     """The section's body: the decomposition, each source's derived expression, the table."""
-    from attndyn.proofs.budget import sources  # deferred: deriving the sources takes seconds
+    from attndyn.proofs.budget import display, sources  # deferred: deriving the sources takes seconds
 
     src = sources()
     lines = [
@@ -115,7 +115,7 @@ def budget_latex(b: dict) -> str:
                     "step": "change over one step, from the step's totals"}[s.per]
             lines.append(rf"\paragraph{{\texttt{{{escape_text(name)}}}}} {escape_text(s.title)} "
                          rf"(extends {escape_text(s.claim)}); {what}:")
-            lines.append(display_math(source_display(name)))
+            lines.append(display_math(display(name)))
 
     lines.append(
         escape_text(f"Run: epochs {b['epochs'][0]}..{b['epochs'][1]}, lr {b['lr']:g}. The budget closes when "
@@ -125,7 +125,8 @@ def budget_latex(b: dict) -> str:
                     " Derived step totals vs kernel gradients: largest relative "
                     f"gap {b['kernel_gap']:.2g} over {b['kernel_checks']} checks."))
     names = b["sources"]
-    lines.append(r"\begin{center}\scriptsize\begin{tabular}{r" + "r" * (len(names) + 3) + "}")
+    # scaled to the line: ten columns of numbers do not fit it at any readable fixed size
+    lines.append(r"\begin{center}\resizebox{\linewidth}{!}{\begin{tabular}{r" + "r" * (len(names) + 3) + "}")
     head = ["word", "measured"] + [escape_text(n) for n in names] + ["total", r"gap \%"]
     lines.append(" & ".join(head) + r"\\\hline")
     for r in b["words"]:
@@ -133,24 +134,10 @@ def budget_latex(b: dict) -> str:
         cells = [str(r["word"]), fmt(r["measured"], ".4g")] + [fmt(r["sources"][n], ".3g") for n in names]
         cells += [fmt(r["total"], ".4g"), fmt(None if r["relative_gap"] is None else 100 * r["relative_gap"], ".3f")]
         lines.append(" & ".join(cells) + r"\\")
-    lines.append(r"\end{tabular}\end{center}")
+    lines.append(r"\end{tabular}}\end{center}")
     dom = sorted({r["dominant"] for r in b["words"] if r["dominant"]})
     lines.append(escape_text("Dominant source: " + ", ".join(dom) + "."))
     return "\n".join(lines)
-
-
-def source_display(name: str) -> str:
-    """A short display form of source ``name`` (the derived expression, simplified for reading;
-    the query-trained terms of the step sources are kept only for the ``query`` source)."""
-    import sympy as sp  # deferred: keeps `attndyn --help` fast
-
-    from attndyn.proofs.budget import fixed_query, sources  # deferred: deriving the sources takes seconds
-
-    if name == "higher-order":
-        return r"R_3 = \Delta H - \eta c_1 - \eta^2 c_2\ \text{(the exact step change minus its first two orders)}"
-    e = sources()[name].expr
-    e = fixed_query(e) if name == "finite-step" else e
-    return sp.latex(sp.factor(sp.simplify(e)))
 
 
 def add_report_arguments(p) -> None:
