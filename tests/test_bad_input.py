@@ -103,6 +103,11 @@ CASES = [
      ["--budget", "> 0"]),
     ("horizon-negative", ["check-convergence", "--preset", "paper-fc", "--horizon", "-1"], _nothing, ["horizon"]),
     ("config-example-and-show", ["config", "--example", "--show"], _nothing, ["exactly one of"]),
+    ("budget-no-run", ["budget", "nowhere"], _nothing, ["RUN_DIR", "summary.json"]),
+    ("simulate-budget-minibatch", ["simulate", "--preset", "paper-fc", "--set", "train.batch_size=10", "--budget",
+                                   "--out", "r"], _nothing, ["train.batch_size", "full-batch"]),
+    ("simulate-budget-keys-frozen", ["simulate", "--preset", "ablation-fc-kf", "--budget", "--out", "r"], _nothing,
+     ["train.trainable", "keys and embeddings"]),
 ]
 
 
