@@ -240,3 +240,13 @@ def test_an_overflowed_drift_never_closes(tiny_run):
     assert not b["closes"] and b["max_relative_gap"] is None and b["words"][0]["measured"] is None
     assert closure_verdict(b)[0] == "error"
     json.dumps(b, allow_nan=False)  # JSON-safe
+
+
+def test_query_trained_run_closes_step_by_step_with_the_query_source():
+    cfg = small_cfg(spread=1, epochs=40)
+    cfg = replace(cfg, train=replace(cfg.train, trainable=cfg.train.trainable | {"query"}))
+    traj, terms = run_with_budget(cfg)
+    H = sen_H(traj["q_norm"], traj["topic_scores"], traj["topic_norms"], terms["m"])
+    total = sum(terms[f"term_{n}"] for n in B.ORDER)
+    assert np.max(np.abs(np.diff(H, axis=0) - total)) <= 1e-12 * max(1.0, np.max(np.abs(H)))
+    assert np.max(np.abs(terms["term_query"])) > 1e-8 and terms["kernel_gap"] < 1e-12
