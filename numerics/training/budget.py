@@ -37,7 +37,7 @@ import numpy as np
 from attndyn.numerics.data.corpus import Corpus, mean_length_minus_one
 from attndyn.numerics.model import classifiers as cl
 from attndyn.numerics.model import reference
-from attndyn.proofs.budget import occurrence_field, ORDER, sources
+from attndyn.proofs.budget import OCCURRENCE_INPUTS, occurrence_field, ORDER, sources
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.settings import BUDGET
 
@@ -73,7 +73,6 @@ class BudgetRecorder:
         if present.any():
             self.m[present] = mean_length_minus_one(train_c, self.topic_words[present])
         # every occurrence of a topic word: its sentence, its topic index
-        self.occ_pos = hits
         self.occ_sent = np.searchsorted(train_c.offsets, hits, side="right") - 1
         where = {int(w): t for t, w in enumerate(self.topic_words)}
         self.occ_topic = np.array([where[int(w)] for w in train_c.word_ids[hits]], dtype=np.int64)
@@ -82,7 +81,6 @@ class BudgetRecorder:
         self.sources = {n: s for n, s in sources().items()}
         self.fns = {n: s.function() for n, s in self.sources.items()}
         field = occurrence_field()
-        from attndyn.proofs.budget import OCCURRENCE_INPUTS  # deferred: keeps the import list short
         import sympy as sp  # deferred: only to lambdify the field once
 
         syms = list(OCCURRENCE_INPUTS.values())
@@ -125,7 +123,7 @@ class BudgetRecorder:
         args = {"s": st, "Z0": Z0, "m": self.m[self.occ_topic], "m_i": self.occ_mi, "q2": q2,
                 "gv": np.einsum("ij,ij->i", g, v), "gN": np.einsum("ij,ij->i", g, N),
                 "eta_v": 1.0, "eta_k": 1.0}
-        ordered = [args[k] for k in ("s", "Z0", "m", "m_i", "q2", "gv", "gN", "eta_v", "eta_k")]
+        ordered = [args[k] for k in OCCURRENCE_INPUTS]  # the field was lambdified over these, in order
         rates = {}
         for name, src in self.sources.items():
             if src.per == "occurrence":
