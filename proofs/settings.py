@@ -333,3 +333,25 @@ class OptimizerChecks:
 
 
 OPTIMIZERS = OptimizerChecks()
+
+
+@dataclass(frozen=True)
+class BudgetSettings:
+    """The residual budget of H (``attndyn budget``, ``numerics/training/budget.py``).
+
+    ``closure_rtol``: the budget closes for a topic word when
+    ``|predicted - measured| <= closure_rtol * |measured|`` (issue 12: 10 %); the control with a
+    source omitted is refuted when its gap exceeds the same bound. ``kernel_check_every``: epochs
+    between comparisons of the derived step totals with the kernel's gradients;
+    ``kernel_gap_max``: the largest relative gap accepted there (float64 round-off).
+    ``slope_tol``: the finite-step drift at a fixed horizon must scale like eta^1 within this.
+    """
+
+    closure_rtol: float = 0.10
+    kernel_check_every: int = 500
+    kernel_gap_max: float = 1e-10
+    slope_tol: float = 0.1
+    sweep_lrs: tuple[float, ...] = (0.025, 0.05, 0.1, 0.2)
+
+
+BUDGET = BudgetSettings()

@@ -21,9 +21,9 @@ Determinism: the same config (seed included) gives bitwise-identical results,
 and so does any thread count — the kernels reduce over fixed chunks in a fixed
 order (``attndyn.proofs.settings.KERNEL``), never per thread.
 
-Size: just over 500 lines because the loop, its records, snapshots, stop statuses and its result
-(with the summary it writes) belong together; the update rules live in
-numerics/training/optimizers.py.
+Size: past 500 lines because the loop, its records, snapshots, stop statuses, the per-epoch
+``observer`` hook of the residual budget and the result (with the summary it writes) form one
+driver; the update rules live in numerics/training/optimizers.py.
 """
 from __future__ import annotations
 
@@ -334,11 +334,13 @@ def _topic_attention(model: AttentionModel, train_c: Corpus, topic_words: np.nda
 
 
 def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
-          out_dir: str | os.PathLike | None = None, stop_below: float | None = None) -> TrainResult:
+          out_dir: str | os.PathLike | None = None, stop_below: float | None = None,
+          observer=None) -> TrainResult:
     """Train the attention model of ``cfg`` on ``corpus`` (default: the corpus ``cfg.corpus``
     names) and return a :class:`TrainResult` (status ``ok`` or ``diverged``).  ``stop_below``: stop
     after the first epoch whose loss (the step's: at the epoch's start for a full batch, the mean
-    of the batch losses for mini-batches) is at most this value."""
+    of the batch losses for mini-batches) is at most this value.  ``observer(epoch, model, batch)``,
+    if given, sees the point before each step (``batch`` None for mini-batches)."""
     if not isinstance(cfg, RunConfig):
         raise UsageError(f"config: expected a RunConfig, got {type(cfg).__name__}")
     if corpus is None and cfg.corpus.kind == "synthetic":
@@ -402,6 +404,8 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
                 if not full:  # the loss at this point needs its own forward pass
                     rec_loss, _, _ = model.evaluate(train_c.word_ids, train_c.offsets, train_c.labels)
                 snap = _Snap(traj, epoch, model)
+            if observer is not None:  # e.g. the residual budget (numerics/training/budget.py)
+                observer(epoch, model, batch if full else None)
             if full:
                 loss = step(batch)
             else:

@@ -19,8 +19,8 @@ import attndyn
 from attndyn.proofs.claims import registry as claim_registry
 
 COMMANDS = ("verify", "report", "simulate", "reproduce", "bench", "check_convergence", "search", "laws",
-            "claims", "presets", "config")
-REPORT_SECTIONS = ("reproduction", "counterexamples", "laws")
+            "claims", "presets", "config", "budget")
+REPORT_SECTIONS = ("reproduction", "counterexamples", "laws", "budget")
 LAYERS = ("proofs", "numerics")  # packages that may hold claims, lower layer first
 
 

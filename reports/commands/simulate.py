@@ -23,9 +23,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="skip the closing verdict (the numeric claims N1, N3, C1 on this setting)")
     p.add_argument("--no-figures", action="store_true",
                    help="do not write DIR/{loss,attention,sen}.{png,pdf}")
+    p.add_argument("--budget", action="store_true",
+                   help="also record, every epoch, each derived source of the drift of the SEN quantity "
+                        "(DIR/budget_terms.npz; read by `attndyn budget DIR`)")
 
 
-RUN_FILES = ("summary.json", "trajectory.npz")  # a directory holding any of these holds a run
+RUN_FILES = ("summary.json", "trajectory.npz", "budget_terms.npz")  # a directory holding any of these holds a run
 FIGURE_FILES = tuple(f"{stem}.{ext}" for stem in ("loss", "attention", "sen") for ext in ("png", "pdf"))
 
 
@@ -77,8 +80,18 @@ def run(args: argparse.Namespace) -> int:
     if args.overwrite:  # the old run's files go first, so no file of it is left beside the new one
         for name in RUN_FILES + FIGURE_FILES:
             (out / name).unlink(missing_ok=True)
-    result = train(cfg, progress=not args.no_progress, out_dir=out)
+    corpus = recorder = None
+    if args.budget:  # the recorder needs the corpus: load it once here and train on it
+        from attndyn.numerics.training.budget import BudgetRecorder, check_budget_config  # deferred: only with --budget
+        from attndyn.numerics.training.train import load_corpus  # deferred: only with --budget
+
+        check_budget_config(cfg)
+        corpus = load_corpus(cfg.corpus)
+        recorder = BudgetRecorder(cfg, corpus)
+    result = train(cfg, corpus, progress=not args.no_progress, out_dir=out, observer=recorder)
     files = result.save(out)
+    if recorder is not None:
+        files["budget"] = recorder.save(out)
     summary = result.summary()
     sen = summary["sen_residual_max"]
     acc = summary["test_accuracy"]
@@ -87,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
           f"final loss {summary['final_loss']}, test accuracy "
           f"{'n/a' if acc is None else f'{acc:.4f}'}, |q| {summary['q_norm']:.4g}"
           + (f", SEN residual max {sen:.3g}" if sen is not None else ""))
-    print(f"wrote {files['summary']} and {files['trajectory']}")
+    print(f"wrote {files['summary']} and {files['trajectory']}"
+          + (f" and {files['budget']}" if "budget" in files else ""))
     if not args.no_figures:
         from attndyn.numerics.experiments.runfigures import write_run_figures  # deferred: matplotlib loads on use
 
