@@ -139,6 +139,9 @@ class ModelConfig:
     ``emb_init_std`` (1e-6; 0.1 in the ablation), the query with ``query_std`` (0.3).
     ``classifier_matrix``: a ``.npy`` file of shape (d_e, K) for ``fc``/``tc``
     instead of the paper's random matrix with unit diagonal.
+    ``classifier_init`` (fc/tc): ``paper`` (that matrix) or ``torch`` (PyTorch ``nn.Linear``'s
+    default, uniform in ±1/√d_e: the authors' TC); ``classifier_bias`` (fc/tc): logits
+    :math:`W^\top c + b` with a bias b (K) that trains with W (``nn.Linear`` has one).
     """
 
     classifier: str = "fc"
@@ -148,6 +151,8 @@ class ModelConfig:
     key_init_std: float = 0.0
     query_std: float = 0.3
     classifier_matrix: str | None = None
+    classifier_init: str = "paper"
+    classifier_bias: bool = False
 
     def __post_init__(self) -> None:
         put = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
@@ -160,6 +165,12 @@ class ModelConfig:
         put("classifier_matrix", _optional_str("model.classifier_matrix", self.classifier_matrix))
         if self.classifier_matrix is not None and not is_linear(self.classifier):
             raise UsageError("model.classifier_matrix: only the linear classifiers (fc, tc) take a matrix")
+        _choice("model.classifier_init", self.classifier_init, ("paper", "torch"))
+        if not isinstance(self.classifier_bias, bool):
+            raise UsageError(f"model.classifier_bias: expected true or false, got {self.classifier_bias!r}")
+        if not is_linear(self.classifier) and (self.classifier_init != "paper" or self.classifier_bias):
+            raise UsageError("model.classifier_init / model.classifier_bias: only for the linear "
+                             "classifiers (fc, tc); tl has its own biases")
 
 
 def default_trainable(classifier: str) -> frozenset[str]:
