@@ -68,14 +68,19 @@ def _optional_str(name: str, value) -> str | None:
 class CorpusSpec:
     """Which corpus: ``synthetic`` (the paper's generator, :class:`SyntheticConfig`)
     or the Stanford Sentiment Treebank, ``sst2``/``sst5`` (``sst_dir`` overrides
-    the default ``../shared/data/sst``)."""
+    the default ``../shared/data/sst``).  ``pad_to`` (any kind): every sentence padded to that
+    many tokens with one trainable ``$PAD$`` word, no mask (the authors' SST code: 52;
+    :mod:`attndyn.numerics.data.padding`)."""
 
     kind: str = "synthetic"
     synthetic: SyntheticConfig | None = None
     sst_dir: str | None = None
+    pad_to: int | None = None  # pad every sentence to this many tokens with one trainable $PAD$ word
 
     def __post_init__(self) -> None:
         _choice("corpus.kind", self.kind, CORPUS_KINDS)
+        if self.pad_to is not None:  # >= the longest sentence: checked when the corpus is read
+            object.__setattr__(self, "pad_to", _int("corpus.pad_to", self.pad_to, 1))
         object.__setattr__(self, "sst_dir", _optional_str("corpus.sst_dir", self.sst_dir))
         if self.kind == "synthetic":
             if self.sst_dir is not None:
@@ -89,14 +94,18 @@ class CorpusSpec:
                              f"{self.kind!r}")
 
     def to_dict(self) -> dict:
+        pad = {} if self.pad_to is None else {"pad_to": self.pad_to}
         if self.kind == "synthetic":
-            return {"kind": "synthetic", **asdict(self.synthetic)}
-        return {"kind": self.kind, "sst_dir": self.sst_dir}
+            return {"kind": "synthetic", **asdict(self.synthetic), **pad}
+        return {"kind": self.kind, "sst_dir": self.sst_dir, **pad}
 
     @classmethod
     def from_dict(cls, values: Mapping) -> "CorpusSpec":
         values = dict(values)
         kind = values.pop("kind", "synthetic")
+        pad_to = values.pop("pad_to", None)
+        if pad_to is not None:
+            return replace(cls.from_dict({"kind": kind, **values}), pad_to=pad_to)
         _choice("corpus.kind", kind, CORPUS_KINDS)
         if kind == "synthetic":
             if values.get("sst_dir", None) is not None:
@@ -204,6 +213,11 @@ class TrainConfig:
     choice for the classifier, :func:`default_trainable`; resolved by
     :class:`RunConfig`).  ``record_every``: epochs between trajectory records.
     ``threads``: numba threads (None: numba's default); results do not depend on it.
+    ``early_stopping_patience`` (epochs, None: off): every ``record_every`` epochs the dev loss is
+    evaluated; training stops once this many epochs pass without a new minimum and, with
+    ``restore_best``, the best-dev parameters are restored (the authors' SST rule, patience 2000;
+    :mod:`attndyn.numerics.training.monitor`).  ``word_record_every`` (0: off): every word's score
+    and norm are recorded every this many epochs (the SST figures).
     """
 
     lr: float = 0.1
@@ -214,6 +228,9 @@ class TrainConfig:
     seed: int = 0
     record_every: int = 1
     threads: int | None = None
+    early_stopping_patience: int | None = None
+    restore_best: bool = True
+    word_record_every: int = 0
 
     def __post_init__(self) -> None:
         put = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
@@ -227,6 +244,12 @@ class TrainConfig:
         put("record_every", _int("train.record_every", self.record_every, 1))
         if self.threads is not None:
             put("threads", _int("train.threads", self.threads, 1))
+        if self.early_stopping_patience is not None:
+            put("early_stopping_patience", _int("train.early_stopping_patience",
+                                                self.early_stopping_patience, 1))
+        if not isinstance(self.restore_best, bool):
+            raise UsageError(f"train.restore_best: expected true or false, got {self.restore_best!r}")
+        put("word_record_every", _int("train.word_record_every", self.word_record_every, 0))
 
 
 @dataclass(frozen=True)

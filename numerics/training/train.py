@@ -19,6 +19,9 @@ killed run keeps its finished epochs.
 Determinism: the same config (seed included) gives bitwise-identical results,
 and so does any thread count — the kernels reduce over fixed chunks in a fixed
 order (``attndyn.proofs.settings.KERNEL``), never per thread.
+
+Size: just over 500 lines because the loop, its records and the result it returns change together;
+the monitors (early stopping, every word's records) live in :mod:`attndyn.numerics.training.monitor`.
 """
 from __future__ import annotations
 
@@ -38,6 +41,7 @@ from attndyn.numerics.data.corpus import Corpus, mean_length_minus_one
 from attndyn.numerics.data.sst import read_sst
 from attndyn.numerics.kernels.stats import record_stats
 from attndyn.numerics.training.memory import check_fits
+from attndyn.numerics.training.monitor import EarlyStopping, WordRecorder
 from attndyn.numerics.model.attention import AttentionModel, Batch
 from attndyn.numerics.outputs import atomic_replace, writable_dir, write_json
 from attndyn.numerics.parallel import threading_info
@@ -58,9 +62,14 @@ def load_corpus(spec) -> Corpus:
     if spec.kind == "synthetic":
         from attndyn.numerics.data.corpus import synthetic  # deferred: only this branch needs it
 
-        return synthetic(spec.synthetic)
+        corpus = synthetic(spec.synthetic)
+    else:
+        corpus = read_sst(spec.kind, spec.sst_dir)
+    if getattr(spec, "pad_to", None) is not None:
+        from attndyn.numerics.data.padding import pad_corpus  # deferred: only padded corpora need it
 
-    return read_sst(spec.kind, spec.sst_dir)
+        corpus = pad_corpus(corpus, spec.pad_to)
+    return corpus
 
 
 # --------------------------------------------------------------------------- records
@@ -370,6 +379,8 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
     n_threads, old_threads, why_threads = _threads(t_cfg.threads, len(train_c.word_ids))
     pool = threading_info()  # summary.json: layer, threads, OpenMP wait policy (issue 13)
     pool["threads_chosen_by"] = why_threads
+    stopper = EarlyStopping.maybe(cfg, corpus)  # dev-loss early stopping (train.early_stopping_patience)
+    word_rec = WordRecorder.maybe(cfg, corpus.vocab_size)  # every word's s_w, |v_w| (train.word_record_every)
     bar = Progress(E, "train", unit="epochs", enabled=progress, interval=TRAINING.progress_interval)
     status, message = "ok", ""
     done = 0
@@ -380,6 +391,10 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
     try:
         for epoch in range(E):
             record = epoch % every == 0
+            if word_rec is not None:
+                word_rec.add(epoch, model)
+            if record and stopper is not None and stopper.observe(epoch, model):
+                break  # patience exhausted: the parameters after `epoch` (= done) epochs are the last
             if record:
                 rec_loss = None
                 if not full:  # the loss at this point needs its own forward pass
@@ -420,6 +435,11 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
             if math.isfinite(final_loss):
                 if traj.n == 0 or traj.a["epoch"][traj.n - 1] != done:
                     traj.add(done, model, final_loss)
+                if word_rec is not None:
+                    word_rec.add(done, model, force=True)
+                if stopper is not None:  # the last point, then (restore_best) the best-dev parameters
+                    stopper.finish(done, model)
+                    final_loss, _, _ = model.evaluate(train_c.word_ids, train_c.offsets, train_c.labels)
             else:
                 status = "diverged"
                 message = (f"training diverged at epoch {done}: the final loss is {final_loss} "
@@ -450,6 +470,11 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
                          topic_m, att_mean, att_min,
                          initial_scores, initial_qv, n_threads, corpus.vocab,
                          extra={"threading": pool})
+    if stopper is not None:
+        result.trajectory.update(stopper.arrays())
+        result.extra["early_stopping"] = stopper.summary()
+    if word_rec is not None:
+        result.trajectory.update(word_rec.arrays())
     if out is not None:
         _atomic_savez(out / "trajectory.npz", result.trajectory)
     return result
