@@ -11,12 +11,12 @@ Three experiments, each a list of presets (:mod:`attndyn.numerics.config.presets
 * ``ablation`` — ``ablation-{fc,tc}-{both,kf,ef}`` (embeddings initialised with std 0.1;
   KF freezes the keys, EF the embeddings).  Figure: loss, topic-word score and
   topic-word norm against the epoch.
-* ``sst`` — ``sst2-{fc,tc}``, ``sst5-{fc,tc}``.  Real text has no designated topic
-  words: each run is trained once, the ``REPRODUCE.sst_top_words`` words with the
-  largest final score are picked, and the run is repeated recording those words
-  (training is deterministic, so the repeat is the same run; the summary checks
-  that its final loss is bitwise equal).  Figures: SEN curves of those words, with
-  :math:`m_t` = mean length - 1 of the training sentences containing the word, and
+* ``sst`` — ``sst2-{fc,tc}``, ``sst5-{fc,tc}`` (the authors' settings, early stopping on the dev
+  loss).  Real text has no designated topic words: each run is trained **once**, recording every
+  word's score and norm every few epochs, and the figures read the top-k words of the
+  reported (best-dev) model from those records (:mod:`attndyn.numerics.experiments.sst_figures`):
+  |q||v| against s with the closed form at m = mean length - 1, the named words' score
+  trajectories, dev loss and test accuracy with the stopping point, the top-20 table, and
   final score against topic purity (:func:`attndyn.numerics.data.corpus.topic_purity`).
 
 Output (``DIR``, default ``reports/out/reproduce/EXPERIMENT``): every figure as PNG
@@ -42,7 +42,7 @@ the run records; the report section is :mod:`attndyn.reports.sections.reproducti
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 import datetime
 import math
 from pathlib import Path
@@ -146,21 +146,10 @@ def train_runs(experiment: str, overrides: Sequence[str] = (), *, progress: bool
         extra = {}
         train_c = corpus.subset("train")
         if len(corpus.topic_words) == 0 and result.status == "ok":
-            # real text: record the words with the largest final score by training again
-            words = top_words(result, train_c, REPRODUCE.sst_top_words, REPRODUCE.sst_min_sentences)
-            marked = replace(corpus, topic_words=words, topic_labels=_majority_labels(train_c, words))
-            log(f"[{i}/{len(planned)}] {preset}: again, recording the {len(words)} words with the "
-                f"largest scores" + (f" ({', '.join(corpus.vocab[w] for w in words)})" if corpus.vocab else ""))
-            first_loss = result.final_loss
-            result = train(cfg, marked, progress=progress)
-            seconds += result.seconds
-            extra = {"top_words_from": "largest final score, words in >= "
-                                       f"{REPRODUCE.sst_min_sentences} training sentences",
-                     "repeat_identical": bool(result.final_loss == first_loss),
-                     "training_seconds_first_pass": round(seconds - result.seconds, 4)}
-            if not extra["repeat_identical"]:
-                log(f"warning: the repeated run of {preset} differs from the first "
-                    f"(final loss {result.final_loss!r} vs {first_loss!r})")
+            # real text: the figures' words are read from the run's own records (trained once)
+            from attndyn.numerics.experiments.sst_figures import top_word_records  # deferred: SST only
+
+            extra = top_word_records(result, train_c)
         run = Run(label, preset, cfg, result, seconds, train_c, extra)
         runs.append(run)
         if on_run is not None:
@@ -233,6 +222,7 @@ def run_summary(run: Run, out: Path, overrides: Sequence[str]) -> dict:
         "q_norm": s["q_norm"],
         "sen_residual_max": s["sen_residual_max"],
         "converged": converged(run.result),
+        **({"early_stopping": s["early_stopping"]} if "early_stopping" in s else {}),
         "topic_words": [{k: w[k] for k in ("word", "text", "label", "score", "norm", "scaled_norm", "m",
                                            "attention_mean", "sen_residual_max")}
                         for w in s["topic_words"]],
@@ -485,27 +475,13 @@ def draw_ablation(runs: list[Run], out: Path) -> list[str]:
 
 def draw_sst(runs: list[Run], out: Path) -> list[str]:
     from attndyn.numerics.data.corpus import (sentence_counts, topic_purity)  # deferred: the CLI parser reads this module; keeps `attndyn --help` fast
+    from attndyn.numerics.experiments import sst_figures  # deferred: matplotlib figures, SST only
 
     plt = _pyplot()
-    colours = plt.get_cmap("tab10").colors
     n = len(runs)
     ncol = 2 if n > 1 else 1
     nrow = (n + ncol - 1) // ncol
-    names = []
-    fig, axes = plt.subplots(nrow, ncol, figsize=(6.2 * ncol, 4.6 * nrow), squeeze=False)
-    for k, run in enumerate(runs):
-        ax = axes.flat[k]
-        if run.result.status != "ok" or len(run.result.topic_words) == 0:
-            ax.set_title(f"{run.label}: {run.result.status}", fontsize=10)
-            continue
-        _sen_panel(ax, run.result, run.label, colours, show_m=True)
-        ax.legend(fontsize=7, loc="upper left")
-    for ax in list(axes.flat)[n:]:
-        ax.axis("off")
-    fig.suptitle("SEN curves of the words with the largest scores: points = training, "
-                 "lines = closed form with m = mean length - 1")
-    fig.tight_layout()
-    names += _save(fig, out, "sst_sen")
+    names = sst_figures.draw(runs, out, _save, plt)
     fig, axes = plt.subplots(nrow, ncol, figsize=(6.2 * ncol, 4.6 * nrow), squeeze=False)
     for k, run in enumerate(runs):
         ax = axes.flat[k]
@@ -516,7 +492,7 @@ def draw_sst(runs: list[Run], out: Path) -> list[str]:
         scores = np.asarray(run.result.model.scores, np.float64)
         sc = ax.scatter(purity[keep], scores[keep], c=np.log10(counts[keep]), s=8, cmap="viridis",
                         alpha=0.8, edgecolors="none")
-        for w in run.result.topic_words:
+        for w in run.extra.get("top_word_ids", run.result.topic_words)[:10]:
             ax.annotate(tc.vocab[w] if tc.vocab else str(w), (purity[w], scores[w]), fontsize=7,
                         xytext=(3, 3), textcoords="offset points")
         cb = fig.colorbar(sc, ax=ax)
