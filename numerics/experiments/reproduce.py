@@ -66,11 +66,13 @@ EXPERIMENTS: dict[str, tuple[tuple[str, str], ...]] = {
     "ablation": tuple((f"{c.upper()} {v if v == 'both' else v.upper()}", f"ablation-{c}-{v}")
                       for c in ("fc", "tc") for v in ("both", "kf", "ef")),
     "sst": tuple((f"{w.upper()} {c.upper()}", f"{w}-{c}") for w in ("sst2", "sst5") for c in ("fc", "tc")),
+    "sst-pad": (("SST2 FC, padded to 52", "sst2-fc-pad"),),  # the authors' padding (issue 11)
 }
 TITLES = {
     "synthetic": "synthetic corpus, classifiers FC / TC / TL",
     "ablation": "ablation: keys and embeddings both trained / keys frozen (KF) / embeddings frozen (EF)",
     "sst": "SST-2 and SST-5, classifiers FC / TC",
+    "sst-pad": "SST-2 FC with the authors' padding: every sentence padded to 52 tokens with a trainable PAD word",
 }
 
 
@@ -510,4 +512,4 @@ def draw_sst(runs: list[Run], out: Path) -> list[str]:
     return names
 
 
-DRAW = {"synthetic": draw_synthetic, "ablation": draw_ablation, "sst": draw_sst}
+DRAW = {"synthetic": draw_synthetic, "ablation": draw_ablation, "sst": draw_sst, "sst-pad": draw_sst}

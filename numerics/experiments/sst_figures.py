@@ -99,6 +99,19 @@ def top_word_records(result, train_c) -> dict:
     if pad_id is not None:
         out["pad"] = {"word": pad_id, "score": float(scores[pad_id]), "norm": float(norms[pad_id]),
                       "pad_to": int(train_c.lengths.max())}
+        tr = result.trajectory
+        if "word_scores" in tr:
+            out["pad"]["score_path"] = {"epoch": [int(e) for e in tr["word_epoch"]],
+                                        "score": [float(x) for x in tr["word_scores"][:, pad_id]]}
+            pred = np.array([pad_prediction(tr, train_c, pad_id, out["pad"]["pad_to"], int(w))[-1] for w in top])
+            y = q_norm * norms[top]
+            real_curve = np.asarray(sen_curve(scores[top], m_real))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                gaps = {"run_over_pad_prediction": y / pred - 1, "run_over_curve_real_m": y / real_curve - 1,
+                        "pad_prediction_over_curve_real_m": pred / real_curve - 1}
+            out["pad"]["relative_gaps_top_k"] = {
+                k: {"median": float(np.nanmedian(v)), "min": float(np.nanmin(v)), "max": float(np.nanmax(v))}
+                for k, v in gaps.items()}
     return out
 
 
@@ -113,23 +126,25 @@ def _panels(plt, n):
     return fig, axes
 
 
-def _pad_prediction(run, w, tr):
-    """The PAD prediction of word ``w``'s final |q||v| along its recorded path (None unpadded)."""
-    pad = run.extra.get("pad")
-    if pad is None:
-        return None
-    tc = run.train_corpus
-    L = pad["pad_to"]
+def pad_prediction(tr, tc, pad_id: int, L: int, w: int) -> np.ndarray:
+    """The PAD prediction of word ``w``'s |q||v| along its recorded path (``proofs/padding``):
+    r = mean real length − 1 of its training sentences, k_P = L − 1 − r, p(τ) = PAD's recorded score."""
     has = np.zeros(tc.n_sentences, bool)
     sent = np.repeat(np.arange(tc.n_sentences), tc.lengths)
     has[sent[tc.word_ids == w]] = True
-    real = _real_lengths(tc, pad["word"])[has]
-    r = float(np.mean(real) - 1)
-    k = float(L - 1 - r)
+    r = float(np.mean(_real_lengths(tc, pad_id)[has]) - 1)
     s = tr["word_scores"][:, w].astype(np.float64)
-    p = tr["word_scores"][:, pad["word"]].astype(np.float64)
+    p = tr["word_scores"][:, pad_id].astype(np.float64)
     y0 = float(tr["q_norm"][0]) * float(tr["word_norms"][0, w])
-    return pad_sen_prediction(s, p, r, k, qv0_sq=y0 ** 2)
+    return pad_sen_prediction(s, p, r, float(L - 1 - r), qv0_sq=y0 ** 2)
+
+
+def _pad_prediction(run, w, tr):
+    """:func:`pad_prediction` for a run (None unpadded)."""
+    pad = run.extra.get("pad")
+    if pad is None:
+        return None
+    return pad_prediction(tr, run.train_corpus, pad["word"], pad["pad_to"], w)
 
 
 def draw_sen(runs, out: Path, save, plt) -> list[str]:
@@ -216,8 +231,9 @@ def draw_dev(runs, out: Path, save, plt) -> list[str]:
         if best is not None:
             ax.axvline(best, color="0.2", ls=":", lw=1.2)
             ax2.scatter([best], [es.get("test_accuracy_at_best")], color="tab:blue", zorder=4)
+        acc = es.get("test_accuracy_at_best")
         ax.set_title(f"{run.label}: best dev loss at epoch {best}, test acc. "
-                     f"{es.get('test_accuracy_at_best', float('nan')):.3f} ({es.get('reason', '')})", fontsize=8)
+                     + ("n/a" if acc is None else f"{acc:.3f}") + f"\n({es.get('reason', '')})", fontsize=8)
         ax.grid(alpha=0.3)
         h1, l1 = ax.get_legend_handles_labels()
         h2, l2 = ax2.get_legend_handles_labels()
