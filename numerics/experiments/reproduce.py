@@ -90,7 +90,7 @@ class Run:
     preset: str
     config: object  # RunConfig
     result: object  # TrainResult
-    seconds: float  # training seconds (both passes for SST)
+    seconds: float  # training seconds (one pass: SST records what its figures need)
     train_corpus: object  # the training split (Corpus) the run saw
     extra: dict
 
@@ -103,28 +103,6 @@ def plan(experiment: str, overrides: Sequence[str] = ()) -> list[tuple[str, str,
         raise UsageError(f"experiment {experiment!r}: expected one of {', '.join(EXPERIMENTS)}")
     return [(label, preset, load_config(preset=preset, overrides=list(overrides)))
             for label, preset in EXPERIMENTS[experiment]]
-
-
-def _majority_labels(train_c, words: np.ndarray) -> np.ndarray:
-    """The most frequent label among the training sentences containing each word."""
-    sent = np.repeat(np.arange(train_c.n_sentences), train_c.lengths)
-    out = np.zeros(len(words), dtype=np.int64)
-    for t, w in enumerate(words):
-        out[t] = int(np.argmax(np.bincount(train_c.labels[sent[train_c.word_ids == w]],
-                                           minlength=train_c.n_classes)))
-    return out
-
-
-def top_words(result, train_c, k: int, min_sentences: int) -> np.ndarray:
-    """The ``k`` words with the largest final score among those in at least ``min_sentences``
-    training sentences (ties broken by word id), largest first."""
-    from attndyn.numerics.data.corpus import (sentence_counts)  # deferred: the CLI parser reads this module; keeps `attndyn --help` fast
-
-    counts = sentence_counts(train_c)
-    scores = np.asarray(result.model.scores, dtype=np.float64)
-    cand = np.flatnonzero(counts >= min_sentences)
-    order = cand[np.lexsort((cand, -scores[cand]))]
-    return order[:k].astype(np.int64)
 
 
 def train_runs(experiment: str, overrides: Sequence[str] = (), *, progress: bool = True,

@@ -182,7 +182,7 @@ def draw_sen(runs, out: Path, save, plt) -> list[str]:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="upper left")
     fig.suptitle(f"SEN on SST: the {REPRODUCE.sst_sen_top_k} words with the largest score at the reported "
-                 f"(best-dev) model, words in >= {REPRODUCE.sst_min_sentences} training sentences; "
+                 f"(best-dev) model,\nwords in >= {REPRODUCE.sst_min_sentences} training sentences; "
                  "curve at m = mean length - 1", fontsize=10)
     fig.tight_layout()
     return save(fig, out, "sst_sen")
