@@ -125,3 +125,8 @@ def test_sst_and_ablation_presets_are_the_authors():
 
     syn = ab.corpus.synthetic
     assert split_counts(syn.n_sentences, syn.split).tolist() == [3999, 50, 950]
+    pad = preset_config("sst2-fc-pad")
+    assert pad.corpus.pad_to == 52 and pad.model == fc.model and pad.train == fc.train
+    from attndyn.numerics.experiments.reproduce import EXPERIMENTS
+
+    assert EXPERIMENTS["sst-pad"] == (("SST2 FC, padded to 52", "sst2-fc-pad"),)
