@@ -263,8 +263,10 @@ class ReproduceSettings:
     converged_attention: float = 0.5
     sen_points: int = 40  # empirical points per word on a SEN plot (log-spaced records)
     curve_points: int = 400  # points of each closed-form curve
-    sst_top_words: int = 5  # SST: SEN curves of this many words with the largest final score
     sst_min_sentences: int = 5  # SST: words in fewer training sentences are left out (noise)
+    sst_sen_top_k: int = 100  # SST: the SEN figure's words (the authors plot their top 100)
+    sst_table_words: int = 20  # SST: the top-words table
+    sst_named_words: tuple = ("powerful", "stupid", "solid", "suffers", "mess")  # the authors' examples
     png_dpi: int = 150
     # training-time target of `reproduce synthetic` (3 x 5000 epochs), checked by `attndyn bench`
     synthetic_seconds_target: float = 15.0

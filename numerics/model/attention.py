@@ -134,7 +134,8 @@ class AttentionModel:
         last = np.shape(classifier[OUTPUT_WEIGHT[kind]])
         self.n_classes = last[1] if len(last) == 2 else 0
         self.hidden = np.shape(classifier["W1"])[1] if kind == "tl" else 0
-        self._layout = layout(kind, d_e, self.n_classes, self.hidden)
+        bias = kind in ("fc", "tc") and "b" in classifier  # optional linear bias (nn.Linear's)
+        self._layout = layout(kind, d_e, self.n_classes, self.hidden, bias=bias)
         size = sum(int(np.prod(shape)) for _, shape in self._layout.values())
         # the classifier lives in one flat vector (the kernels' layout); the dict holds views
         self._theta = np.zeros(size, dt)
@@ -185,7 +186,9 @@ class AttentionModel:
         matrix = None
         if m.classifier_matrix is not None:
             matrix = _load_matrix(m.classifier_matrix)
-        classifier = cl.init_classifier(m.classifier, m.d_e, n_classes, streams[0], matrix=matrix)
+        classifier = cl.init_classifier(m.classifier, m.d_e, n_classes, streams[0], matrix=matrix,
+                                        init=getattr(m, "classifier_init", "paper"),
+                                        bias=getattr(m, "classifier_bias", False))
         query = streams[1].normal(0.0, m.query_std, m.d_k)
         keys = streams[2].normal(0.0, m.key_init_std, (vocab_size, m.d_k))
         emb = streams[3].normal(0.0, m.emb_init_std, (vocab_size, m.d_e))

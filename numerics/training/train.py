@@ -23,7 +23,8 @@ order (``attndyn.proofs.settings.KERNEL``), never per thread.
 
 Size: past 500 lines because the loop, its records, snapshots, stop statuses, the per-epoch
 ``observer`` hook of the residual budget and the result (with the summary it writes) form one
-driver; the update rules live in numerics/training/optimizers.py.
+driver; the update rules live in numerics/training/optimizers.py and the monitors (early
+stopping, every word's records) in :mod:`attndyn.numerics.training.monitor`.
 """
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ from attndyn.numerics.data.corpus import Corpus, mean_length_minus_one
 from attndyn.numerics.data.sst import read_sst
 from attndyn.numerics.kernels.stats import record_stats
 from attndyn.numerics.training.memory import check_fits
+from attndyn.numerics.training.monitor import EarlyStopping, WordRecorder
 from attndyn.numerics.training.optimizers import make_stepper
 from attndyn.numerics.model.attention import AttentionModel, Batch
 from attndyn.numerics.outputs import atomic_replace, writable_dir, write_json
@@ -65,9 +67,14 @@ def load_corpus(spec) -> Corpus:
     if spec.kind == "synthetic":
         from attndyn.numerics.data.corpus import synthetic  # deferred: only this branch needs it
 
-        return synthetic(spec.synthetic)
+        corpus = synthetic(spec.synthetic)
+    else:
+        corpus = read_sst(spec.kind, spec.sst_dir)
+    if getattr(spec, "pad_to", None) is not None:
+        from attndyn.numerics.data.padding import pad_corpus  # deferred: only padded corpora need it
 
-    return read_sst(spec.kind, spec.sst_dir)
+        corpus = pad_corpus(corpus, spec.pad_to)
+    return corpus
 
 
 # --------------------------------------------------------------------------- records
@@ -389,6 +396,8 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
     n_threads, old_threads, why_threads = _threads(t_cfg.threads, len(train_c.word_ids))
     pool = threading_info()  # summary.json: layer, threads, OpenMP wait policy (issue 13)
     pool["threads_chosen_by"] = why_threads
+    stopper = EarlyStopping.maybe(cfg, corpus)  # dev-loss early stopping (train.early_stopping_patience)
+    word_rec = WordRecorder.maybe(cfg, corpus.vocab_size)  # every word's s_w, |v_w| (train.word_record_every)
     bar = Progress(E, "train", unit="epochs", enabled=progress, interval=TRAINING.progress_interval)
     status, message = "ok", ""
     done = 0
@@ -399,6 +408,10 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
     try:
         for epoch in range(E):
             record = epoch % every == 0
+            if word_rec is not None:
+                word_rec.add(epoch, model)
+            if record and stopper is not None and stopper.observe(epoch, model):
+                break  # patience exhausted: the parameters after `epoch` (= done) epochs are the last
             if record:
                 rec_loss = None
                 if not full:  # the loss at this point needs its own forward pass
@@ -443,6 +456,11 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
             if math.isfinite(final_loss):
                 if traj.n == 0 or traj.a["epoch"][traj.n - 1] != done:
                     traj.add(done, model, final_loss)
+                if word_rec is not None:
+                    word_rec.add(done, model, force=True)
+                if stopper is not None:  # the last point, then (restore_best) the best-dev parameters
+                    stopper.finish(done, model)
+                    final_loss, _, _ = model.evaluate(train_c.word_ids, train_c.offsets, train_c.labels)
             else:
                 status = "diverged"
                 message = (f"training diverged at epoch {done}: the final loss is {final_loss} "
@@ -475,6 +493,11 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
                          extra={"threading": pool, "optimizer": optimizer.describe(),
                                 # and what makes summary.json readable alone:
                                 "provenance": provenance(cfg, model.n_classes, n_threads)})
+    if stopper is not None:
+        result.trajectory.update(stopper.arrays())
+        result.extra["early_stopping"] = stopper.summary()
+    if word_rec is not None:
+        result.trajectory.update(word_rec.arrays())
     if out is not None:
         _atomic_savez(out / "trajectory.npz", result.trajectory)
     return result
