@@ -122,7 +122,7 @@ def test_fake_report_compiles_fits_and_has_every_title(tmp_path, fig, monkeypatc
     assert squash("attndyn: derivation report") in text
     assert squash(extra.title) in text
     # nothing runs into the margin: the log of the final pass has no wide overfull box
-    log = (out / "derivations.log").read_text(errors="replace")
+    log = files.log.read_text(errors="replace")
     wide = [w for w in overfull_hboxes(log) if w > REPORT.overfull_max_pt]
     assert wide == [], f"Overfull \\hbox beyond {REPORT.overfull_max_pt}pt: {wide}"
     assert "line(s) run into the margin" not in files.summary()

@@ -20,7 +20,9 @@ import numpy as np
 from attndyn.numerics.config.presets import preset_config
 from attndyn.numerics.model.attention import AttentionModel, Batch
 from attndyn.numerics.training.train import train
+from attndyn.proofs.claims.figures import FigureSpec, Panel, Series
 from attndyn.proofs.claims.registry import claim, Derivation, Outcome
+from attndyn.proofs.sen import sen_curve
 from attndyn.proofs.settings import NUMERIC
 
 REPORT_ORDER = 60  # where these claims stand in the report (attndyn.proofs.claims.registry)
@@ -75,6 +77,43 @@ def _run_details(r) -> dict:
                                for w in s["topic_words"]]}
 
 
+def sen_figure(r, limit: float = NUMERIC.sen_paper_max, what: str = "The paper's FC run") -> FigureSpec:
+    r"""The run against the closed-form SEN curve: (a) :math:`|q||v_t|` against :math:`s_t` with
+    each word's curve :math:`\sqrt{|q_0|^2|v_{t,0}|^2 + 2((s_t - s_{t,0}) + (e^{s_t} - e^{s_{t,0}})/m_t)}`,
+    (b) the signed residual over the epochs inside the band :math:`\pm` ``limit``, (c) the scores."""
+    tr = r.trajectory
+    ep = np.asarray(tr["epoch"], dtype=np.float64)
+    s = np.asarray(tr["topic_scores"], dtype=np.float64)
+    qv = np.asarray(tr["q_norm"], dtype=np.float64)[:, None] * np.asarray(tr["topic_norms"], dtype=np.float64)
+    res, _ = r.sen_residuals()
+    T = s.shape[1]
+    a, b, c = [], [], []
+    for t in range(T):
+        lab = (lambda text: text if t == 0 else "")
+        a.append(Series.of(lab("run (every topic word)"), s[:, t], qv[:, t], "markers", max_points=120, color=t))
+        if np.isfinite(r.topic_m[t]):
+            grid = np.linspace(np.nanmin(s[:, t]), np.nanmax(s[:, t]), 200)
+            with np.errstate(invalid="ignore"):
+                curve = sen_curve(grid, float(r.topic_m[t]), s0=float(r.initial_scores[t]),
+                                  qv0_sq=float(r.initial_qv[t]) ** 2, lr_ratio=1.0)
+            a.append(Series.of(lab("closed-form SEN curve"), grid, curve, "line", color=-1))
+        b.append(Series.of(lab("residual per topic word"), ep, res[:, t], "line", color=t))
+        c.append(Series.of(lab("score per topic word") if T > 1 else "score", ep, s[:, t], "line", color=t))
+    b.insert(0, Series.of(f"tolerance $\\pm{limit:g}$", [ep[0], ep[-1]], [-limit, -limit], "band",
+                          y2=[limit, limit]))
+    worst = float(np.nanmax(np.abs(res))) if res.size else float("nan")
+    return FigureSpec(
+        f"{what}, {T} topic words, {int(ep[-1])} epochs. (a) The scaled norm $|q||v_t|$ against the "
+        f"score $s_t$ (dots, one colour per word) on the closed-form SEN curve $\\sqrt{{|q_0|^2|v_{{t,0}}|^2 + "
+        f"2((s_t - s_{{t,0}}) + (e^{{s_t}} - e^{{s_{{t,0}}}})/m_t)}}$ (lines). (b) The signed residual "
+        f"$|q||v_t| - \\mathrm{{curve}}(s_t)$ over the epochs: max of absolute values {worst:.3g}, "
+        + ("inside" if worst <= limit else "outside") + f" the grey tolerance band $\\pm{limit:g}$. "
+        f"(c) The scores $s_t$ over the epochs.",
+        (Panel("(a) on the SEN curve", r"score $s_t$", r"$|q|\,|v_t|$", tuple(a)),
+         Panel("(b) residual", "epoch", r"$|q||v_t| - \mathrm{curve}(s_t)$", tuple(b)),
+         Panel("(c) scores", "epoch", r"$s_t$", tuple(c))))
+
+
 @claim(
     "N3-sen-paper",
     "The paper's synthetic run stays on the SEN curve (numba kernels, FC)",
@@ -108,7 +147,7 @@ def n3_sen_paper() -> Outcome:
         status, reason = "error", bad
     if r.status != "ok":
         status, reason = "error", f"the paper run did not finish: {r.message}"
-    return Outcome(status, reason, d.steps, details)
+    return Outcome(status, reason, d.steps, details, [sen_figure(r)])
 
 
 def residual_inconsistency(res, lo: float, hi: float) -> str | None:
@@ -155,4 +194,4 @@ def neg_trainable_query() -> Outcome:
     details.update(residual_signed_min=lo, residual_signed_max=hi, tolerance=NUMERIC.sen_paper_max,
                    margin=n / NUMERIC.sen_paper_max)
     details["q_norm_initial"] = float(neg.trajectory["q_norm"][0])
-    return Outcome(status, reason, d.steps, details)
+    return Outcome(status, reason, d.steps, details, [sen_figure(neg, what="The paper's FC run with the query trained")])
