@@ -67,14 +67,18 @@ def _is_number_list(v: object) -> bool:
                                        for x in v)
 
 
-def _records(v: object) -> list[tuple[str, dict]] | None:
-    """(name, record) pairs when ``v`` is a table of records, else None."""
+def _records(v: object) -> tuple[str, list[tuple[str, dict]]] | None:
+    """(what names a record, [(name, record), ...]) when ``v`` is a table of records, else None."""
     if isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
-        return [(str(i + 1), x) for i, x in enumerate(v)]
+        # records named by their first field when it is a short text (a word, an id)
+        first = next(iter(v[0]), None)
+        if first is not None and all(isinstance(x.get(first), str) and len(x[first]) <= 30 for x in v):
+            return first, [(x[first], {k: y for k, y in x.items() if k != first}) for x in v]
+        return "", [(str(i + 1), x) for i, x in enumerate(v)]
     if isinstance(v, dict) and len(v) >= 2 and all(isinstance(x, dict) and x for x in v.values()):
         keys = [set(x) for x in v.values()]
         if all(k == keys[0] for k in keys) or len(set.intersection(*keys)) >= max(1, len(keys[0]) // 2):
-            return [(str(k), x) for k, x in v.items()]
+            return "", [(str(k), x) for k, x in v.items()]
     return None
 
 
@@ -90,6 +94,8 @@ def value_tex(v: object, latex: bool = False) -> str:
     if isinstance(v, str):
         s = v if len(v) <= REPORT.detail_chars else v[: REPORT.detail_chars - 3] + "..."
         return escape_text(s)
+    if isinstance(v, (list, tuple)) and not v:
+        return "none"
     if _is_number_list(v):
         shown = ", ".join("---" if x is None else number(x) for x in v[:MAX_LIST])
         more = len(v) - MAX_LIST
@@ -120,7 +126,7 @@ def _rows(details: dict, depth: int) -> Iterable[tuple[str, object]]:
         name, unit, is_latex = quantity(str(k))
         recs = None if is_latex else _records(v)
         if recs is not None and depth < MAX_DEPTH:
-            yield "table", (("\u2003" * depth) + name, recs)
+            yield "table", (name, *recs)
         elif isinstance(v, dict) and v and depth < MAX_DEPTH:
             yield "row", (depth, name, "", _unit(unit))
             yield from _rows(v, depth + 1)
@@ -144,11 +150,12 @@ def _scalar_table(rows: list[tuple[int, str, str, str]]) -> str:
                       r"\bottomrule \endlastfoot", *body, r"\end{longtable}", r"\endgroup"])
 
 
-def _record_table(title: str, recs: list[tuple[str, dict]]) -> str:
+def _record_table(title: str, key: str, recs: list[tuple[str, dict]]) -> str:
     keys: list[str] = []
     for _, r in recs:
         keys += [k for k in r if k not in keys]
-    parts = [r"\par\noindent\textbf{" + prose(title.strip("\u2003")) + r"}\par"]
+    parts = [r"\par\noindent\textbf{" + prose(title) + r"}\par"]
+    first_head = r"\textbf{" + prose(quantity(key)[0]) + "}" if key else ""
     chunks = [keys[i:i + MAX_COLUMNS] for i in range(0, len(keys), MAX_COLUMNS)] or [[]]
     for cols in chunks:
         n = len(cols) + 1
@@ -168,7 +175,7 @@ def _record_table(title: str, recs: list[tuple[str, dict]]) -> str:
                 cells.append(value_tex(_plain(r[k]), is_latex) if k in r else "")
             body.append(" & ".join([escape_text(rname), *cells]) + r" \\")
         parts += [r"\begingroup\footnotesize", r"\begin{longtable}{" + spec + "}",
-                  r"\toprule " + " & ".join(["", *head]) + r" \\ \midrule \endhead",
+                  r"\toprule " + " & ".join([first_head, *head]) + r" \\ \midrule \endhead",
                   r"\bottomrule \endlastfoot", *body, r"\end{longtable}", r"\endgroup"]
     return "\n".join(parts)
 

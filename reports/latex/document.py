@@ -293,15 +293,15 @@ def _claim_section(i: int, r: ClaimResult, out_dir: Path) -> str:
         "",
         r"\textbf{Reason:} " + escape_text(o.reason or "(none given)"),
         "",
-        _details_table(o.details),
     ]
+    if o.figures:  # the evidence first, beside the verdict it supports; then the numbers
+        parts += [_figures(o.figures, out_dir, f"claim{i}"), ""]
+    parts += [_details_table(o.details)]
     tb = o.details.get("traceback")
     if tb:
         lines = str(tb).rstrip().splitlines()[-REPORT.traceback_lines:]
         parts += [r"\textbf{Traceback (last lines):}", "",
                   r"{\footnotesize\raggedright " + r"\\ ".join(breakable_tt(ln) for ln in lines) + r"\par}"]
-    if o.figures:
-        parts += ["", _figures(o.figures, out_dir, f"claim{i}")]
     return "\n".join(parts) + "\n"
 
 
