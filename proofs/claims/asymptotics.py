@@ -42,9 +42,9 @@ def c0_certificate() -> Outcome:
     if status == "verified" and not all(signs.values()):
         status, reason = "refuted", "sign decision failed: " + ", ".join(k for k, v in signs.items() if not v)
     elif status == "verified":
-        reason = ("the rate of the certificate mu (derived from the model) equals eta_v pi_t a_t times the "
-                  "p-weighted margins sum_j p_j (w_y - w_j).u (exact and at random points); SymPy decides it "
-                  "positive under H-ach and under H-esc; the lower bound eta_v pi_t a_t t* (1 - p_y) is exact")
+        reason = ("the certificate's rate (derived from the model) is the learning rate times the attention "
+                  "times the softmax-weighted class margins along u, exactly and at random points; SymPy "
+                  "decides it positive under H-ach and under H-esc; the lower bound with the margin t* is exact")
     # the formula as LaTeX (the report shows it as math; `_latex` keys are formulas)
     return Outcome(status, reason, list(C.steps), {**checks_details(checks), **signs,
                                                    "mu_dot_latex": sp.latex(C.mu_dot)})

@@ -69,7 +69,7 @@ def _is_number_list(v: object) -> bool:
 
 def _records(v: object) -> tuple[str, list[tuple[str, dict]]] | None:
     """(what names a record, [(name, record), ...]) when ``v`` is a table of records, else None."""
-    if isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+    if isinstance(v, list) and len(v) >= 2 and all(isinstance(x, dict) for x in v):
         # records named by their first field when it is a short text (a word, an id)
         first = next(iter(v[0]), None)
         if first is not None and all(isinstance(x.get(first), str) and len(x[first]) <= 30 for x in v):
@@ -127,6 +127,9 @@ def _rows(details: dict, depth: int) -> Iterable[tuple[str, object]]:
         recs = None if is_latex else _records(v)
         if recs is not None and depth < MAX_DEPTH:
             yield "table", (name, *recs)
+        elif isinstance(v, list) and len(v) == 1 and isinstance(v[0], dict) and depth < MAX_DEPTH:
+            yield "row", (depth, name, "", _unit(unit))  # one record: its fields as sub-rows
+            yield from _rows(v[0], depth + 1)
         elif isinstance(v, dict) and v and depth < MAX_DEPTH:
             yield "row", (depth, name, "", _unit(unit))
             yield from _rows(v, depth + 1)

@@ -34,6 +34,7 @@ def draw(spec: FigureSpec, path: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # deferred: matplotlib is slow to import; only figures need it
+    from matplotlib.ticker import NullFormatter  # deferred: matplotlib is slow to import; only figures need it
 
     n = len(spec.panels)
     height = PANEL_HEIGHT_IN
@@ -55,6 +56,9 @@ def draw(spec: FigureSpec, path: Path) -> Path:
                     ax.plot(x, y, label=s.label or None, **kw)
             ax.set_xscale(panel.xscale)
             ax.set_yscale(panel.yscale)
+            for axis, scale in ((ax.xaxis, panel.xscale), (ax.yaxis, panel.yscale)):
+                if scale == "log":  # minor labels (3x10^-2, 4x10^-2, ...) collide on short ranges
+                    axis.set_minor_formatter(NullFormatter())
             ax.set_title(panel.title)
             ax.set_xlabel(panel.xlabel)
             ax.set_ylabel(panel.ylabel)
