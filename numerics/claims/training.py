@@ -53,8 +53,10 @@ def sen_verdict(residual: float, limit: float = NUMERIC.sen_paper_max) -> tuple[
     if not np.isfinite(residual):
         return "refuted", f"max SEN residual is {residual}: the run did not stay finite"
     if residual <= limit:
-        return "verified", f"max over the run and the topic words of ||q||v_t| - curve| = {residual:.3g} <= {limit:g}"
-    return "refuted", f"max over the run and the topic words of ||q||v_t| - curve| = {residual:.3g} > {limit:g}"
+        return "verified", (f"the largest distance of |q||v_t| from the closed-form SEN curve, over the run "
+                            f"and the topic words, is {residual:.3g}, within the tolerance {limit:g}")
+    return "refuted", (f"the largest distance of |q||v_t| from the closed-form SEN curve, over the run and "
+                       f"the topic words, is {residual:.3g}, beyond the tolerance {limit:g}")
 
 
 def negative_verdict(residual: float, limit: float = NUMERIC.sen_paper_max) -> tuple[str, str]:
@@ -62,8 +64,10 @@ def negative_verdict(residual: float, limit: float = NUMERIC.sen_paper_max) -> t
     statement, ``NUMERIC.sen_paper_max`` — not a multiple of N3's measurement, so the control
     decides on its own run alone)."""
     if np.isfinite(residual) and residual <= limit:
-        return "verified", f"query trained: max SEN residual {residual:.3g} <= {limit:g} (N3's stated bound)"
-    return "refuted", f"query trained: max SEN residual {residual:.3g} > {limit:g} (N3's stated bound)"
+        return "verified", (f"query trained: the largest SEN residual {residual:.3g} is within N3's stated "
+                            f"bound {limit:g}")
+    return "refuted", (f"query trained: the largest SEN residual {residual:.3g} is beyond N3's stated bound "
+                       f"{limit:g} (by a factor {residual / limit:.3g})")
 
 
 def _run_details(r) -> dict:

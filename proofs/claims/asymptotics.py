@@ -34,7 +34,7 @@ REPORT_ORDER = 40  # where these claims stand in the report (attndyn.proofs.clai
 )
 def c0_certificate() -> Outcome:
     C = certificate()
-    checks = [Check("explicit linear classifier: −u·g = ∑ⱼ pⱼ (w_y − wⱼ)·u", C.explicit_exact,
+    checks = [Check(r"explicit linear classifier: $-u\cdot g = \sum_j p_j (w_y - w_j)\cdot u$", C.explicit_exact,
                     C.explicit_numeric)]
     status, reason = combine(checks)
     signs = {"H-ach positive": C.positive_ach is True, "H-esc positive": C.positive_esc is True,

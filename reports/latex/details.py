@@ -25,7 +25,7 @@ from attndyn.reports.latex.prose import prose
 from attndyn.reports.latex.quantities import quantity
 
 SKIP = ("reason", "traceback")
-MAX_COLUMNS = 7  # record-table columns besides the first (the record's name)
+MAX_COLUMNS = 6  # record-table columns besides the first (the record's name): ~2.1 cm each at page width
 MAX_LIST = 12  # numbers of a list shown before "… (n values)"
 MAX_DEPTH = 3  # nesting shown as indented rows; deeper values are written compactly
 
@@ -72,8 +72,9 @@ def _records(v: object) -> tuple[str, list[tuple[str, dict]]] | None:
     if isinstance(v, list) and len(v) >= 2 and all(isinstance(x, dict) for x in v):
         # records named by their first field when it is a short text (a word, an id)
         first = next(iter(v[0]), None)
-        if first is not None and all(isinstance(x.get(first), str) and len(x[first]) <= 30 for x in v):
-            return first, [(x[first], {k: y for k, y in x.items() if k != first}) for x in v]
+        if first is not None and all(isinstance(x.get(first), (str, int)) and not isinstance(x.get(first), bool)
+                                     and len(str(x[first])) <= 30 for x in v):
+            return first, [(str(x[first]), {k: y for k, y in x.items() if k != first}) for x in v]
         return "", [(str(i + 1), x) for i, x in enumerate(v)]
     if isinstance(v, dict) and len(v) >= 2 and all(isinstance(x, dict) and x for x in v.values()):
         keys = [set(x) for x in v.values()]
@@ -93,7 +94,10 @@ def value_tex(v: object, latex: bool = False) -> str:
         return number(v)
     if isinstance(v, str):
         s = v if len(v) <= REPORT.detail_chars else v[: REPORT.detail_chars - 3] + "..."
-        return escape_text(s)
+        if s.count("$") >= 2 and s.count("$") % 2 == 0 and s is v:  # prose with $math$ (a check's name)
+            return prose(s)
+        # a narrow table cell may need to break inside a formula-like text: after ( and before =
+        return escape_text(s).replace("(", r"(\attnbr{}").replace(" =", r"\attnbr{} =")
     if isinstance(v, (list, tuple)) and not v:
         return "none"
     if _is_number_list(v):
