@@ -75,7 +75,8 @@ def test_verify_json_structure_and_exit_0(fake_registry, tmp_path, capsys):
     assert set(data) == {"version", "claims"}
     assert [c["id"] for c in data["claims"]] == ["fake-ok", "fake-neg", "fake-num"]
     for c in data["claims"]:
-        assert set(c) == {"id", "title", "kind", "expected", "status", "seconds", "details"}
+        assert set(c) == {"id", "title", "kind", "expected", "status", "seconds", "details",
+                          "slow", "statement", "assumptions", "steps", "figures"}  # report --from needs them
         assert c["kind"] in ("symbolic", "numeric") and c["status"] in ("verified", "refuted", "error")
         assert isinstance(c["seconds"], float) and c["details"]["reason"].startswith("fake")
     assert data["claims"][1]["expected"] == data["claims"][1]["status"] == "refuted"
