@@ -5,6 +5,7 @@ here every experiment runs with a few epochs on a few hundred sentences.
 """
 import argparse
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -99,7 +100,8 @@ def test_reproduction_section_and_report(synthetic_dir, tmp_path):
     out, summary, _ = synthetic_dir
     sec = reproduction.reproduction_section(out)
     assert "synthetic" in sec.title
-    assert [f.name for f in sec.figures] == [f for f in summary["figures"] if f.endswith(".pdf")]
+    assert [Path(f.path).name for f in sec.figures] == [f for f in summary["figures"] if f.endswith(".pdf")]
+    assert all(f.caption != Path(f.path).stem for f in sec.figures)  # captions say what is shown
     assert sec.body_latex.count(r"\\") - sec.body_latex.count(r"\\[") == 1 + len(summary["runs"])
     assert reproduction.reproduction_section(tmp_path) is None
     (tmp_path / "summary.json").write_text('{"experiment": "other"}')

@@ -14,7 +14,7 @@ last) and rounded to 7 significant digits, so the JSON stays small.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from attndyn.proofs.claims.figures import FigureSpec
 from attndyn.proofs.errors import UsageError
 from attndyn.reports.latex.document import shell_path, Section
 from attndyn.reports.latex.escape import breakable_tt, escape_id, escape_text
@@ -159,7 +160,13 @@ def counterexample_section(cases_dir, fig_dir=None):
             r"\textbf{Replay:} {\ttfamily " + escape_id(f"attndyn search --replay {shell_path(f)}") + "}",
             _config_table(case["point"]), "",
         ]
-        figures.append(plot_case(case, fig_dir / f"cx-{n}-{case['claim']}-{'+'.join(broken) or 'none'}")[0])
+        shown = (r"the drift $H(\tau) - H(0)$ of the SEN quantity and the topic scores $s_t$"
+                 if case["claim"] == "sen-identity" else
+                 r"the topic scores $s_t$, attention $a_t$ and loss (the loss floor dashed)")
+        figures.append(FigureSpec(
+            f"Case {n} ({case['claim']}, " + (", ".join(broken) or "no hypothesis") + " broken): " + shown
+            + r" over $\tau$ (log scale, the last six decades), one line per topic word.",
+            path=str(plot_case(case, fig_dir / f"cx-{n}-{case['claim']}-{'+'.join(broken) or 'none'}")[0])))
     return Section(title, "\n".join(body), figures)
 
 

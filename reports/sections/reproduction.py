@@ -10,6 +10,7 @@ import sys
 from typing import Sequence
 
 from attndyn.numerics.experiments.reproduce import EXPERIMENTS, fmt_number, SUMMARY
+from attndyn.proofs.claims.figures import FigureSpec
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.settings import REPRODUCE
 from attndyn.reports.latex.document import Section
@@ -66,7 +67,25 @@ def reproduction_section(out_dir):
         r"\end{center}",
     ]
     figures = [Path(out_dir) / f for f in data.get("figures", []) if str(f).endswith(".pdf")]
-    return Section(f"Reproduction: {exp}", "\n".join(body), [f for f in figures if f.is_file()])
+    return Section(f"Reproduction: {exp}", "\n".join(body),
+                   [FigureSpec(CAPTIONS.get(f.stem, f"The reproduced figure {f.stem.replace('_', ' ')}."), path=str(f))
+                    for f in figures if f.is_file()])
+
+
+# what each figure of `attndyn reproduce` shows (by file stem), for the report's captions
+CAPTIONS = {
+    "synthetic_sen": (r"The SEN curves of the synthetic runs: each topic word's $|q||v_t|$ against its score "
+                      r"$s_t$ (points, log-spaced epochs) on the closed-form curve "
+                      r"$\sqrt{|q|^2|v_{t,0}|^2 + 2((s_t - s_{t,0}) + (e^{s_t} - e^{s_{t,0}})/m_t)}$, per classifier."),
+    "synthetic_loss": "The training loss of the synthetic runs over the epochs, per classifier.",
+    "synthetic_distributions": ("Final scores and embedding norms of the topic words against the non-topic "
+                                "words, per classifier."),
+    "ablation_curves": ("Ablation: loss, topic-word score and topic-word norm over the epochs with keys and "
+                        "embeddings trained, keys frozen (KF) and embeddings frozen (EF), for FC and TC."),
+    "sst_sen": (r"SST: $|q||v_t|$ against $s_t$ for the words of largest final score, on the closed-form "
+                r"curve with $m_t$ the mean length $-1$ of their training sentences."),
+    "sst_purity": "SST: each word's final score against its topic purity (how one-sided its label counts are).",
+}
 
 
 def add_report_arguments(p: argparse.ArgumentParser) -> None:
