@@ -153,3 +153,22 @@ def test_build_files_stay_out_of_the_output_folder(tmp_path):
     names = {p.name for p in out.iterdir()}
     assert names == {"derivations.tex", "derivations.pdf", "figures"}, names
     assert files.log is not None and files.log.is_file() and out not in files.log.parents
+
+
+def test_c0_and_c1_render_math_from_the_objects_not_ascii():
+    """C0-certificate's rate is a formula (a `_latex` detail); C1's derivation is the certificate
+    and growth laws from SymPy plus per-word tables, with the attention/loss/norm figure."""
+    from attndyn.numerics.claims.convergence import c1_convergence_paper
+    from attndyn.proofs.claims.asymptotics import c0_certificate
+    c0 = c0_certificate()
+    assert "mu_dot" not in c0.details and r"\frac" in c0.details["mu_dot_latex"]
+    assert "exp(" not in json.dumps(c0.details)
+    c1 = c1_convergence_paper()
+    assert c1.status == "verified"
+    maths = " ".join(st.latex for st in c1.steps)
+    assert r"\dot\mu" in maths and r"\frac{1}{\gamma}" in maths and r"\begin{array}" in maths
+    assert not any("->" in st.text or "mu = u*" in st.text for st in c1.steps)
+    (fig,) = c1.figures
+    assert [p.title for p in fig.panels] == ["(a) attention", "(b) loss", "(c) embedding norm"]
+    assert any(s.style == "dashed" for s in fig.panels[1].series)  # the derived law beside the flow
+    assert "growth laws" in fig.caption

@@ -59,7 +59,7 @@ def run_label(result, verdict: dict) -> dict:
         return {"label": f"fits; low attention on class {', '.join(str(y) for y in low)} (TL)",
                 "explanation": (f"the loss reached {_fmt(loss)} (train accuracy {_fmt(acc.get('train'))}) "
                                 f"while the topic words of class {classes} stay below "
-                                f"{REPRODUCE.converged_attention}: the convergence theorem (attention -> 1) "
+                                f"{REPRODUCE.converged_attention}: the convergence theorem (attention → 1) "
                                 "assumes a fixed linear classifier; the two-layer ReLU classifier (TL) is "
                                 "outside it and separates this class without attending to its topic words")}
     return {"label": "not converged", "explanation": verdict.get("reason", "")}
