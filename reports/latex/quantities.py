@@ -108,6 +108,9 @@ QUANTITIES: dict[str, tuple[str, str]] = {
     "loss0": ("initial loss", ""),
     "lossT": ("final loss", ""),
     "displacement": ("displacement $|\\theta(T) - \\theta_0|$", ""),
+    "quantity": ("quantity followed along the flow", ""),
+    "moved": ("the trajectory moved", ""),
+    "loss_monotone": ("loss monotone", ""),
     # C0-asymptotics: the checks, by the name proofs/asymptotics.py gives them
     "slope = 1/gamma": ("growth rate $d|v_t|/d\\log\\tau = 1/\\gamma$", ""),
     "tau loss -> 1/(eta_v pi gamma^2)": ("$\\tau\\,\\ell_t \\to 1/(\\eta_v\\pi_t\\gamma^2)$", ""),
