@@ -172,3 +172,11 @@ def test_c0_and_c1_render_math_from_the_objects_not_ascii():
     assert [p.title for p in fig.panels] == ["(a) attention", "(b) loss", "(c) embedding norm"]
     assert any(s.style == "dashed" for s in fig.panels[1].series)  # the derived law beside the flow
     assert "growth laws" in fig.caption
+
+
+def test_sympy_printed_details_are_typeset_as_math_and_prose_is_not():
+    tex = details.value_tex("-exp(s_t) - 2*s_t + v_t_1**2")
+    assert r"\attninline" in tex and "e^{s_{t}}" in tex and "v_{t 1}^{2}" in tex
+    for text in ("paper-fc", "DOP853", "score term = -4*(log(2)**2 + 1)/3 at the point", "().__class__",
+                 "x.real*2"):
+        assert r"\attninline" not in details.value_tex(text), text

@@ -16,6 +16,7 @@ the shape of the value, so any claim's details typeset:
 from __future__ import annotations
 
 import math
+import re
 from typing import Iterable
 
 from attndyn.proofs.settings import REPORT
@@ -83,6 +84,28 @@ def _records(v: object) -> tuple[str, list[tuple[str, dict]]] | None:
     return None
 
 
+_FORMULA = re.compile(r"[A-Za-z0-9_ .*+\-/()]+")
+
+
+def formula_tex(s: str) -> str | None:
+    """A SymPy-printed expression (``-exp(s_t) - 2*s_t + v_t_1**2``, as some claims record laws)
+    as LaTeX math, or None when ``s`` is not one (prose, a name, a number)."""
+    if not _FORMULA.fullmatch(s) or not ("*" in s or "exp(" in s or "log(" in s):
+        return None
+    if "__" in s or re.search(r"\.[A-Za-z_]", s):  # no dunder names, no attribute access: parse_expr evaluates
+        return None
+    if re.search(r"\b[A-Za-z]{3,}\b(?!\()", s):  # a word of 3+ letters that is not a function: prose
+        return None
+    import sympy  # deferred: SymPy is slow to import; only a formula-like detail needs it
+    from sympy.parsing.sympy_parser import parse_expr  # deferred: SymPy is slow to import
+
+    try:
+        expr = parse_expr(s, evaluate=False)
+    except Exception:  # anything SymPy cannot read stays text
+        return None
+    return inline_math(sympy.latex(expr))
+
+
 def value_tex(v: object, latex: bool = False) -> str:
     """One value as LaTeX text (compact: nested structures as ``name: value`` pairs)."""
     v = _plain(v)
@@ -96,6 +119,9 @@ def value_tex(v: object, latex: bool = False) -> str:
         s = v if len(v) <= REPORT.detail_chars else v[: REPORT.detail_chars - 3] + "..."
         if s.count("$") >= 2 and s.count("$") % 2 == 0 and s is v:  # prose with $math$ (a check's name)
             return prose(s)
+        f = formula_tex(s) if s is v else None
+        if f is not None:
+            return f
         # a narrow table cell may need to break inside a formula-like text: after ( and before =
         return escape_text(s).replace("(", r"(\attnbr{}").replace(" =", r"\attnbr{} =")
     if isinstance(v, (list, tuple)) and not v:
