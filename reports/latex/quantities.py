@@ -101,7 +101,7 @@ QUANTITIES: dict[str, tuple[str, str]] = {
     "D": ("number of trained coordinates $D$", "count"),
     "rank_lower_bound": ("exact rank of the Lie algebra (lower bound)", "count"),
     "failure_bound": ("probability bound that the rank is not generic", ""),
-    "laws_found": ("laws found", "count"),
+    "laws_found": ("laws found", ""),
     "drift": ("drift along the flow", "abs."),
     "drift_over_threshold": ("drift / threshold", "ratio"),
     "law_drift_over_threshold": ("law drift / threshold", "ratio"),
