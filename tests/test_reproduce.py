@@ -87,11 +87,13 @@ def test_tl_low_attention_is_explained_not_a_bare_no():
     L, A = REPRODUCE.converged_loss, REPRODUCE.converged_attention
     r = _result(L / 2, [0.9, 0.9, A / 5, A / 4], words=4)
     r.topic_labels = np.array([0, 0, 1, 1])
+    r.topic_m = np.array([20.0, 20.0, 20.0, 20.0])  # measured against uniform attention 1/(m+1)
     r.accuracy = {"train": 1.0, "test": 0.99}
     r.config.model = SimpleNamespace(classifier="tl")
     v = rp.converged(r)
     assert v["verdict"] is False and v["label"].startswith("fits; low attention on class 1 (TL)")
     assert "fixed linear classifier" in v["explanation"] and f"{A / 5 * 0.5 + A / 4 * 0.5:.3g}" in v["explanation"]
+    assert "uniform attention 1/(m+1) = 0.0476" in v["explanation"]
     r.config.model = SimpleNamespace(classifier="fc")  # FC: inside the theorem, so simply not converged
     assert rp.converged(r)["label"] == "not converged"
 

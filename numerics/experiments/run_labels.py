@@ -55,7 +55,12 @@ def run_label(result, verdict: dict) -> dict:
     low = low_attention_classes(result)
     classifier = getattr(getattr(result.config, "model", None), "classifier", "")
     if verdict.get("final_loss_ok") and low and classifier == "tl":
-        classes = ", ".join(f"{y} (mean topic attention {a:.3g})" for y, a in low.items())
+        m = np.asarray(getattr(result, "topic_m", []), dtype=np.float64)
+        labels = np.asarray(getattr(result, "topic_labels", []))
+        def uniform(y):  # the weight of every word of a sentence of m + 1 words under uniform attention
+            mm = m[labels == y] if m.size == labels.size and m.size else np.array([])
+            return f", uniform attention 1/(m+1) = {1 / (np.nanmean(mm) + 1):.3g}" if mm.size else ""
+        classes = ", ".join(f"{y} (mean topic attention {a:.3g}{uniform(y)})" for y, a in low.items())
         return {"label": f"fits; low attention on class {', '.join(str(y) for y in low)} (TL)",
                 "explanation": (f"the loss reached {_fmt(loss)} (train accuracy {_fmt(acc.get('train'))}) "
                                 f"while the topic words of class {classes} stay below "
