@@ -103,6 +103,24 @@ CASES = [
      ["--budget", "> 0"]),
     ("horizon-negative", ["check-convergence", "--preset", "paper-fc", "--horizon", "-1"], _nothing, ["horizon"]),
     ("config-example-and-show", ["config", "--example", "--show"], _nothing, ["exactly one of"]),
+    # train.optimizer (issue 12)
+    ("unknown-optimizer", ["simulate", "--preset", "paper-fc", *SMALL, "--set", "train.optimizer=rmsprop",
+                           "--out", "o"], _nothing, ["train.optimizer", "expected one of", "rmsprop"]),
+    ("batch-size-0", ["simulate", "--preset", "paper-fc", *SMALL, "--set", "train.optimizer=sgd",
+                      "--set", "train.batch_size=0", "--out", "o"], _nothing, ["train.batch_size", ">= 1"]),
+    ("batch-size-above-corpus", ["simulate", "--preset", "paper-fc", *SMALL, "--set", "train.optimizer=adam",
+                                 "--set", "train.batch_size=1000", "--out", "o"], _nothing,
+     ["train.batch_size", "at most the 40 training sentences"]),
+    ("sgd-without-batch-size", ["simulate", "--preset", "paper-fc", *SMALL, "--set", "train.optimizer=sgd",
+                                "--out", "o"], _nothing, ["train.batch_size", "mini-batches"]),
+    ("beta-is-1", ["simulate", "--preset", "paper-fc", *SMALL, "--set", "train.optimizer=adam",
+                   "--set", "train.betas=[0.9, 1.0]", "--out", "o"], _nothing, ["train.betas", "[0, 1)"]),
+    ("beta-negative", ["simulate", "--preset", "paper-fc", *SMALL, "--set", "train.betas=-0.1,0.999",
+                       "--out", "o"], _nothing, ["train.betas", "[0, 1)"]),
+    ("momentum-negative", ["simulate", "--preset", "paper-fc", *SMALL, "--set", "train.optimizer=momentum",
+                           "--set", "train.momentum=-0.5", "--out", "o"], _nothing, ["train.momentum", ">= 0"]),
+    ("eps-negative", ["simulate", "--preset", "paper-fc", *SMALL, "--set", "train.optimizer=adam",
+                      "--set", "train.eps=-1e-8", "--out", "o"], _nothing, ["train.eps", ">= 0"]),
 ]
 
 
@@ -121,7 +139,7 @@ def test_bad_input_is_one_line_and_exit_2(argv, setup, needles, tmp_path, monkey
         assert n in lines[0], (n, lines[0])
 
 
-@pytest.mark.parametrize("reader, first_line", [("head -1", "id kind expected title"), ("true", "")])
+@pytest.mark.parametrize("reader, first_line", [("head -1", "id kind expected run title"), ("true", "")])
 def test_a_closed_pipe_ends_quietly(reader, first_line):
     """``attndyn claims | head -1``: the reader leaves early; no BrokenPipeError traceback, and
     exit status 141 (128 + SIGPIPE) when the write failed (0 when the pipe took everything)."""

@@ -50,6 +50,11 @@ MEANINGS = {
     "train.seed": "seed of the initialisation and the batch order (>= 0)",
     "train.record_every": "epochs between trajectory records (>= 1)",
     "train.threads": "numba threads (>= 1; unset: numba's default); results do not depend on it",
+    "train.optimizer": "update rule: gd (plain step), sgd (plain step on mini-batches, needs batch_size), "
+                       "momentum, nesterov (PyTorch SGD, dampening 0), adam (PyTorch Adam)",
+    "train.momentum": "momentum and nesterov only: the momentum mu (>= 0; nesterov > 0)",
+    "train.betas": "adam only: (beta1, beta2), each in [0, 1)",
+    "train.eps": "adam only: epsilon added outside the square root (>= 0)",
 }
 
 HEADER = """\

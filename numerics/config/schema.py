@@ -25,6 +25,8 @@ CLASSIFIERS = KINDS
 PARAMETER_GROUPS = ("embeddings", "keys", "query", "classifier")
 DTYPES = ("float64", "float32")
 CORPUS_KINDS = ("synthetic", "sst2", "sst5")
+# the update rules of numerics/training/optimizers.py (PyTorch's SGD and Adam semantics)
+OPTIMIZERS = ("gd", "sgd", "momentum", "nesterov", "adam")
 SECTIONS = ("corpus", "model", "train")
 
 
@@ -186,13 +188,22 @@ def _trainable(value) -> frozenset[str] | None:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Gradient descent on the mean cross-entropy.
+    r"""Gradient descent on the mean cross-entropy.
 
     ``batch_size`` None: full batch (the paper); otherwise shuffled mini-batches
     each epoch.  ``trainable``: the parameter groups updated (None: the paper's
     choice for the classifier, :func:`default_trainable`; resolved by
     :class:`RunConfig`).  ``record_every``: epochs between trajectory records.
     ``threads``: numba threads (None: numba's default); results do not depend on it.
+
+    ``optimizer`` (:data:`OPTIMIZERS`, numerics/training/optimizers.py): ``gd`` the plain step
+    :math:`\theta \leftarrow \theta - \eta\nabla L` (full batch, or mini-batches when
+    ``batch_size`` is set); ``sgd`` the same step on mini-batches (``batch_size`` required);
+    ``momentum``/``nesterov`` PyTorch's ``SGD(momentum=μ, nesterov=...)`` with dampening 0,
+    :math:`b \leftarrow \mu b + g`, step :math:`b` (or :math:`g + \mu b`); ``adam``
+    PyTorch's ``Adam(betas=(β₁, β₂), eps=ε)`` with bias correction and ε outside the square
+    root.  ``momentum`` is μ, ``betas`` (β₁, β₂), ``eps`` ε; each is recorded whatever the
+    optimizer and used only by the one that names it.
     """
 
     lr: float = 0.1
@@ -203,6 +214,10 @@ class TrainConfig:
     seed: int = 0
     record_every: int = 1
     threads: int | None = None
+    optimizer: str = "gd"
+    momentum: float = 0.9
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
 
     def __post_init__(self) -> None:
         put = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
@@ -216,6 +231,36 @@ class TrainConfig:
         put("record_every", _int("train.record_every", self.record_every, 1))
         if self.threads is not None:
             put("threads", _int("train.threads", self.threads, 1))
+        _choice("train.optimizer", self.optimizer, OPTIMIZERS)
+        put("momentum", _float("train.momentum", self.momentum, nonneg=True))
+        put("betas", _betas(self.betas))
+        put("eps", _float("train.eps", self.eps, nonneg=True))
+        if self.optimizer == "nesterov" and self.momentum == 0:
+            raise UsageError("train.momentum: optimizer 'nesterov' needs a momentum > 0, got 0")
+        if self.optimizer == "sgd" and self.batch_size is None:
+            raise UsageError("train.batch_size: optimizer 'sgd' steps on mini-batches; set a batch size "
+                             "(or use optimizer 'gd' for the full batch)")
+
+
+def _betas(value) -> tuple[float, float]:
+    """``train.betas``: two numbers in [0, 1) (Adam's β₁, β₂)."""
+    if isinstance(value, str):  # --set train.betas=0.9,0.999
+        value = [v.strip() for v in value.split(",")]
+        try:
+            value = [float(v) for v in value]
+        except ValueError:
+            raise UsageError(f"train.betas: expected two numbers in [0, 1), got {value!r}") from None
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise UsageError(f"train.betas: expected two numbers in [0, 1), got {value!r}")
+    items = list(value)
+    if len(items) != 2:
+        raise UsageError(f"train.betas: expected two numbers in [0, 1), got {value!r}")
+    out = []
+    for b in items:
+        if isinstance(b, bool) or not isinstance(b, Real) or not math.isfinite(b) or not 0 <= b < 1:
+            raise UsageError(f"train.betas: expected two numbers in [0, 1), got {value!r}")
+        out.append(float(b))
+    return (out[0], out[1])
 
 
 @dataclass(frozen=True)

@@ -133,6 +133,7 @@ def train_runs(experiment: str, overrides: Sequence[str] = (), *, progress: bool
     from attndyn.numerics.training.train import (load_corpus, train)  # deferred: the CLI parser reads this module; keeps `attndyn --help` fast
 
     planned = plan(experiment, overrides)
+    t_start = time.perf_counter()
     corpora: dict = {}
     runs = []
     for i, (label, preset, cfg) in enumerate(planned, 1):
@@ -140,8 +141,10 @@ def train_runs(experiment: str, overrides: Sequence[str] = (), *, progress: bool
             log(f"[{i}/{len(planned)}] {preset}: loading corpus {cfg.corpus.kind}")
             corpora[cfg.corpus] = load_corpus(cfg.corpus)
         corpus = corpora[cfg.corpus]
+        eta = (f", ETA of all runs {(time.perf_counter() - t_start) / (i - 1) * (len(planned) - i + 1):.0f}s"
+               if i > 1 else "")  # issue 10 §4: the whole experiment's ETA, from the runs so far
         log(f"[{i}/{len(planned)}] {preset}: training {cfg.train.epochs} epochs "
-            f"({cfg.model.classifier}, trainable {', '.join(sorted(cfg.train.trainable))})")
+            f"({cfg.model.classifier}, trainable {', '.join(sorted(cfg.train.trainable))}){eta}")
         result = train(cfg, corpus, progress=progress)
         seconds = result.seconds
         extra = {}

@@ -3,7 +3,8 @@ r"""Training driver: the loop around the one-epoch kernels, records, progress, s
 :func:`train` runs gradient descent on the mean cross-entropy
 :math:`L = \frac1n\sum_i \ell_i` of the training split (full batch, or shuffled
 mini-batches), every parameter group in ``train.trainable`` stepping with
-``train.lr`` from gradients at the same point.  Every ``record_every`` epochs
+``train.lr`` from gradients at the same point (or with ``train.optimizer``'s rule:
+numerics/training/optimizers.py).  Every ``record_every`` epochs
 (and at the end) it records the state *after* that many epochs: the training
 loss, each topic word's score :math:`s_t` and norm :math:`|v_t|`, :math:`|q|`, and the
 non-topic words' mean score, largest :math:`|s_w|`, mean norm and largest norm.
@@ -19,6 +20,10 @@ killed run keeps its finished epochs.
 Determinism: the same config (seed included) gives bitwise-identical results,
 and so does any thread count — the kernels reduce over fixed chunks in a fixed
 order (``attndyn.proofs.settings.KERNEL``), never per thread.
+
+Size: just over 500 lines because the loop, its records, snapshots, stop statuses and its result
+(with the summary it writes) belong together; the update rules live in
+numerics/training/optimizers.py.
 """
 from __future__ import annotations
 
@@ -38,10 +43,12 @@ from attndyn.numerics.data.corpus import Corpus, mean_length_minus_one
 from attndyn.numerics.data.sst import read_sst
 from attndyn.numerics.kernels.stats import record_stats
 from attndyn.numerics.training.memory import check_fits
+from attndyn.numerics.training.optimizers import make_stepper
 from attndyn.numerics.model.attention import AttentionModel, Batch
 from attndyn.numerics.outputs import atomic_replace, writable_dir, write_json
 from attndyn.numerics.parallel import threading_info
 from attndyn.numerics.progress import Progress
+from attndyn.numerics.provenance import provenance
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.sen import sen_curve
 from attndyn.proofs.settings import TRAINING
@@ -151,6 +158,13 @@ class TrainResult:
     @property
     def test_accuracy(self):
         return self.accuracy.get("test")
+
+    def __repr__(self) -> str:  # the dataclass's would print every array
+        res, acc = self.sen_residual_max(), self.test_accuracy
+        return (f"TrainResult({self.status}: {self.corpus_name}, {self.config.model.classifier}, {self.epochs} epochs "
+                f"in {self.seconds:.2f}s, final loss {self.final_loss:.4g}, test accuracy "
+                f"{'n/a' if acc is None else f'{acc:.4f}'}, SEN residual max "
+                f"{'n/a' if res is None else f'{res:.3g}'}{'; ' + self.message if self.message else ''})")
 
     def sen_residuals(self) -> tuple[np.ndarray, np.ndarray]:
         r"""Per record and topic word, :math:`|q||v_t| - \mathrm{curve}(s_t)` with the SEN curve
@@ -320,9 +334,11 @@ def _topic_attention(model: AttentionModel, train_c: Corpus, topic_words: np.nda
 
 
 def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
-          out_dir: str | os.PathLike | None = None) -> TrainResult:
+          out_dir: str | os.PathLike | None = None, stop_below: float | None = None) -> TrainResult:
     """Train the attention model of ``cfg`` on ``corpus`` (default: the corpus ``cfg.corpus``
-    names) and return a :class:`TrainResult` (status ``ok`` or ``diverged``)."""
+    names) and return a :class:`TrainResult` (status ``ok`` or ``diverged``).  ``stop_below``: stop
+    after the first epoch whose loss (the step's: at the epoch's start for a full batch, the mean
+    of the batch losses for mini-batches) is at most this value."""
     if not isinstance(cfg, RunConfig):
         raise UsageError(f"config: expected a RunConfig, got {type(cfg).__name__}")
     if corpus is None and cfg.corpus.kind == "synthetic":
@@ -359,6 +375,7 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
                lr_query=lr if "query" in groups else 0.0,
                lr_classifier=lr if "classifier" in groups else 0.0)
 
+    step, optimizer = make_stepper(model, t_cfg, lrs, train_c)  # train.optimizer (gd: model.step itself)
     topic_words = np.asarray(corpus.topic_words, dtype=np.int64)
     topic_labels = np.asarray(corpus.topic_labels, dtype=np.int64)
     E, every = t_cfg.epochs, t_cfg.record_every
@@ -386,9 +403,9 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
                     rec_loss, _, _ = model.evaluate(train_c.word_ids, train_c.offsets, train_c.labels)
                 snap = _Snap(traj, epoch, model)
             if full:
-                loss = model.step(batch, **lrs)
+                loss = step(batch)
             else:
-                loss = _minibatch_epoch(model, train_c, t_cfg, batch_rng, d_e, lrs)
+                loss = _minibatch_epoch(step, train_c, t_cfg, batch_rng, d_e)
             if record:
                 snap.commit(loss if full else rec_loss)
             if loss0 is None and math.isfinite(loss):
@@ -408,6 +425,8 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
                 break
             done = epoch + 1
             bar.update(done, f"loss {loss:.6g}")
+            if stop_below is not None and loss <= stop_below:  # reached a target loss (reproduce optimizers)
+                break
             if out is not None and time.perf_counter() - last_snapshot > TRAINING.snapshot_seconds:
                 _atomic_savez(out / "trajectory.npz", traj.arrays())
                 last_snapshot = time.perf_counter()
@@ -449,7 +468,9 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
                          traj.arrays(), corpus.name, topic_words, topic_labels,
                          topic_m, att_mean, att_min,
                          initial_scores, initial_qv, n_threads, corpus.vocab,
-                         extra={"threading": pool})
+                         extra={"threading": pool, "optimizer": optimizer.describe(),
+                                # and what makes summary.json readable alone:
+                                "provenance": provenance(cfg, model.n_classes, n_threads)})
     if out is not None:
         _atomic_savez(out / "trajectory.npz", result.trajectory)
     return result
@@ -478,7 +499,7 @@ class _Snap:
             self.traj.n -= 1
 
 
-def _minibatch_epoch(model: AttentionModel, train_c: Corpus, t_cfg, rng, d_e: int, lrs: dict) -> float:
+def _minibatch_epoch(step, train_c: Corpus, t_cfg, rng, d_e: int) -> float:
     """One pass over shuffled mini-batches; returns the size-weighted mean of the batch losses."""
     n = train_c.n_sentences
     B = t_cfg.batch_size
@@ -493,7 +514,7 @@ def _minibatch_epoch(model: AttentionModel, train_c: Corpus, t_cfg, rng, d_e: in
         gather = np.repeat(train_c.offsets[idx] - offsets[:-1], ln) + np.arange(offsets[-1])
         batch = Batch.build(train_c.word_ids[gather], offsets, train_c.labels[idx], train_c.vocab_size,
                             train_c.n_classes, d_e, t_cfg.dtype)
-        loss = model.step(batch, **lrs)
+        loss = step(batch)
         if not math.isfinite(loss):
             return loss
         total += loss * len(idx)

@@ -288,6 +288,13 @@ def _claim_section(i: int, r: ClaimResult, out_dir: Path) -> str:
         r"\subsection*{Statement}",
         statement_tex(c.statement) if c.statement.strip() else r"\emph{No statement recorded.}",
         "",
+    ]
+    if r.setting is not None:  # issue 10: measured on a user's setting, not under the paper's assumptions
+        on = o.details.get("statement_on_setting")
+        parts += [r"\textbf{Measured on the setting} \texttt{" + escape_id(r.setting) + r"}"
+                  + (r": " + statement_tex(on) if on else r" (its config is in \texttt{verify.json});")
+                  + r" the paper's statement and assumptions are shown for reference.", ""]
+    parts += [
         r"\subsection*{Assumptions}",
     ]
     if c.assumptions:
@@ -316,7 +323,7 @@ def _claim_section(i: int, r: ClaimResult, out_dir: Path) -> str:
     ]
     if o.figures:  # the evidence first, beside the verdict it supports; then the numbers
         parts += [_figures(o.figures, out_dir, f"claim{i}"), ""]
-    parts += [_details_table(o.details)]
+    parts += [_details_table({k: v for k, v in o.details.items() if k != "statement_on_setting"})]
     tb = o.details.get("traceback")
     if tb:
         lines = str(tb).rstrip().splitlines()[-REPORT.traceback_lines:]
