@@ -202,7 +202,7 @@ def test_real_symbolic_report_has_every_title(tmp_path):
     assert pdf.stat().st_size > 0
     text = _squash(subprocess.run(["pdftotext", "-enc", "UTF-8", str(pdf), "-"], capture_output=True,
                                   text=True, check=True, timeout=60).stdout)
-    symbolic = [c for c in claims_assembly.claims().values() if c.kind == "symbolic"]
+    symbolic = [c for c in claims_assembly.claims().values() if c.kind == "symbolic" and not c.slow]  # a default run
     assert symbolic, "proofs/claims/ registers no symbolic claim"
     missing = [c.title for c in symbolic if _squash(c.title) not in text]
     assert missing == []
