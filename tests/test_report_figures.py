@@ -89,7 +89,8 @@ def test_details_are_named_quantities_with_units():
     assert r"\attninline{" in tex and r"\frac{a}{b}" in tex  # a _latex key is a formula
     assert "$0.2$, $0.1$" in tex and "skipped" not in tex
     # a dict of records and a list of named records become tables with one row per record
-    assert tex.count(r"\begin{longtable}") >= 3 and "w0 & converged" in tex and "fc & $10^{-10}$ & $40$" in tex
+    cells = tex.replace(r"\hspace{0pt}", "")
+    assert tex.count(r"\begin{longtable}") >= 3 and "w0 & converged" in cells and "fc & $10^{-10}$ & $40$" in cells
     assert quantity("x_latex") == ("x", "", True)
 
 

@@ -205,7 +205,8 @@ def _record_table(title: str, key: str, recs: list[tuple[str, dict]]) -> str:
             cells = []
             for k in cols:
                 _, _, is_latex = quantity(str(k))
-                cells.append(value_tex(_plain(r[k]), is_latex) if k in r else "")
+                # \hspace{0pt}: TeX never hyphenates a paragraph's first word; a narrow cell may need to
+                cells.append(r"\hspace{0pt}" + value_tex(_plain(r[k]), is_latex) if k in r else "")
             body.append(" & ".join([escape_text(rname), *cells]) + r" \\")
         parts += [r"\begingroup\footnotesize", r"\begin{longtable}{" + spec + "}",
                   r"\toprule " + " & ".join([first_head, *head]) + r" \\ \midrule \endhead",
