@@ -117,7 +117,7 @@ def certificate() -> CertificateDerivation:
     D.eq(r"For a fixed direction $u$ and $\mu = u\cdot v_t$", r"\dot\mu", mu_dot)
     derived, stated, z = _explicit_classifier_identity()
     exact = is_exactly_zero(derived - stated, z)
-    num = check_vanishes(r"-u.g = sum_j p_j (w_y - w_j).u (explicit, d=2, K=3)", [derived, -stated], 61)
+    num = check_vanishes(r"$-u\cdot g = \sum_j p_j (w_y - w_j)\cdot u$ (explicit, $d = 2$, $K = 3$)", [derived, -stated], 61)
     D.eq(r"The fixed linear classifier, $g = \nabla_c\,\mathrm{CE}(W^\top c, y)$ differentiated in "
          r"components ($d=2$, $K=3$, label the first class): " + ("cancels exactly" if exact else "MISMATCH"),
          r"-u\cdot g", r"\sum_j p_j\,(w_y - w_j)\cdot u")

@@ -122,7 +122,7 @@ def test_fake_report_compiles_fits_and_has_every_title(tmp_path, fig, monkeypatc
     assert squash("attndyn: derivation report") in text
     assert squash(extra.title) in text
     # nothing runs into the margin: the log of the final pass has no wide overfull box
-    log = (out / "derivations.log").read_text(errors="replace")
+    log = files.log.read_text(errors="replace")
     wide = [w for w in overfull_hboxes(log) if w > REPORT.overfull_max_pt]
     assert wide == [], f"Overfull \\hbox beyond {REPORT.overfull_max_pt}pt: {wide}"
     assert "line(s) run into the margin" not in files.summary()
@@ -200,7 +200,9 @@ def test_document_structure(tmp_path, fig, monkeypatch):
     for label in ("Statement", "Assumptions", "Derivation", "Verdict"):
         assert tex.count(r"\subsection*{" + label + "}") == len(results)
     assert r"\begin{itemize}" in tex and r"\begin{enumerate}" in tex and r"\includegraphics" in tex
-    assert "max\\attnus{}abs\\attnus{}error" in tex  # details keys, escaped
+    # details keys as named quantities (quantities.py), an unknown key in its own words, no dump
+    assert "max absolute error & $3.1\\times 10^{-15}$ & abs." in tex
+    assert "file & " in tex and "\\textbf{quantity}" in tex and "max\\attnus{}abs" not in tex
     assert tex.count(r"\item ") >= len(results[0].outcome.steps) + 3
     # bad step LaTeX is shown as text and does not leak into math
     assert r"\texttt{\textbackslash{}frac\{a\}\{b}" in tex

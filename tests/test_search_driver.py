@@ -380,8 +380,10 @@ def test_report_section_lists_every_case(tmp_path):
     sec = counterexample_section(tmp_path, fig_dir=tmp_path / "figures")  # a search dir holds cases/
     assert sec.title == "Counterexamples found by the search"
     assert len(sec.figures) == len(picked)
-    for f in sec.figures:
+    for fig in sec.figures:  # each with a caption saying what it shows (issue 10 §5)
+        f = Path(fig.path)
         assert f.is_file() and f.stat().st_size > 1000 and f.with_suffix(".png").is_file()
+        assert "over $\\tau$" in fig.caption and "broken" in fig.caption
     for text in ("M-query", "H-ach", "sen-identity", "convergence", "replay", "average-column"):
         assert text in sec.body_latex
     assert sec.body_latex.count(r"\subsection*") == len(picked)
@@ -396,7 +398,7 @@ def test_report_hook_lists_kept_cases_and_rejects_an_empty_cases_dir(tmp_path):
 
     sections = search_report.report_sections(argparse.Namespace(cases=None), tmp_path)
     assert [s.title for s in sections] == ["Counterexamples found by the search"]
-    assert sections[0].figures and all(Path(f).exists() for f in sections[0].figures)
+    assert sections[0].figures and all(Path(f.path).exists() for f in sections[0].figures)
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(UsageError, match="--cases"):

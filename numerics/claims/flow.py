@@ -22,6 +22,7 @@ import numpy as np
 from attndyn.numerics.flow.results import FlowResult
 from attndyn.numerics.flow.solvers import reduced_flow, reduced_gd
 from attndyn.numerics.flow.systems import paper_reduced_system, ReducedSystem
+from attndyn.proofs.claims.figures import FigureSpec, Panel, Series
 from attndyn.proofs.claims.registry import claim, Derivation, Outcome
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.sen import sen_H
@@ -239,6 +240,34 @@ def order_verdict(slopes: dict[str, float], slope_range=NUMERIC.gd_slope_range) 
     return "refuted", f"log-log slopes of the GD residual vs eta: {text}, not all in [{lo}, {hi}]"
 
 
+def order_figure(etas, residuals: dict[str, list[float]], slopes: dict[str, float],
+                 slope_range=NUMERIC.gd_slope_range) -> FigureSpec:
+    r"""The log-log fit of N2: each classifier's residual :math:`\max_k|H_k - H_0|` against
+    :math:`\eta` (markers), its least-squares line :math:`\log r = p\log\eta + c` (dashed,
+    ``fit_order``), and the accepted slopes' ends drawn through the first classifier's middle point."""
+    e = np.asarray(etas, dtype=np.float64)
+    series = []
+    for i, (kind, res) in enumerate(residuals.items()):
+        r = np.asarray(res, dtype=np.float64)
+        p, c = np.polyfit(np.log(e), np.log(r), 1)
+        series.append(Series.of(f"{kind.upper()}: slope {slopes[kind]:.3f}", e, r, "markers", color=i))
+        series.append(Series.of("", e, np.exp(c) * e ** p, "dashed", color=i))
+    first = np.asarray(next(iter(residuals.values())), dtype=np.float64)
+    gm_e, gm_r = float(np.exp(np.log(e).mean())), float(np.exp(np.log(first).mean()))
+    lo, hi = slope_range
+    series.append(Series.of(f"slopes {lo:g} and {hi:g} (accepted range)", e, gm_r * (e / gm_e) ** lo,
+                            "dotted", color=-1))
+    series.append(Series.of("", e, gm_r * (e / gm_e) ** hi, "dotted", color=-1))
+    return FigureSpec(
+        r"Discrete gradient descent over the fixed horizon $T = n\eta$: the residual "
+        r"$\max_{k\le n}|H_k - H_0|/\max(1,|H_0|)$ of the SEN quantity against the step size $\eta$, "
+        r"log-log, per classifier (markers), with each least-squares line (dashed; its slope is the "
+        r"fitted order) and, dotted, lines of the slopes that bound the accepted range "
+        + f"$[{lo:g}, {hi:g}]$" + r" around order 1.",
+        (Panel("residual against step size", r"step size $\eta$", r"$\max_k |H_k - H_0|$", tuple(series),
+               "log", "log"),))
+
+
 def setting_etas(setting) -> tuple[tuple[float, ...], float]:
     """N2 on a setting: the config's step lr and lr/2, lr/4, lr/8 over a horizon of whole steps of
     lr, about ``FLOW.gd_horizon`` but no longer than the run itself (lr x epochs)."""
@@ -267,7 +296,7 @@ def n2_on_setting(setting) -> Outcome:
     details = {"etas": list(etas), "horizon": horizon, "residuals": {setting.system.classifier: residuals}, "slopes": slopes,
                "slope_range": list(NUMERIC.gd_slope_range), "hypotheses": hyps,
                "route": f"numeric: least-squares log-log slope over {len(etas)} step sizes"}
-    return Outcome(status, reason, d.steps, details)
+    return Outcome(status, reason, d.steps, details, [order_figure(etas, details["residuals"], slopes)])
 
 
 @claim(
@@ -293,4 +322,4 @@ def n2_sen_gd_order(setting=None) -> Outcome:
     status, reason = order_verdict(slopes)
     details = {"etas": list(FLOW.gd_etas), "horizon": FLOW.gd_horizon, "residuals": residuals,
                "slopes": slopes, "slope_range": list(NUMERIC.gd_slope_range)}
-    return Outcome(status, reason, d.steps, details)
+    return Outcome(status, reason, d.steps, details, [order_figure(FLOW.gd_etas, residuals, slopes)])

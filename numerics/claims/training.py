@@ -20,7 +20,9 @@ import numpy as np
 from attndyn.numerics.config.presets import preset_config
 from attndyn.numerics.model.attention import AttentionModel, Batch
 from attndyn.numerics.training.train import train
+from attndyn.proofs.claims.figures import FigureSpec, Panel, Series
 from attndyn.proofs.claims.registry import claim, Derivation, Outcome
+from attndyn.proofs.sen import sen_curve
 from attndyn.proofs.settings import NUMERIC
 
 REPORT_ORDER = 60  # where these claims stand in the report (attndyn.proofs.claims.registry)
@@ -51,8 +53,10 @@ def sen_verdict(residual: float, limit: float = NUMERIC.sen_paper_max) -> tuple[
     if not np.isfinite(residual):
         return "refuted", f"max SEN residual is {residual}: the run did not stay finite"
     if residual <= limit:
-        return "verified", f"max over the run and the topic words of ||q||v_t| - curve| = {residual:.3g} <= {limit:g}"
-    return "refuted", f"max over the run and the topic words of ||q||v_t| - curve| = {residual:.3g} > {limit:g}"
+        return "verified", (f"the largest distance of |q||v_t| from the closed-form SEN curve, over the run "
+                            f"and the topic words, is {residual:.3g}, within the tolerance {limit:g}")
+    return "refuted", (f"the largest distance of |q||v_t| from the closed-form SEN curve, over the run and "
+                       f"the topic words, is {residual:.3g}, beyond the tolerance {limit:g}")
 
 
 def negative_verdict(residual: float, limit: float = NUMERIC.sen_paper_max) -> tuple[str, str]:
@@ -60,8 +64,10 @@ def negative_verdict(residual: float, limit: float = NUMERIC.sen_paper_max) -> t
     statement, ``NUMERIC.sen_paper_max`` — not a multiple of N3's measurement, so the control
     decides on its own run alone)."""
     if np.isfinite(residual) and residual <= limit:
-        return "verified", f"query trained: max SEN residual {residual:.3g} <= {limit:g} (N3's stated bound)"
-    return "refuted", f"query trained: max SEN residual {residual:.3g} > {limit:g} (N3's stated bound)"
+        return "verified", (f"query trained: the largest SEN residual {residual:.3g} is within N3's stated "
+                            f"bound {limit:g}")
+    return "refuted", (f"query trained: the largest SEN residual {residual:.3g} is beyond N3's stated bound "
+                       f"{limit:g} (by a factor {residual / limit:.3g})")
 
 
 def _run_details(r) -> dict:
@@ -73,6 +79,43 @@ def _run_details(r) -> dict:
             "sen_unreachable_records": s["sen_unreachable_records"],
             "per_topic_word": [{k: w[k] for k in ("word", "label", "score", "scaled_norm", "sen_residual_max")}
                                for w in s["topic_words"]]}
+
+
+def sen_figure(r, limit: float = NUMERIC.sen_paper_max, what: str = "The paper's FC run") -> FigureSpec:
+    r"""The run against the closed-form SEN curve: (a) :math:`|q||v_t|` against :math:`s_t` with
+    each word's curve :math:`\sqrt{|q_0|^2|v_{t,0}|^2 + 2((s_t - s_{t,0}) + (e^{s_t} - e^{s_{t,0}})/m_t)}`,
+    (b) the signed residual over the epochs inside the band :math:`\pm` ``limit``, (c) the scores."""
+    tr = r.trajectory
+    ep = np.asarray(tr["epoch"], dtype=np.float64)
+    s = np.asarray(tr["topic_scores"], dtype=np.float64)
+    qv = np.asarray(tr["q_norm"], dtype=np.float64)[:, None] * np.asarray(tr["topic_norms"], dtype=np.float64)
+    res, _ = r.sen_residuals()
+    T = s.shape[1]
+    a, b, c = [], [], []
+    for t in range(T):
+        lab = (lambda text: text if t == 0 else "")
+        a.append(Series.of(lab("run (every topic word)"), s[:, t], qv[:, t], "markers", max_points=120, color=t))
+        if np.isfinite(r.topic_m[t]):
+            grid = np.linspace(np.nanmin(s[:, t]), np.nanmax(s[:, t]), 200)
+            with np.errstate(invalid="ignore"):
+                curve = sen_curve(grid, float(r.topic_m[t]), s0=float(r.initial_scores[t]),
+                                  qv0_sq=float(r.initial_qv[t]) ** 2, lr_ratio=1.0)
+            a.append(Series.of(lab("closed-form SEN curve"), grid, curve, "line", color=-1))
+        b.append(Series.of(lab("residual per topic word"), ep, res[:, t], "line", color=t))
+        c.append(Series.of(lab("score per topic word") if T > 1 else "score", ep, s[:, t], "line", color=t))
+    b.insert(0, Series.of(f"tolerance $\\pm{limit:g}$", [ep[0], ep[-1]], [-limit, -limit], "band",
+                          y2=[limit, limit]))
+    worst = float(np.nanmax(np.abs(res))) if res.size else float("nan")
+    return FigureSpec(
+        f"{what}, {T} topic words, {int(ep[-1])} epochs. (a) The scaled norm $|q||v_t|$ against the "
+        f"score $s_t$ (dots, one colour per word) on the closed-form SEN curve $\\sqrt{{|q_0|^2|v_{{t,0}}|^2 + "
+        f"2((s_t - s_{{t,0}}) + (e^{{s_t}} - e^{{s_{{t,0}}}})/m_t)}}$ (lines). (b) The signed residual "
+        f"$|q||v_t| - \\mathrm{{curve}}(s_t)$ over the epochs: max of absolute values {worst:.3g}, "
+        + ("inside" if worst <= limit else "outside") + f" the grey tolerance band $\\pm{limit:g}$. "
+        f"(c) The scores $s_t$ over the epochs.",
+        (Panel("(a) on the SEN curve", r"score $s_t$", r"$|q|\,|v_t|$", tuple(a)),
+         Panel("(b) residual", "epoch", r"$|q||v_t| - \mathrm{curve}(s_t)$", tuple(b)),
+         Panel("(c) scores", "epoch", r"$s_t$", tuple(c))))
 
 
 @claim(
@@ -110,7 +153,7 @@ def n3_sen_paper(setting=None) -> Outcome:
         status, reason = "error", bad
     if r.status != "ok":
         status, reason = "error", f"the paper run did not finish: {r.message}"
-    return Outcome(status, reason, d.steps, details)
+    return Outcome(status, reason, d.steps, details, [sen_figure(r)])
 
 
 def residual_inconsistency(res, lo: float, hi: float) -> str | None:
@@ -159,7 +202,7 @@ def neg_trainable_query(setting=None) -> Outcome:
     details.update(residual_signed_min=lo, residual_signed_max=hi, tolerance=NUMERIC.sen_paper_max,
                    margin=n / NUMERIC.sen_paper_max)
     details["q_norm_initial"] = float(neg.trajectory["q_norm"][0])
-    return Outcome(status, reason, d.steps, details)
+    return Outcome(status, reason, d.steps, details, [sen_figure(neg, what="The paper's FC run with the query trained")])
 
 
 # --------------------------------------------------------------------------- on a user's setting
@@ -211,7 +254,8 @@ def n3_on_setting(setting) -> Outcome:
     bad = residual_inconsistency(res, lo, hi)
     if bad:
         status, reason = "error", bad
-    return Outcome(status, reason, d.steps, details)
+    return Outcome(status, reason, d.steps, details,
+                   [sen_figure(r, tol["tolerance"], what=f"The run of setting {setting.name}")])
 
 
 def neg_query_on_setting(setting) -> Outcome:
@@ -231,4 +275,5 @@ def neg_query_on_setting(setting) -> Outcome:
     bad = residual_inconsistency(n, lo, hi)
     if bad:
         status, reason = "error", bad
-    return Outcome(status, reason.replace("(N3's stated bound)", "(N3's tolerance on this setting)"), d.steps, details)
+    return Outcome(status, reason.replace("N3's stated bound", "N3's tolerance on this setting"), d.steps, details,
+                   [sen_figure(neg, tol["tolerance"], what=f"The run of setting {setting.name} with the query trained")])

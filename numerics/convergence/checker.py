@@ -491,7 +491,7 @@ def check_convergence(setting, *, horizon: float = CONVERGENCE.horizon, n_save: 
     flow = {"solver": solver, "status": res.status, "message": res.message, "horizon": float(t_eval[-1]),
             "tau_end": float(res.t[-1]) if len(res.t) else 0.0, "samples": int(len(res.t)),
             "n_steps": int(res.n_steps), "n_evals": int(res.n_evals),
-            "seconds": round(time.perf_counter() - t0, 3), "time_unit": "tau = lr x epochs (rates eta_v = eta_k = 1 "
+            "seconds": round(time.perf_counter() - t0, 3), "time_unit": "τ = lr × epochs (rates η_v = η_k = 1 "
             "relative to the shared learning rate)"}
     say(f"reduced flow: {res.message}")
     words = []

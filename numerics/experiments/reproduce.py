@@ -52,6 +52,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from attndyn.numerics.experiments.run_labels import run_label
 from attndyn.numerics.outputs import DEFAULT_REPORT_DIR
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.settings import REPRODUCE
@@ -139,10 +140,11 @@ def train_runs(experiment: str, overrides: Sequence[str] = (), *, progress: bool
             on_run(run)
         s = result.summary()
         verdict = converged(result)
+        lab = run_label(result, verdict)
         log(f"[{i}/{len(planned)}] {preset}: {result.status} in {seconds:.2f} s: final loss "
             f"{fmt_number(s['final_loss'])}, test accuracy {fmt_number(s['test_accuracy'])}, SEN residual max "
-            f"{fmt_number(s['sen_residual_max'])}, converged "
-            + ("yes" if verdict["verdict"] else f"no ({verdict['reason']})"))
+            f"{fmt_number(s['sen_residual_max'])}; {lab['label']}"
+            + ("" if verdict["verdict"] else f" ({lab['explanation']})"))
         if result.status != "ok":
             log(f"warning: {preset}: {result.message}")
     return runs
@@ -168,8 +170,12 @@ def converged(result) -> dict:
                   f"attention not judged: no designated topic words")
     if result.status != "ok":
         reason = f"{result.status}: {result.message}"
-    return {"verdict": bool(loss_ok and att_ok is not False), "final_loss_ok": bool(loss_ok),
-            "attention_ok": att_ok, "min_topic_attention": att_min, "reason": reason}
+    # real text: convergence to topic words is not judged (None), the fit is (final_loss_ok)
+    verdict = bool(loss_ok and att_ok is not False) if designated or result.status != "ok" else None
+    out = {"verdict": verdict, "final_loss_ok": bool(loss_ok),
+           "attention_ok": att_ok, "min_topic_attention": att_min, "reason": reason}
+    out.update(run_label(result, out))  # "label" and "explanation" (numerics/experiments/run_labels.py)
+    return out
 
 
 # --------------------------------------------------------------------------- summary

@@ -34,7 +34,7 @@ REPORT_ORDER = 40  # where these claims stand in the report (attndyn.proofs.clai
 )
 def c0_certificate() -> Outcome:
     C = certificate()
-    checks = [Check("-u.g = sum_j p_j (w_y - w_j).u (explicit linear classifier)", C.explicit_exact,
+    checks = [Check(r"explicit linear classifier: $-u\cdot g = \sum_j p_j (w_y - w_j)\cdot u$", C.explicit_exact,
                     C.explicit_numeric)]
     status, reason = combine(checks)
     signs = {"H-ach positive": C.positive_ach is True, "H-esc positive": C.positive_esc is True,
@@ -42,10 +42,12 @@ def c0_certificate() -> Outcome:
     if status == "verified" and not all(signs.values()):
         status, reason = "refuted", "sign decision failed: " + ", ".join(k for k, v in signs.items() if not v)
     elif status == "verified":
-        reason = ("mu_dot = eta_v pi a sum_j p_j (w_y - w_j).u derived (exact + numeric); SymPy decides it "
-                  "positive under H-ach and under H-esc; lower bound eta_v pi a t*(1-p_y) exact")
+        reason = ("the certificate's rate (derived from the model) is the learning rate times the attention "
+                  "times the softmax-weighted class margins along u, exactly and at random points; SymPy "
+                  "decides it positive under H-ach and under H-esc; the lower bound with the margin t* is exact")
+    # the formula as LaTeX (the report shows it as math; `_latex` keys are formulas)
     return Outcome(status, reason, list(C.steps), {**checks_details(checks), **signs,
-                                                   "mu_dot": sp.sstr(C.mu_dot)})
+                                                   "mu_dot_latex": sp.latex(C.mu_dot)})
 
 
 @claim(
@@ -80,7 +82,8 @@ def c0_asymptotics() -> Outcome:
     num = judge_arrays("s - 2 log|v| = intercept + correction on the SEN level set", lhs - rhs,
                        np.abs(lhs) + np.abs(rhs))
     details = {"checks": {name: ok for name, ok in A.checks}, "numeric_max_abs": num.max_abs,
-               "slope": sp.sstr(A.slope), "loss_tau": sp.sstr(A.loss_tau), "s_intercept": sp.sstr(A.s_intercept)}
+               "slope_latex": sp.latex(A.slope), "loss_tau_latex": sp.latex(A.loss_tau),
+               "s_intercept_latex": sp.latex(A.s_intercept)}
     if failed or not num.zero:
         return Outcome("refuted", "failed: " + ", ".join(failed + ([] if num.zero else [num.what])),
                        list(A.steps), details)

@@ -25,6 +25,7 @@ import time
 import traceback
 from typing import Any, Callable, Iterable
 
+from attndyn.proofs.claims.figures import figure_json, FigureSpec
 from attndyn.proofs.status import ClaimStatus
 
 STATUSES = tuple(s.value for s in ClaimStatus)
@@ -80,7 +81,8 @@ class Outcome:
     reason: str
     steps: list[Step] = field(default_factory=list)
     details: dict = field(default_factory=dict)
-    figures: list[str] = field(default_factory=list)  # paths of images for the report
+    # for the report: FigureSpec (data drawn by the report, with a caption) or an image path
+    figures: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
         try:
@@ -130,7 +132,33 @@ class ClaimResult:
             "seconds": round(self.seconds, 4),
             **({"setting": self.setting} if self.setting is not None else {}),
             "details": {"reason": self.outcome.reason, **self.outcome.details},
+            # what the report needs, so that `attndyn report --from verify.json` rebuilds it
+            # without running the claim (from_json)
+            "slow": self.claim.slow,
+            "statement": self.claim.statement,
+            "assumptions": list(self.claim.assumptions),
+            "steps": [{"text": st.text, "latex": st.latex} for st in self.outcome.steps],
+            "figures": [figure_json(f) for f in self.outcome.figures],
         }
+
+    @classmethod
+    def from_json(cls, d: dict) -> "ClaimResult":
+        """A result read back from :meth:`to_json` (``verify.json``); its claim cannot be re-run."""
+        details = dict(d.get("details") or {})
+        reason = str(details.pop("reason", ""))
+        cid = str(d["id"])
+
+        def not_runnable() -> Outcome:
+            raise RuntimeError(f"claim {cid} was read from JSON; run it from the registry instead")
+
+        c = Claim(cid, str(d.get("title", "")), str(d.get("kind", "")), str(d.get("expected", "verified")),
+                  str(d.get("statement", "")), tuple(str(a) for a in d.get("assumptions", ())), not_runnable,
+                  bool(d.get("slow", False)))
+        steps = [Step(str(st.get("text", "")), str(st.get("latex", ""))) for st in d.get("steps", ())]
+        figures = [FigureSpec.from_json(f) for f in d.get("figures", ())]
+        setting = d.get("setting")
+        return cls(c, Outcome(d.get("status", "error"), reason, steps, details, figures),
+                   float(d.get("seconds", 0.0)), None if setting is None else str(setting))
 
     def __repr__(self) -> str:
         mark = "as expected" if self.ok else f"NOT as expected ({self.claim.expected})"

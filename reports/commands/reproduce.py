@@ -38,8 +38,9 @@ def run(args: argparse.Namespace) -> int:
     runs = summary["runs"]
     bad = [r for r in runs if r["status"] != "ok"]
     print(f"{summary['experiment']}: {len(runs)} runs, training {summary['training_seconds']:.2f} s, "
-          f"figures {summary['figure_seconds']:.1f} s; converged: "
-          + ", ".join(f"{r['preset']} {'yes' if r['converged']['verdict'] else 'no'}" for r in runs))
+          f"figures {summary['figure_seconds']:.1f} s; verdicts: "
+          + "; ".join(f"{r['preset']} {r['converged'].get('label', 'converged' if r['converged']['verdict'] else 'not converged')}"
+                      for r in runs))
     print(f"wrote {len(summary['figures'])} figures and summary.json to {summary['out_dir']}")
     for r in bad:
         print(f"attndyn reproduce: {r['preset']}: {r['message']}", file=sys.stderr)

@@ -3,12 +3,14 @@ log (errors, overfull boxes), and :func:`write_report` — render, write, compil
 from __future__ import annotations
 
 from dataclasses import dataclass
+import hashlib
 import os
 from pathlib import Path
 import re
 import shutil
 import signal
 import subprocess
+import tempfile
 from typing import Sequence
 
 from attndyn.numerics.outputs import atomic_replace
@@ -99,22 +101,37 @@ def _run(cmd: list[str], cwd: Path, timeout: float) -> tuple[int | None, str]:
     return proc.returncode, out.decode(errors="replace")
 
 
+def build_dir(out_dir: Path) -> Path:
+    """Where TeX writes its build files (aux, log, fls, fdb_latexmk, out) for a report in
+    ``out_dir``: a folder of the system's temporary directory named after ``out_dir``, reused and
+    emptied on each build, so the report folder holds only the .tex, the PDF and the figures while
+    the log of the last build stays readable (:attr:`ReportFiles.log`)."""
+    key = hashlib.sha256(str(Path(out_dir).resolve()).encode()).hexdigest()[:16]
+    d = Path(tempfile.gettempdir()) / f"attndyn-tex-{os.getuid() if hasattr(os, 'getuid') else 0}-{key}"
+    shutil.rmtree(d, ignore_errors=True)
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
 def compile_pdf(tex: Path, timeout: float | None = None) -> tuple[Path | None, str, Path | None]:
-    """Compile ``tex`` in its directory: ``(pdf or None, reason if None, log or None)``."""
+    """Compile ``tex`` (run in its directory, so relative figure paths resolve) with every build
+    file in :func:`build_dir`; copy the PDF next to ``tex``.  Returns
+    ``(pdf or None, reason if None, log or None)``."""
     timeout = REPORT.compile_timeout if timeout is None else timeout
     engine = tex_engine()
     if engine is None:
         return None, no_engine_reason(), None
     base = tex.with_suffix("")
-    for suffix in _AUX_SUFFIXES:  # a stale PDF must not pass for a fresh one, nor a broken .aux break this run
+    for suffix in _AUX_SUFFIXES:  # a stale PDF must not pass for a fresh one; old build files go
         base.with_suffix(suffix).unlink(missing_ok=True)
+    build = build_dir(tex.parent)
     tex_opts = ["-interaction=nonstopmode", "-halt-on-error"]
     name, exe = engine
     if name == "latexmk":
-        runs = [[exe, "-pdf", "-g", *tex_opts, tex.name]]
-    else:
-        runs = [[exe, *tex_opts, tex.name]] * 2  # twice: hyperlinks and longtable widths settle
-    log = base.with_suffix(".log")
+        runs = [[exe, "-pdf", "-g", f"-outdir={build}", *tex_opts, tex.name]]
+    else:  # twice: hyperlinks and longtable widths settle
+        runs = [[exe, f"-output-directory={build}", *tex_opts, tex.name]] * 2
+    log = build / base.with_suffix(".log").name
     for cmd in runs:
         code, output = _run(cmd, tex.parent, timeout)
         if code is None:
@@ -123,9 +140,11 @@ def compile_pdf(tex: Path, timeout: float | None = None) -> tuple[Path | None, s
             log_text = log.read_text(errors="replace") if log.exists() else ""
             errors = tex_errors(log_text) or " | ".join(output.strip().splitlines()[-3:])
             return None, f"{name} failed: {errors} (see {log})", log if log.exists() else None
+    built = build / base.with_suffix(".pdf").name
+    if not built.exists():
+        return None, f"{name} finished but {built} was not written (see {log})", log if log.exists() else None
     pdf = base.with_suffix(".pdf")
-    if not pdf.exists():
-        return None, f"{name} finished but {pdf} was not written (see {log})", log if log.exists() else None
+    atomic_replace(pdf, built.read_bytes())
     return pdf, "", log if log.exists() else None
 
 

@@ -52,12 +52,16 @@ import json
 import os
 from pathlib import Path
 import re
+import shlex
 import shutil
 from typing import Iterable, Sequence
 
 import attndyn.proofs.settings as settings
 from attndyn.proofs.claims.registry import ClaimResult
 from attndyn.proofs.settings import REPORT
+from attndyn.proofs.claims.figures import FigureSpec
+from attndyn.reports.latex.details import details_tex
+from attndyn.reports.latex.figures import draw, width_fraction
 from attndyn.reports.latex.escape import breakable_tt, escape_id, escape_text, pdf_string
 from attndyn.reports.latex.mathlayout import display_math
 from attndyn.reports.latex.prose import assumption_tex, prose, statement_tex
@@ -94,6 +98,25 @@ def preamble() -> str:
     """The report's LaTeX preamble, from the template shipped beside this module."""
     return PREAMBLE_FILE.read_text(encoding="utf-8").replace("@FONT@", FONT_PACKAGE)
 
+
+
+def shell_path(path: Path) -> str:
+    """``path`` as a command line should print it: relative to the current directory (the
+    repository root, for the README's commands) when inside it, else absolute; shell-quoted."""
+    p = Path(path).resolve()
+    try:
+        p = p.relative_to(Path.cwd().resolve())
+    except ValueError:
+        pass
+    return shlex.quote(p.as_posix())
+
+
+def rebuild_command(out_dir: Path) -> str:
+    """The command that rebuilds this report as printed on its title page: from the
+    ``verify.json`` beside it when there is one (no claim re-run), else by re-running the claims."""
+    if (Path(out_dir) / "verify.json").is_file():
+        return f"attndyn report --from {shell_path(Path(out_dir) / 'verify.json')}"
+    return f"attndyn report --out {shell_path(Path(out_dir))}"
 
 
 def _now() -> datetime.datetime:
@@ -186,41 +209,49 @@ def _format_value(v: object) -> str:
     return s
 
 
-def _detail_rows(details: dict) -> list[tuple[str, str]]:
-    """(key, text) rows; a list of records (e.g. one per sub-check) gets one row per record."""
-    rows = []
-    for k, v in details.items():
-        if k in ("reason", "traceback"):
-            continue
-        v = _plain(v)
-        if isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
-            rows += [(f"{k}[{i}]", _format_value(x)) for i, x in enumerate(v)]
-        else:
-            rows.append((str(k), _format_value(v)))
-    return rows
-
-
 def _details_table(details: dict) -> str:
-    rows = _detail_rows(details)
-    if not rows:
-        return ""
-    spec = (r"@{}>{\raggedright\arraybackslash}" + _colw(0.22, 2)
-            + r">{\raggedright\arraybackslash}" + _colw(0.78, 2) + "@{}")
-    body = [rf"{breakable_tt(k)} & {escape_text(v)} \\" for k, v in rows]
-    return "\n".join([r"\begingroup\small", r"\begin{longtable}{" + spec + "}",
-                      r"\toprule \textbf{detail} & \textbf{value} \\ \midrule \endhead",
-                      r"\bottomrule \endlastfoot", *body, r"\end{longtable}", r"\endgroup"])
+    """The details as tables of named quantities (:mod:`attndyn.reports.latex.details`)."""
+    return details_tex(details)
+
+
+def _figure_block(rel: Path, caption_tex: str, width: float = 1.0) -> str:
+    r"""An image at ``width`` of the line with a numbered caption, kept beside its text (no float)."""
+    return "\n".join([
+        r"\par\noindent\begin{minipage}{\linewidth}\centering",
+        rf"\includegraphics[width={width:.2f}\linewidth,height=0.42\textheight,keepaspectratio]{{{rel.as_posix()}}}",
+        r"\refstepcounter{figure}\par\vspace{2pt}{\small\raggedright\textbf{Figure~\thefigure.} "
+        + caption_tex + r"\par}",
+        r"\end{minipage}\par\medskip",
+    ])
 
 
 def _figures(paths: Iterable[object], out_dir: Path, tag: str) -> str:
-    """Figures as full-width images; missing or unreadable ones become a note, not a TeX error.
+    """Figures as full-width images with captions; missing or unreadable ones become a note,
+    not a TeX error.
 
+    An entry is a :class:`~attndyn.proofs.claims.figures.FigureSpec` (drawn into
+    ``out_dir/figures/TAG-N.pdf``, or its ``path`` included, under its caption) or a path.
     A relative path is taken relative to the current directory, then to ``out_dir``.
     Figures outside ``out_dir`` (or with names TeX dislikes) are copied into
-    ``out_dir/figures`` so the report directory is self-contained.
+    ``out_dir/figures`` so the report directory is self-contained.  A bare path has no
+    caption of its own: the file name stands in.
     """
     out = []
     for n, raw in enumerate(paths, 1):
+        caption = None
+        if isinstance(raw, FigureSpec):
+            caption = prose(raw.caption)
+            if raw.panels:
+                rel = Path("figures") / f"{tag}-{n}.pdf"
+                try:
+                    draw(raw, out_dir / rel)
+                except Exception as exc:  # a drawing bug must not lose the report
+                    out.append(r"\par\noindent\emph{Figure not drawn (" + escape_text(f"{type(exc).__name__}: {exc}")
+                               + "):} " + caption + r"\par")
+                    continue
+                out.append(_figure_block(rel, caption, width_fraction(len(raw.panels))))
+                continue
+            raw = raw.path
         p = Path(raw)
         cand = [p] if p.is_absolute() else [Path.cwd() / p, out_dir / p]
         found = next((c for c in cand if c.is_file()), None)
@@ -241,12 +272,7 @@ def _figures(paths: Iterable[object], out_dir: Path, tag: str) -> str:
             rel = Path("figures") / f"{tag}-{n}-{safe}{found.suffix.lower()}"
             (out_dir / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(found, out_dir / rel)
-        out.append("\n".join([
-            r"\begin{center}",
-            rf"\includegraphics[width=\linewidth,height=0.42\textheight,keepaspectratio]{{{rel.as_posix()}}}",
-            r"\\[2pt] {\footnotesize " + breakable_tt(Path(str(raw)).name) + "}",
-            r"\end{center}",
-        ]))
+        out.append(_figure_block(rel, caption if caption is not None else breakable_tt(Path(str(raw)).name)))
     return "\n".join(out)
 
 
@@ -294,15 +320,15 @@ def _claim_section(i: int, r: ClaimResult, out_dir: Path) -> str:
         "",
         r"\textbf{Reason:} " + escape_text(o.reason or "(none given)"),
         "",
-        _details_table({k: v for k, v in o.details.items() if k != "statement_on_setting"}),
     ]
+    if o.figures:  # the evidence first, beside the verdict it supports; then the numbers
+        parts += [_figures(o.figures, out_dir, f"claim{i}"), ""]
+    parts += [_details_table({k: v for k, v in o.details.items() if k != "statement_on_setting"})]
     tb = o.details.get("traceback")
     if tb:
         lines = str(tb).rstrip().splitlines()[-REPORT.traceback_lines:]
         parts += [r"\textbf{Traceback (last lines):}", "",
                   r"{\footnotesize\raggedright " + r"\\ ".join(breakable_tt(ln) for ln in lines) + r"\par}"]
-    if o.figures:
-        parts += ["", _figures(o.figures, out_dir, f"claim{i}")]
     return "\n".join(parts) + "\n"
 
 
@@ -346,8 +372,8 @@ def render(results: Sequence[ClaimResult], out_dir: Path, extra_sections: Sequen
         r"\maketitle",
         r"\vspace{-2\baselineskip}",
         r"\begin{center}\small\emph{Machine-generated by \texttt{attndyn} "
-        + escape_text(_version()) + r" from its claim registry; do not edit by hand, "
-        r"re-run \texttt{attndyn report} instead.}\end{center}",
+        + escape_text(_version()) + r" from its claim registry; do not edit by hand, rebuild it with} "
+        + breakable_tt(rebuild_command(out_dir)) + r"\emph{.}\end{center}",
         "",
         r"Each claim below is derived from the one model definition, and its verdict is "
         r"checked exactly (SymPy) or numerically as stated. A negative control is expected "

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from attndyn.proofs.claims.figures import FigureSpec
 from attndyn.proofs.errors import UsageError
-from attndyn.reports.latex.document import Section
+from attndyn.reports.latex.document import shell_path, Section
 from attndyn.reports.latex.escape import breakable_tt, escape_id, escape_text
 from attndyn.reports.latex.prose import prose
 
@@ -155,10 +156,17 @@ def counterexample_section(cases_dir, fig_dir=None):
                + (r"; failed hypotheses named by the checker: " + escape_text(", ".join(failed)) if failed else "")
                + ")") + r".\\",
             r"\textbf{Confirmation:} " + prose(str(case.get("confirm", {}).get("message", ""))) + r".\\",
-            r"\textbf{Replay:} {\ttfamily " + escape_id(f"attndyn search --replay {f.name}") + "}",
+            # the path as the command needs it from the current directory (the repository root)
+            r"\textbf{Replay:} {\ttfamily " + escape_id(f"attndyn search --replay {shell_path(f)}") + "}",
             _config_table(case["point"]), "",
         ]
-        figures.append(plot_case(case, fig_dir / f"cx-{n}-{case['claim']}-{'+'.join(broken) or 'none'}")[0])
+        shown = (r"the drift $H(\tau) - H(0)$ of the SEN quantity and the topic scores $s_t$"
+                 if case["claim"] == "sen-identity" else
+                 r"the topic scores $s_t$, attention $a_t$ and loss (the loss floor dashed)")
+        figures.append(FigureSpec(
+            f"Case {n} ({case['claim']}, " + (", ".join(broken) or "no hypothesis") + " broken): " + shown
+            + r" over $\tau$ (log scale, the last six decades), one line per topic word.",
+            path=str(plot_case(case, fig_dir / f"cx-{n}-{case['claim']}-{'+'.join(broken) or 'none'}")[0])))
     return Section(title, "\n".join(body), figures)
 
 

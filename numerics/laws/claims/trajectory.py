@@ -61,7 +61,8 @@ def _run_facts(c: Confirmation) -> str:
 
 
 def _details(c: Confirmation, x: LawDrift) -> dict:
-    return {"quantity": x.expr, "drift": x.drift, "threshold": x.threshold, "drift_over_threshold": x.headroom,
+    # the quantity as a formula (the report typesets `_latex` keys as math)
+    return {"quantity_latex": x.latex, "drift": x.drift, "threshold": x.threshold, "drift_over_threshold": x.headroom,
             "steps": c.n_steps, "displacement": c.displacement, "loss0": c.loss0, "lossT": c.lossT,
             "moved": c.moved, "loss_monotone": c.loss_monotone, "threshold_rule": threshold_rule()}
 
