@@ -110,6 +110,9 @@ class TrainingChecks:
     progress_interval: float = 0.1  # seconds between progress-bar refreshes (at most 10 per second)
     snapshot_seconds: float = 10.0  # wall time between trajectory snapshots when an output dir is given
     unstable_factor: float = 100.0  # a loss above this times max(initial loss, 1) ends training as "unstable"
+    # a loss whose rounding error eps * max|logit| exceeds this (nats) has lost its precision: the run ends
+    # as "precision-lost" (float64: logits beyond ~4.5e12; float32: beyond ~8.4e3)
+    loss_precision_atol: float = 1e-3
     # train.threads unset: below this many word occurrences per epoch run on 1 thread. At the paper's
     # size (84k occurrences, ~1.5 ms/epoch) 2 threads gain only ~1.16x idle but lose 1.1-1.4x beside two
     # CPU-bound processes (barrier waits on a descheduled thread); at 10^6 (21M) they gain ~1.8x idle.

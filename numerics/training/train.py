@@ -12,18 +12,28 @@ A NaN/Inf loss stops training at that epoch: the result has status
 ``"diverged"``, a message naming the epoch, and the finite part of the
 trajectory (no exception).  A finite loss that rose above ``TRAINING.unstable_factor``
 times its start (at least 1) stops it likewise, with status ``"unstable"`` and a hint
-(a step size too large: lr 1e3 used to end "ok" with a loss of 3e4).  With ``out_dir`` the trajectory is also written to
-``out_dir/trajectory.npz`` every ``TRAINING.snapshot_seconds`` and on Ctrl-C, so a
-killed run keeps its finished epochs.
+(a step size too large: lr 1e3 used to end "ok" with a loss of 3e4).  Logits so large that the
+loss lost its precision end it as ``"precision-lost"``, a parameter that became inf as
+``"overflow"`` (:mod:`attndyn.numerics.training.health`).  With ``out_dir`` the config is
+written first (``config.json``), then the full training state (``snapshot.npz``) and the
+trajectory every ``snapshot_seconds`` (default ``TRAINING.snapshot_seconds``) and at the end;
+Ctrl-C stops at the next epoch boundary with status ``"interrupted"``, and ``resume=True``
+continues from the snapshot to the bitwise-same result (:mod:`attndyn.numerics.training.snapshot`).
 
 Determinism: the same config (seed included) gives bitwise-identical results,
 and so does any thread count — the kernels reduce over fixed chunks in a fixed
 order (``attndyn.proofs.settings.KERNEL``), never per thread.
+
+Size: the loop, its records and its result stay in one module because the loop's exits (ok,
+diverged, unstable, precision-lost, overflow, interrupted) each decide what the result and the
+snapshot hold; the snapshot format, the health checks and the memory check live in their own
+modules (``snapshot``, ``health``, ``memory``).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 import io
+import json
 import math
 import os
 from pathlib import Path
@@ -37,6 +47,7 @@ from attndyn.numerics.config.schema import RunConfig
 from attndyn.numerics.data.corpus import Corpus, mean_length_minus_one
 from attndyn.numerics.data.sst import read_sst
 from attndyn.numerics.kernels.stats import record_stats
+from attndyn.numerics.training import health, snapshot
 from attndyn.numerics.training.memory import check_fits
 from attndyn.numerics.model.attention import AttentionModel, Batch
 from attndyn.numerics.outputs import atomic_replace, writable_dir, write_json
@@ -103,6 +114,13 @@ class Trajectory:
         (a["nontopic_score_mean"][r], a["nontopic_score_maxabs"][r],
          a["nontopic_norm_mean"][r], a["nontopic_norm_max"][r]) = stats
         self.n += 1
+
+    def restore(self, arrays: dict[str, np.ndarray]) -> None:
+        """Continue from the records of a snapshot (:meth:`arrays`)."""
+        n = len(arrays["epoch"])
+        for k, a in self.a.items():
+            a[:n] = arrays[k]
+        self.n = n
 
     def arrays(self) -> dict[str, np.ndarray]:
         out = {k: v[: self.n].copy() for k, v in self.a.items()}
@@ -320,9 +338,12 @@ def _topic_attention(model: AttentionModel, train_c: Corpus, topic_words: np.nda
 
 
 def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
-          out_dir: str | os.PathLike | None = None) -> TrainResult:
+          out_dir: str | os.PathLike | None = None, *, resume: bool = False,
+          snapshot_seconds: float | None = None) -> TrainResult:
     """Train the attention model of ``cfg`` on ``corpus`` (default: the corpus ``cfg.corpus``
-    names) and return a :class:`TrainResult` (status ``ok`` or ``diverged``)."""
+    names) and return a :class:`TrainResult` (a :class:`TrainStatus`).  ``resume`` continues
+    the run in ``out_dir`` from its snapshot; ``snapshot_seconds`` is the wall time between
+    snapshots (0: every epoch; default ``TRAINING.snapshot_seconds``)."""
     if not isinstance(cfg, RunConfig):
         raise UsageError(f"config: expected a RunConfig, got {type(cfg).__name__}")
     if corpus is None and cfg.corpus.kind == "synthetic":
@@ -375,12 +396,56 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
     done = 0
     loss0, ceiling = None, math.inf  # the first loss, and the rise above it that means instability
     loss = float("nan")
+    seconds_before = 0.0  # wall time of the run before a resume
+    cfg_dict = json.loads(json.dumps(cfg.to_dict()))  # as config.json and the snapshot store it
+    if resume and out is None:
+        raise UsageError("resume: needs the run's output directory (out_dir)")
+    if out is not None:
+        state = snapshot.load(out, cfg_dict) if resume else None
+        if state is not None:  # continue exactly where the snapshot left off
+            model.load_state(state.params)
+            traj.restore(state.trajectory)
+            batch_rng.bit_generator.state = state.rng_state
+            done, loss0, seconds_before, loss = state.epoch, state.loss0, state.seconds, state.last_loss
+            if loss0 is not None:
+                ceiling = TRAINING.unstable_factor * max(loss0, 1.0)
+        elif not resume:
+            snapshot.write_config(out, cfg_dict)  # first: whatever follows belongs to this config
+    snap_every = TRAINING.snapshot_seconds if snapshot_seconds is None else float(snapshot_seconds)
+    start = done
+
+    def save_state(finished: bool = False) -> None:
+        if out is None:
+            return
+        snapshot.save(out, snapshot.TrainState(done, model.state(), traj.arrays(), batch_rng.bit_generator.state,
+                                               loss0, seconds_before + time.perf_counter() - t0, loss,
+                                               finished), cfg_dict)
+        _atomic_savez(out / "trajectory.npz", traj.arrays())
+
+    if health.overflowed(model):  # e.g. a classifier matrix of 1e308 cast to float32
+        status, message = TrainStatus.OVERFLOW, health.overflow_message(model, "at the start", lr)
+        E = start  # no epoch runs
     last_snapshot = time.perf_counter()
     t0 = time.perf_counter()
+    interrupt = snapshot.DeferredInterrupt()
     try:
-        for epoch in range(E):
+        interrupt.__enter__()
+        if out is not None and start == 0 and E > 0:
+            save_state()  # epoch 0: a run killed from here on can always be resumed
+        for epoch in range(start, E):
+            if interrupt.requested:  # Ctrl-C, taken at this epoch boundary (consistent state)
+                status = TrainStatus.INTERRUPTED
+                break
             record = epoch % every == 0
             if record:
+                problem = health.precision_problem(model, train_c)
+                if problem:
+                    status = TrainStatus.PRECISION_LOST
+                    message = _stopped_message(f"the loss lost its precision after {epoch} epochs: {problem}",
+                                               traj, "Hint: the classifier's scale (model.classifier_matrix) or "
+                                               f"train.lr = {lr:g} is far too large; losses past this point "
+                                               "would be rounding noise (e.g. 0.0 where the true loss is log K)")
+                    break
                 rec_loss = None
                 if not full:  # the loss at this point needs its own forward pass
                     rec_loss, _, _ = model.evaluate(train_c.word_ids, train_c.offsets, train_c.labels)
@@ -398,6 +463,10 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
                 status = TrainStatus.UNSTABLE
                 message = _unstable_message(epoch, loss, loss0, lr, traj)
                 break
+            if not math.isfinite(loss) and health.overflowed(model):
+                status = TrainStatus.OVERFLOW
+                message = _stopped_message(health.overflow_message(model, f"in epoch {epoch}", lr), traj, "")
+                break
             if not math.isfinite(loss):
                 status = "diverged"
                 last = int(traj.a["epoch"][traj.n - 1]) if traj.n else None
@@ -408,10 +477,18 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
                 break
             done = epoch + 1
             bar.update(done, f"loss {loss:.6g}")
-            if out is not None and time.perf_counter() - last_snapshot > TRAINING.snapshot_seconds:
-                _atomic_savez(out / "trajectory.npz", traj.arrays())
+            if out is not None and time.perf_counter() - last_snapshot >= snap_every:
+                save_state()
                 last_snapshot = time.perf_counter()
-        seconds = time.perf_counter() - t0
+        interrupt.__exit__()
+        seconds = seconds_before + time.perf_counter() - t0
+        if status == TrainStatus.INTERRUPTED:
+            save_state()
+            last = int(traj.a["epoch"][traj.n - 1]) if traj.n else None
+            message = (f"interrupted at epoch {done} of {E}; kept: config.json, snapshot.npz (the full training "
+                       f"state after epoch {done}), trajectory.npz ({traj.n} records"
+                       + (f", epochs 0..{last})" if traj.n else ")")
+                       + (f"; continue with: attndyn simulate --resume --out {out}" if out is not None else ""))
         final_loss, _, _ = model.evaluate(train_c.word_ids, train_c.offsets, train_c.labels)
         if status == "ok" and math.isfinite(final_loss) and final_loss > ceiling:
             status = TrainStatus.UNSTABLE
@@ -424,11 +501,10 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
                 status = "diverged"
                 message = (f"training diverged at epoch {done}: the final loss is {final_loss} "
                            f"(train.lr = {lr} is probably too large)")
-    except KeyboardInterrupt:
-        if out is not None:
-            _atomic_savez(out / "trajectory.npz", traj.arrays())
+    except KeyboardInterrupt:  # a second Ctrl-C inside an epoch: the last snapshot stays as it is
         raise
     finally:
+        interrupt.__exit__()
         bar.update(done, f"loss {loss:.6g}", force=True)
         bar.close()
         if old_threads is not None:
@@ -450,9 +526,16 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
                          topic_m, att_mean, att_min,
                          initial_scores, initial_qv, n_threads, corpus.vocab,
                          extra={"threading": pool})
-    if out is not None:
-        _atomic_savez(out / "trajectory.npz", result.trajectory)
+    if out is not None and status != TrainStatus.INTERRUPTED:
+        save_state(finished=True)  # the final state: a finished run's parameters, bitwise
     return result
+
+
+def _stopped_message(what: str, traj: Trajectory, hint: str) -> str:
+    last = int(traj.a["epoch"][traj.n - 1]) if traj.n else None
+    return (f"{what}; stopped there, "
+            + (f"{traj.n} trajectory records kept (epochs 0..{last})" if traj.n else "no trajectory record kept")
+            + (f". {hint}" if hint else ""))
 
 
 def _unstable_message(epoch: int, loss: float, loss0: float, lr: float, traj: Trajectory) -> str:
@@ -469,13 +552,12 @@ class _Snap:
     def __init__(self, traj: Trajectory, epoch: int, model: AttentionModel):
         self.traj = traj
         traj.add(epoch, model, float("nan"))
+        traj.n -= 1  # staged: not part of the trajectory (nor of a snapshot) until its loss is known
 
     def commit(self, loss: float) -> None:
-        r = self.traj.n - 1
-        if math.isfinite(loss):
-            self.traj.a["loss"][r] = loss
-        else:  # keep only the finite part of the trajectory
-            self.traj.n -= 1
+        if math.isfinite(loss):  # keep only the finite part of the trajectory
+            self.traj.a["loss"][self.traj.n] = loss
+            self.traj.n += 1
 
 
 def _minibatch_epoch(model: AttentionModel, train_c: Corpus, t_cfg, rng, d_e: int, lrs: dict) -> float:

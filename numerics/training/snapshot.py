@@ -1,0 +1,158 @@
+r"""Snapshots of a training run: everything :func:`~attndyn.numerics.training.train.train` needs
+to continue a killed run to the bitwise-same final state as an uninterrupted one.
+
+A run directory holds, in the order they are written:
+
+1. ``config.json`` — the full resolved config (:meth:`RunConfig.to_dict`), written before the
+   first epoch, so any file found beside it belongs to the run it describes;
+2. ``snapshot.npz`` — the training state after ``epoch`` completed epochs: the trained arrays
+   (:meth:`AttentionModel.state`: embeddings :math:`v_w`, scores :math:`s_w` or keys
+   :math:`k_w`, query :math:`q`, classifier :math:`\theta`), the mini-batch generator's state,
+   the trajectory records so far, the first loss :math:`L_0` (the instability ceiling is derived
+   from it) and the wall time spent; written atomically (temp file + rename) at epoch boundaries
+   every ``snapshot_seconds`` and at the end;
+3. ``trajectory.npz`` — the records alone (the same records as the snapshot's, or those of
+   the previous snapshot if a kill fell between the two atomic writes);
+4. ``summary.json`` — at the end, or after Ctrl-C (status ``interrupted``, the epoch and what
+   was kept).
+
+A SIGKILL at any moment therefore leaves ``config.json`` plus the last complete snapshot;
+nothing half-written and no placeholder record (a record enters the trajectory only with its
+loss).  :func:`load` refuses a snapshot written for another config.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+import io
+import json
+from pathlib import Path
+import signal
+import sys
+import threading
+import zipfile
+
+import numpy as np
+
+from attndyn.numerics.outputs import atomic_replace
+from attndyn.proofs.errors import UsageError
+
+FORMAT = "attndyn-snapshot/1"
+CONFIG_FILE = "config.json"
+SNAPSHOT_FILE = "snapshot.npz"
+
+
+@dataclass
+class TrainState:
+    """The loop's state after ``epoch`` completed epochs (see the module docstring)."""
+
+    epoch: int
+    params: dict[str, np.ndarray]
+    trajectory: dict[str, np.ndarray]  # Trajectory.arrays() (records so far)
+    rng_state: dict  # numpy bit generator state of the mini-batch shuffles
+    loss0: float | None  # first finite loss (None before one is known)
+    seconds: float  # wall time of the training loop so far
+    last_loss: float  # loss of the last epoch (progress display)
+    finished: bool = False  # True for the snapshot written after the last epoch
+
+
+def write_config(out: Path, config: dict) -> Path:
+    """``out/config.json``: the resolved config, written (atomically) before training starts."""
+    text = json.dumps({"format": FORMAT, "config": config}, indent=2) + "\n"
+    return atomic_replace(out / CONFIG_FILE, text.encode())
+
+
+def read_config(out: Path) -> dict:
+    """The config dict stored by :func:`write_config` (UsageError when missing or unreadable)."""
+    p = out / CONFIG_FILE
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+        return data["config"]
+    except FileNotFoundError:
+        raise UsageError(f"--resume {out}: holds no run to resume (no {CONFIG_FILE})") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"--resume {out}: {CONFIG_FILE} is unreadable ({exc})") from None
+
+
+def save(out: Path, state: TrainState, config: dict) -> Path:
+    """Write ``out/snapshot.npz`` atomically."""
+    meta = {"format": FORMAT, "epoch": int(state.epoch), "rng_state": state.rng_state,
+            "loss0": state.loss0, "seconds": float(state.seconds), "last_loss": float(state.last_loss),
+            "finished": bool(state.finished), "config": config}
+    arrays = {f"param.{k}": v for k, v in state.params.items()}
+    arrays.update({f"traj.{k}": v for k, v in state.trajectory.items()})
+    arrays["meta"] = np.array(json.dumps(meta, allow_nan=True))
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return atomic_replace(out / SNAPSHOT_FILE, buf.getvalue())
+
+
+def load(out: Path, config: dict) -> TrainState:
+    """The snapshot in ``out`` (UsageError if there is none, it is unreadable, or it was written
+    for another config than ``config``)."""
+    p = out / SNAPSHOT_FILE
+    if not p.exists():
+        raise UsageError(f"--resume {out}: holds no snapshot to resume from ({SNAPSHOT_FILE} missing; "
+                         "the run was killed before its first snapshot, start it again)")
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            params = {k[6:]: z[k] for k in z.files if k.startswith("param.")}
+            traj = {k[5:]: z[k] for k in z.files if k.startswith("traj.")}
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise UsageError(f"--resume {p}: not a readable snapshot ({exc})") from None
+    if meta.get("format") != FORMAT:
+        raise UsageError(f"--resume {p}: format {meta.get('format')!r}, expected {FORMAT!r}")
+    config = json.loads(json.dumps(config))
+    if meta.get("config") != config:
+        diff = _config_diff(meta.get("config") or {}, config)
+        raise UsageError(f"--resume {out}: the snapshot was written for another config "
+                         f"(differs in {', '.join(diff[:5]) or 'its sections'}); resume with the run's own "
+                         f"config (drop CONFIG.toml/--preset/--set to use {CONFIG_FILE})")
+    if meta.get("finished"):
+        raise UsageError(f"--resume {out}: the run already finished ({meta['epoch']} epochs); nothing to resume")
+    return TrainState(int(meta["epoch"]), params, traj, meta["rng_state"], meta["loss0"],
+                      float(meta["seconds"]), float(meta["last_loss"]), False)
+
+
+def _config_diff(a: dict, b: dict, prefix: str = "") -> list[str]:
+    keys = sorted(set(a) | set(b))
+    out = []
+    for k in keys:
+        x, y = a.get(k), b.get(k)
+        if isinstance(x, dict) and isinstance(y, dict):
+            out += _config_diff(x, y, f"{prefix}{k}.")
+        elif x != y:
+            out.append(f"{prefix}{k}")
+    return out
+
+
+class DeferredInterrupt:
+    """Ctrl-C (SIGINT) during training takes effect at the next epoch boundary, where the state
+    is consistent and can be snapshotted (a KeyboardInterrupt raised inside an epoch could fall
+    between the step and its record).  A second Ctrl-C raises KeyboardInterrupt at once; the
+    files on disk are then those of the last snapshot.  Outside the main thread it does nothing."""
+
+    def __init__(self, stream=None):
+        self.requested = False
+        self._old = None
+        self._installed = False
+        self.stream = stream
+
+    def __enter__(self) -> "DeferredInterrupt":
+        if threading.current_thread() is threading.main_thread() and not self._installed:
+            self._old = signal.signal(signal.SIGINT, self._handle)
+            self._installed = True
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:  # the second Ctrl-C: stop now
+            self.__exit__()
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nattndyn: interrupt: stopping after this epoch (Ctrl-C again to stop at once)",
+              file=self.stream or sys.stderr, flush=True)
+
+    def __exit__(self, *exc) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._old if self._old is not None else signal.default_int_handler)
+            self._installed = False
