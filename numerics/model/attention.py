@@ -145,7 +145,8 @@ class AttentionModel:
             if given.shape != shape:
                 raise UsageError(f"classifier {kind}: {name} must have shape {shape}, got {given.shape}")
             view = self._theta[off: off + int(np.prod(shape))].reshape(shape)
-            view[...] = given
+            with np.errstate(over="ignore"):  # out of float32's range -> inf: training reports "overflow"
+                view[...] = given
             self.classifier[name] = view
         if self.explicit_keys:
             self._keys = keys

@@ -86,13 +86,31 @@ def save(out: Path, state: TrainState, config: dict) -> Path:
     return atomic_replace(out / SNAPSHOT_FILE, buf.getvalue())
 
 
-def load(out: Path, config: dict) -> TrainState:
-    """The snapshot in ``out`` (UsageError if there is none, it is unreadable, or it was written
-    for another config than ``config``)."""
+def clean_partial(out: Path) -> list[Path]:
+    """Remove the temp files of atomic writes cut short by a kill (``.snapshot.npz.*.tmp`` …);
+    they never replaced a file, so nothing of the run is lost."""
+    gone = []
+    for name in (CONFIG_FILE, SNAPSHOT_FILE, "trajectory.npz", "summary.json"):
+        for tmp in out.glob(f".{name}.*.tmp"):
+            tmp.unlink(missing_ok=True)
+            gone.append(tmp)
+    return gone
+
+
+def load(out: Path, config: dict) -> TrainState | None:
+    """The snapshot in ``out``; None when the run was killed between writing ``config.json``
+    and its epoch-0 snapshot (it starts again from epoch 0, the same deterministic start).
+    UsageError when ``out`` holds no run, the snapshot is unreadable, or it was written for
+    another config than ``config``."""
     p = out / SNAPSHOT_FILE
+    clean_partial(out)
     if not p.exists():
-        raise UsageError(f"--resume {out}: holds no snapshot to resume from ({SNAPSHOT_FILE} missing; "
-                         "the run was killed before its first snapshot, start it again)")
+        if (out / CONFIG_FILE).exists():
+            if json.loads(json.dumps(config)) != read_config(out):
+                raise UsageError(f"--resume {out}: {CONFIG_FILE} describes another config; resume with the "
+                                 f"run's own config (drop CONFIG.toml/--preset/--set to use {CONFIG_FILE})")
+            return None
+        raise UsageError(f"--resume {out}: holds no run to resume (no {CONFIG_FILE})")
     try:
         with np.load(p, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))

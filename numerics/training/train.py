@@ -225,7 +225,7 @@ class TrainResult:
                 "m": _num(self.topic_m[t]),
                 "attention_mean": _num(self.topic_attention_mean[t]),
                 "attention_min": _num(self.topic_attention_min[t]),
-                "sen_residual_max": _num(np.max(res[:, t])) if len(res) else None,
+                "sen_residual_max": _residual(np.max(res[:, t])) if len(res) else None,
             })
         sen = self.sen_residual_max()
         tr_train = self.config.train
@@ -243,7 +243,8 @@ class TrainResult:
             "test_accuracy": _num(self.test_accuracy),
             "accuracy": {k: _num(v) for k, v in self.accuracy.items()},
             "q_norm": _num(q_norm),
-            "sen_residual_max": _num(sen),
+            "sen_residual_max": _residual(sen),
+            **({"sen_residual_note": NONFINITE_NOTE} if sen is not None and not math.isfinite(sen) else {}),
             "sen_unreachable_records": int(np.sum(unreachable)),
             "sen_hypotheses": {
                 "query_fixed": "query" not in tr_train.trainable,
@@ -262,6 +263,19 @@ class TrainResult:
         _atomic_savez(npz, self.trajectory)
         js = write_json(d / "summary.json", summary, "--out")
         return {"summary": js, "trajectory": npz}
+
+
+NONFINITE_NOTE = ('a SEN residual that is not a finite number is written as the string "inf" or "nan" '
+                  "(JSON has no infinity): a parameter or score overflowed, or the word has no SEN curve")
+
+
+def _residual(x):
+    """A residual for JSON: a float, or the string ``"inf"``/``"nan"`` (never ``null``, which would
+    read as "not measured"); None only when nothing was measured."""
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else ("nan" if math.isnan(x) else "inf")
 
 
 def _num(x):
@@ -490,6 +504,8 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
                        + (f", epochs 0..{last})" if traj.n else ")")
                        + (f"; continue with: attndyn simulate --resume --out {out}" if out is not None else ""))
         final_loss, _, _ = model.evaluate(train_c.word_ids, train_c.offsets, train_c.labels)
+        if status == TrainStatus.PRECISION_LOST:
+            final_loss = float("nan")  # rounding noise (e.g. 0.0 for log K): not reported as a loss
         if status == "ok" and math.isfinite(final_loss) and final_loss > ceiling:
             status = TrainStatus.UNSTABLE
             message = _unstable_message(done, final_loss, loss0, lr, traj)
