@@ -148,16 +148,18 @@ class DeferredInterrupt:
     """Ctrl-C (SIGINT) during training takes effect at the next epoch boundary, where the state
     is consistent and can be snapshotted (a KeyboardInterrupt raised inside an epoch could fall
     between the step and its record).  A second Ctrl-C raises KeyboardInterrupt at once; the
-    files on disk are then those of the last snapshot.  Outside the main thread it does nothing."""
+    files on disk are then those of the last snapshot.  Outside the main thread, or not
+    ``enabled``, it does nothing (Ctrl-C raises KeyboardInterrupt as usual)."""
 
-    def __init__(self, stream=None):
+    def __init__(self, stream=None, enabled: bool = True):
+        self.enabled = enabled
         self.requested = False
         self._old = None
         self._installed = False
         self.stream = stream
 
     def __enter__(self) -> "DeferredInterrupt":
-        if threading.current_thread() is threading.main_thread() and not self._installed:
+        if self.enabled and threading.current_thread() is threading.main_thread() and not self._installed:
             self._old = signal.signal(signal.SIGINT, self._handle)
             self._installed = True
         return self

@@ -441,7 +441,9 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
         E = start  # no epoch runs
     last_snapshot = time.perf_counter()
     t0 = time.perf_counter()
-    interrupt = snapshot.DeferredInterrupt()
+    # with an output dir (simulate) Ctrl-C ends the run at an epoch boundary with a snapshot and status
+    # "interrupted"; without one (claims, reproduce, notebooks) it raises KeyboardInterrupt as usual
+    interrupt = snapshot.DeferredInterrupt(enabled=out is not None)
     try:
         interrupt.__enter__()
         if out is not None and start == 0 and E > 0:
