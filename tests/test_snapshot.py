@@ -160,6 +160,7 @@ def test_a_resume_refuses_another_config_a_finished_run_and_an_empty_folder(tmp_
     small_run = RUN[:-2] + ["--set", "train.epochs=3"]
     assert main(["simulate", *small_run, "--out", str(out)]) == 0
     capsys.readouterr()
+    summary = (out / "summary.json").read_bytes()
     cases = [
         (["--resume", "--out", str(out)], "already finished"),
         (["--resume", "--preset", "paper-tc", "--out", str(out)], "written for another config"),
@@ -172,6 +173,7 @@ def test_a_resume_refuses_another_config_a_finished_run_and_an_empty_folder(tmp_
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and needle in err[0], (argv, err)
     assert not (tmp_path / "empty").exists()
+    assert (out / "summary.json").read_bytes() == summary  # a refused resume leaves the run as it was
 
 
 def test_killed_before_the_first_snapshot_resumes_from_epoch_0(tmp_path, reference):

@@ -416,6 +416,8 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
         raise UsageError("resume: needs the run's output directory (out_dir)")
     if out is not None:
         state = snapshot.load(out, cfg_dict) if resume else None
+        if resume:  # accepted: an "interrupted" summary would go stale beside the resumed run
+            (out / "summary.json").unlink(missing_ok=True)
         if state is not None:  # continue exactly where the snapshot left off
             model.load_state(state.params)
             traj.restore(state.trajectory)

@@ -57,7 +57,6 @@ def run(args: argparse.Namespace) -> int:
         out = writable_dir(args.out, "--out")
         # a config given again must be the run's own (train() compares it with the snapshot's)
         cfg = config_from_args(args) if (args.config or args.preset or args.overrides) else stored
-        (out / "summary.json").unlink(missing_ok=True)  # an "interrupted" summary would go stale
     else:
         cfg = config_from_args(args)
         out = writable_dir(args.out, "--out")  # before spending minutes on training
