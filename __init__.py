@@ -15,7 +15,10 @@ lazily on first use (PEP 562).
 * :func:`preset` — a named run configuration (``paper-fc``, ``sst2-tc``, …);
 * :func:`simulate` (alias :func:`train`) — train the full model with the numba kernels;
 * :func:`check_convergence` — hypotheses first, then a verdict per topic word;
-* :func:`verify` — run the registered claims and return their results;
+* :func:`setting` — a :class:`Setting` (a config the numeric claims are measured on), with
+  ``.simulate()``, ``.check_convergence()``;
+* :func:`verify` — run the registered claims and return their results (``setting=``: the
+  numeric claims on your own setting);
 * :func:`write_report` — the LaTeX/PDF derivation report of such results.
 """
 from __future__ import annotations
@@ -40,6 +43,8 @@ _API = {
     "train": ("attndyn.numerics.training.train", "train"),
     "check_convergence": ("attndyn.numerics.convergence.checker", "check_convergence"),
     "verify": ("attndyn.reports.cli.assembly", "verify"),
+    "setting": ("attndyn.numerics.setting", "setting"),
+    "Setting": ("attndyn.numerics.setting", "Setting"),
     "write_report": ("attndyn.reports.latex.compile", "write_report"),
 }
 

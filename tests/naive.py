@@ -51,3 +51,25 @@ def random_problem(seed, kind="fc", V=12, n=9, d_e=3, d_k=4, K=3, max_len=6, key
         params = {k: 3 * v for k, v in params.items()}
     return dict(word_ids=word_ids, offsets=offsets, labels=labels, E=E, K=Kx, q=q, params=params,
                 V=V, K_classes=K, d_e=d_e)
+
+
+def twin_optimizer_step(name, params, grads, state, lr, t, momentum=0.9, betas=(0.9, 0.999), eps=1e-8):
+    """One step of PyTorch's SGD (momentum, dampening 0, nesterov) or Adam, written out in plain
+    NumPy from the formulas in torch.optim's documentation, on dicts of arrays (updated in place).
+    ``t`` is the step number (1, 2, ...); ``state`` a dict the caller keeps between steps."""
+    for k, p in params.items():
+        g = grads[k]
+        if name in ("momentum", "nesterov"):
+            b = state[k] = momentum * state[k] + g if k in state else g.copy()
+            p -= lr * (g + momentum * b if name == "nesterov" else b)
+        elif name == "adam":
+            b1, b2 = betas
+            m, v = state.get(k, (np.zeros_like(p), np.zeros_like(p)))
+            m = b1 * m + (1 - b1) * g
+            v = b2 * v + (1 - b2) * g * g
+            state[k] = (m, v)
+            m_hat = m / (1 - b1 ** t)
+            v_hat = v / (1 - b2 ** t)
+            p -= lr * m_hat / (np.sqrt(v_hat) + eps)
+        else:
+            p -= lr * g

@@ -38,3 +38,11 @@ def test_verify_returns_results_without_printing(capsys):
     results = attndyn.verify(ids=["S1-gradients"])
     assert [r.claim.id for r in results] == ["S1-gradients"] and results[0].ok
     assert capsys.readouterr().out == ""
+
+
+def test_setting_api_resolves_lazily():
+    from attndyn.numerics.setting import Setting, setting
+
+    assert attndyn.setting is setting and attndyn.Setting is Setting
+    s = attndyn.setting("paper-fc", ["train.epochs=10"])
+    assert repr(s).startswith("Setting('paper-fc': fc, lr 0.1 x 10 epochs (tau = 1)")

@@ -109,6 +109,30 @@ CASES = [
      ["--budget", "> 0"]),
     ("horizon-negative", ["check-convergence", "--preset", "paper-fc", "--horizon", "-1"], _nothing, ["horizon"]),
     ("config-example-and-show", ["config", "--example", "--show"], _nothing, ["exactly one of"]),
+    # train.optimizer (issue 12)
+    ("unknown-optimizer", ["simulate", "--preset", "paper-fc", *SMALL, "--set", "train.optimizer=rmsprop",
+                           "--out", "o"], _nothing, ["train.optimizer", "expected one of", "rmsprop"]),
+    ("batch-size-0", ["simulate", "--preset", "paper-fc", *SMALL, "--set", "train.optimizer=sgd",
+                      "--set", "train.batch_size=0", "--out", "o"], _nothing, ["train.batch_size", ">= 1"]),
+    ("batch-size-above-corpus", ["simulate", "--preset", "paper-fc", *SMALL, "--set", "train.optimizer=adam",
+                                 "--set", "train.batch_size=1000", "--out", "o"], _nothing,
+     ["train.batch_size", "at most the 40 training sentences"]),
+    ("sgd-without-batch-size", ["simulate", "--preset", "paper-fc", *SMALL, "--set", "train.optimizer=sgd",
+                                "--out", "o"], _nothing, ["train.batch_size", "mini-batches"]),
+    ("beta-is-1", ["simulate", "--preset", "paper-fc", *SMALL, "--set", "train.optimizer=adam",
+                   "--set", "train.betas=[0.9, 1.0]", "--out", "o"], _nothing, ["train.betas", "[0, 1)"]),
+    ("beta-negative", ["simulate", "--preset", "paper-fc", *SMALL, "--set", "train.betas=-0.1,0.999",
+                       "--out", "o"], _nothing, ["train.betas", "[0, 1)"]),
+    ("momentum-negative", ["simulate", "--preset", "paper-fc", *SMALL, "--set", "train.optimizer=momentum",
+                           "--set", "train.momentum=-0.5", "--out", "o"], _nothing, ["train.momentum", ">= 0"]),
+    ("eps-negative", ["simulate", "--preset", "paper-fc", *SMALL, "--set", "train.optimizer=adam",
+                      "--set", "train.eps=-1e-8", "--out", "o"], _nothing, ["train.eps", ">= 0"]),
+    # attndyn budget / simulate --budget (issue 12)
+    ("budget-no-run", ["budget", "nowhere"], _nothing, ["RUN_DIR", "summary.json"]),
+    ("simulate-budget-minibatch", ["simulate", "--preset", "paper-fc", "--set", "train.batch_size=10", "--budget",
+                                   "--out", "r"], _nothing, ["train.batch_size", "full-batch"]),
+    ("simulate-budget-keys-frozen", ["simulate", "--preset", "ablation-fc-kf", "--budget", "--out", "r"], _nothing,
+     ["train.trainable", "keys and embeddings"]),
 ]
 
 

@@ -18,6 +18,7 @@ def test_every_preset_constructs_and_round_trips():
     names = preset_names()
     expected = {"paper-fc", "paper-tc", "paper-tl", "sst2-fc", "sst2-tc", "sst5-fc", "sst5-tc"}
     expected |= {f"ablation-{c}-{v}" for c in ("fc", "tc") for v in ("both", "kf", "ef")}
+    expected |= {f"{w}-{c}-small" for w in ("sst2", "sst5") for c in ("fc", "tc")} | {"sst2-fc-pad"}
     assert set(names) == expected
     for name in names:
         cfg = preset_config(name)

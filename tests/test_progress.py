@@ -29,7 +29,7 @@ def test_a_log_gets_periodic_lines_and_a_closing_line(monkeypatch):
     bar.update(100, "loss 0.1")  # t = 25: a line
     bar.close()  # t = 26: the closing line
     lines = log.getvalue().splitlines()
-    assert lines == ["train: 50/100 epochs  loss 0.5  11.0s", "train: 100/100 epochs  loss 0.1  25.0s",
+    assert lines == ["train: 50/100 epochs  loss 0.5  11.0s, ETA 11s", "train: 100/100 epochs  loss 0.1  25.0s",
                      "train: 100/100 epochs  loss 0.1  26.0s"]
 
 
@@ -40,3 +40,27 @@ def test_a_short_run_in_a_log_and_a_disabled_one_stay_quiet():
         bar.update(10, "loss 0", force=True)
         bar.close()
     assert log.getvalue() == "" and off.getvalue() == ""
+
+
+def test_a_heartbeat_says_what_is_running_in_a_log_while_nothing_updates(monkeypatch):
+    import time
+
+    monkeypatch.setattr(progress, "LOG_INTERVAL", 0.05)
+    log = io.StringIO()
+    bar = Progress(4, "verify", unit="claims", stream=log)
+    bar.update(1, "done A")
+    with bar.heartbeat("on N3-sen-paper"):
+        time.sleep(0.4)  # a slow claim: no update() call while it runs
+    bar.close()
+    lines = log.getvalue().splitlines()
+    assert any(line.startswith("verify: 1/4 claims  on N3-sen-paper") and "ETA" in line for line in lines), lines
+
+
+def test_a_heartbeat_on_a_terminal_shows_the_claim_in_the_bar_with_an_eta():
+    tty = _Tty()
+    bar = Progress(4, "verify", unit="claims", stream=tty)
+    bar.update(2, "x", force=True)
+    with bar.heartbeat("on C1-convergence-paper"):
+        pass
+    bar.close()
+    assert "on C1-convergence-paper" in tty.getvalue() and "ETA" in tty.getvalue()

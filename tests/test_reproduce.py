@@ -147,29 +147,48 @@ def _write_sst(root):
             (d / f"{stem}.{split}").write_text("\n".join(lines) + "\n")
 
 
-def test_sst_records_the_words_with_the_largest_scores(tmp_path):
+def test_sst_trains_once_and_draws_from_the_records(tmp_path):
     _write_sst(tmp_path / "data")
     out = tmp_path / "out"
-    over = [f"corpus.sst_dir={tmp_path / 'data'}", "train.epochs=30", "train.lr=0.5", "train.record_every=3"]
+    over = [f"corpus.sst_dir={tmp_path / 'data'}", "train.epochs=30", "train.lr=0.5", "train.record_every=3",
+            "train.word_record_every=5", "model.d_e=6"]
     summary = rp.reproduce("sst", out, over, progress=False, log=lambda _: None)
-    assert summary["figures"] == ["sst_sen.png", "sst_sen.pdf", "sst_purity.png", "sst_purity.pdf"]
+    assert summary["figures"] == ["sst_sen.png", "sst_sen.pdf", "sst_named_scores.png", "sst_named_scores.pdf",
+                                  "sst_dev.png", "sst_dev.pdf", "sst_top20.md", "sst_purity.png", "sst_purity.pdf"]
     from attndyn.numerics.data.sst import read_sst
 
     for r in summary["runs"]:
-        assert r["repeat_identical"] is True
-        assert len(r["topic_words"]) == REPRODUCE.sst_top_words
+        assert r["trained_once"] is True and "training_seconds_first_pass" not in r
+        es = r["early_stopping"]
+        assert es["patience"] == 2000 and es["reason"].startswith("epoch cap") and es["best_epoch"] is not None
+        assert r["test_accuracy"] == es["test_accuracy_at_best"]  # reported at the checkpoint
         corpus = read_sst(r["preset"][:4], tmp_path / "data").subset("train")
         counts = sentence_counts(corpus)
         scores = np.load(out / "runs" / r["preset"] / "final_words.npz")["scores"]
         eligible = np.flatnonzero(counts >= REPRODUCE.sst_min_sentences)
-        best = eligible[np.argsort(-scores[eligible], kind="stable")][:REPRODUCE.sst_top_words]
-        assert [w["word"] for w in r["topic_words"]] == best.tolist()
-        # m of each recorded word: mean length - 1 of its training sentences
-        for w in r["topic_words"]:
-            has = [i for i in range(corpus.n_sentences)
-                   if w["word"] in corpus.word_ids[corpus.offsets[i]:corpus.offsets[i + 1]]]
-            assert w["m"] == pytest.approx(np.mean(corpus.lengths[has] - 1))
+        best = eligible[np.argsort(-scores[eligible], kind="stable")][:REPRODUCE.sst_sen_top_k]
+        assert r["top_word_ids"] == best.tolist()
+        assert [w["word"] for w in r["top_words"]] == best[:REPRODUCE.sst_table_words].tolist()
+        assert r["m_mean_length_minus_one"] == pytest.approx(np.mean(corpus.lengths) - 1)
+        tr = np.load(out / "runs" / r["preset"] / "trajectory.npz")
+        assert tr["word_scores"].shape[1] == len(scores) and list(tr["word_epoch"]) == [0, 5, 10, 15, 20, 25, 30]
         assert r["converged"]["attention_ok"] is None
+    assert "| rank | word |" in (out / "sst_top20.md").read_text()
+
+
+def test_sst_padded_run_shows_the_pad_prediction(tmp_path):
+    _write_sst(tmp_path / "data")
+    over = [f"corpus.sst_dir={tmp_path / 'data'}", "train.epochs=20", "train.lr=0.5", "corpus.pad_to=12",
+            "model.d_e=4", "train.word_record_every=2"]
+    runs = rp.train_runs("sst", over, progress=False, log=lambda _: None)
+    for run in runs:
+        assert run.extra["pad"]["pad_to"] == 12 and run.extra["pad"]["word"] == run.result.model.vocab_size - 1
+        assert run.extra["pad"]["word"] not in run.extra["top_word_ids"]
+        assert run.extra["m_mean_length_minus_one"] == 11.0
+    from attndyn.numerics.experiments import sst_figures
+
+    names = sst_figures.draw_sen(runs, tmp_path, rp._save, rp._pyplot())
+    assert (tmp_path / names[0]).stat().st_size > 0
 
 
 def test_cli(tmp_path, capsys):

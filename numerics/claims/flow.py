@@ -14,6 +14,7 @@ are separate from the runs so that the tests can feed them negative controls (a 
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Callable
 
 import numpy as np
@@ -23,6 +24,7 @@ from attndyn.numerics.flow.solvers import reduced_flow, reduced_gd
 from attndyn.numerics.flow.systems import paper_reduced_system, ReducedSystem
 from attndyn.proofs.claims.registry import claim, Derivation, Outcome
 from attndyn.proofs.errors import UsageError
+from attndyn.proofs.sen import sen_H
 from attndyn.proofs.settings import FLOW, NUMERIC
 
 REPORT_ORDER = 50  # where these claims stand in the report (attndyn.proofs.claims.registry)
@@ -84,6 +86,7 @@ def sen_flow_verdict(runs: dict[str, FlowResult], tol: float = NUMERIC.sen_flow_
 UNEQUAL_RATES = (("fc", 2.0, 0.5), ("tc", 0.5, 2.0))  # (classifier, eta_v, eta_k)
 
 
+@lru_cache(maxsize=None)  # N1 and its control measure the same runs
 def n1_runs(horizon: float = FLOW.n1_horizon) -> dict[str, FlowResult]:
     runs = {k: reduced_flow(_system(k), horizon=horizon) for k in CLASSIFIERS}
     for kind, lr_v, lr_k in UNEQUAL_RATES:
@@ -107,7 +110,9 @@ def n1_runs(horizon: float = FLOW.n1_horizon) -> dict[str, FlowResult]:
             f"{k.upper()} with $\\eta_v = {v:g}$, $\\eta_k = {q:g}$" for k, v, q in UNEQUAL_RATES),
     ),
 )
-def n1_sen_flow() -> Outcome:
+def n1_sen_flow(setting=None) -> Outcome:
+    if setting is not None:
+        return n1_on_setting(setting)
     d = Derivation()
     d.note("Reduced system: in every sentence containing topic word t, a_t = e^{s_t}/(e^{s_t}+m), "
            "context a_t v_t; loss sum_t pi_t CE(f(a_t v_t), y_t).")
@@ -117,6 +122,84 @@ def n1_sen_flow() -> Outcome:
            f"to tau = {FLOW.n1_horizon:g} for each classifier; H evaluated at every sample.")
     status, reason, details = sen_flow_verdict(n1_runs())
     return Outcome(status, reason, d.steps, details)
+
+
+def flow_hypotheses(setting) -> list[dict]:
+    """What the reduced flow of ``setting`` needs for H to be a first integral, each with the
+    number that shows it (the reduced flow itself fixes q and freezes the non-topic words)."""
+    S = setting.system
+    m = np.unique(np.asarray(S.m, dtype=np.float64))
+    return [
+        {"name": "equal sentence lengths", "holds": m.size == 1,
+         "evidence": (f"unequal lengths: m = {m.min():g}..{m.max():g} non-topic words per sentence "
+                      f"({m.size} lengths); H holds for one m"), "remedy": "corpus.m_spread = 0"},
+        {"name": "keys trained", "holds": bool(S.train_keys),
+         "evidence": "keys not trained (or |q| = 0): the scores are frozen while v_t moves",
+         "remedy": "train the keys"},
+        {"name": "embeddings trained", "holds": bool(S.train_embeddings),
+         "evidence": "embeddings not trained: v_t is frozen while s_t moves", "remedy": "train the embeddings"},
+    ]
+
+
+def _why(hyps: list[dict]) -> str:
+    bad = [h for h in hyps if not h["holds"]]
+    if not bad:
+        return "no hypothesis of the identity is violated"
+    return "; ".join(f"{h['evidence']} ({h['remedy']})" for h in bad)
+
+
+def setting_flow_runs(setting) -> dict[str, FlowResult]:
+    """The reduced flow of ``setting`` to its horizon tau = lr x epochs (cached on the setting)."""
+    cache = setting.__dict__.setdefault("_flow_runs", {})
+    if "runs" not in cache:
+        cache["runs"] = {setting.system.classifier: reduced_flow(setting.system, horizon=setting.horizon)}
+    return cache["runs"]
+
+
+def n1_on_setting(setting) -> Outcome:
+    d = Derivation()
+    d.note(f"Setting {setting.name}: the config's corpus and initial parameters reduced to its "
+           f"{setting.system.T} topic words (m, pi_t from the training sentences); every group steps "
+           f"with train.lr, so tau = lr x epochs = {setting.horizon:g}.")
+    d.note(f"Integrated with DOP853 (rtol {NUMERIC.flow_rtol:g}, atol {NUMERIC.flow_atol:g}); the "
+           f"tolerance {NUMERIC.sen_flow_max:g} on the normalised drift is the integrator's, not the setting's.")
+    status, reason, details = sen_flow_verdict(setting_flow_runs(setting))
+    hyps = flow_hypotheses(setting)
+    details.update(route=f"numeric: DOP853 at rtol {NUMERIC.flow_rtol:g}, drift tolerance {NUMERIC.sen_flow_max:g}",
+                   hypotheses=hyps, horizon=setting.horizon,
+                   statement_on_setting=(r"$\max_{\tau\le" + f"{setting.horizon:g}" + r"} |H(\tau) - H(0)| / "
+                                         r"\max(1, |H(0)|) \le " + f"{NUMERIC.sen_flow_max:g}$ on the reduced "
+                                         f"flow of setting {setting.name}"))
+    if status == "refuted":
+        reason += f": {_why(hyps)}"
+    return Outcome(status, reason, d.steps, details)
+
+
+def _H_m_plus_one(v_sq, s, q_sq, m, lr_ratio=1.0):
+    """The SEN quantity with 1/(m+1) for 1/m: a deliberately wrong first integral."""
+    return sen_H(v_sq, s, q_sq, np.asarray(m, dtype=np.float64) + 1.0, lr_ratio=lr_ratio)
+
+
+@claim(
+    "neg-sen-flow-m-plus-one",
+    "Control: the SEN quantity with 1/(m+1) drifts along the same flow",
+    kind="numeric",
+    expected="refuted",
+    statement=r"$\max_\tau |H'(\tau) - H'(0)| / \max(1, |H'(0)|) \le " + f"{NUMERIC.sen_flow_max:g}"
+              + r"$ with the wrong $H' = |q|^2|v_t|^2 - 2\frac{\eta_v}{\eta_k}\left(s_t + "
+              r"\frac{e^{s_t}}{m+1}\right)$, on N1's runs.",
+    assumptions=_ASSUMPTIONS,
+)
+def neg_sen_flow_m_plus_one(setting=None) -> Outcome:
+    d = Derivation()
+    d.note("N1's runs again (the paper's, or the setting's reduced flow), H replaced by H' with 1/(m+1): "
+           "N1's tolerance must reject it on these runs alone.")
+    runs = n1_runs() if setting is None else setting_flow_runs(setting)
+    status, reason, details = sen_flow_verdict(runs, H=_H_m_plus_one)
+    details["route"] = f"numeric: the same DOP853 runs, drift tolerance {NUMERIC.sen_flow_max:g}"
+    if details.get("max_drift"):
+        details["margin"] = details["max_drift"] / NUMERIC.sen_flow_max
+    return Outcome(status, "1/(m+1): " + reason, d.steps, details)
 
 
 # --------------------------------------------------------------------------- N2
@@ -156,6 +239,37 @@ def order_verdict(slopes: dict[str, float], slope_range=NUMERIC.gd_slope_range) 
     return "refuted", f"log-log slopes of the GD residual vs eta: {text}, not all in [{lo}, {hi}]"
 
 
+def setting_etas(setting) -> tuple[tuple[float, ...], float]:
+    """N2 on a setting: the config's step lr and lr/2, lr/4, lr/8 over a horizon of whole steps of
+    lr, about ``FLOW.gd_horizon`` but no longer than the run itself (lr x epochs)."""
+    lr = setting.lr
+    n = max(1, int(round(min(FLOW.gd_horizon, setting.horizon) / lr)))
+    return tuple(lr / 2 ** k for k in range(4)), n * lr
+
+
+def n2_on_setting(setting) -> Outcome:
+    d = Derivation()
+    etas, horizon = setting_etas(setting)
+    d.eq("GD step", r"x_{k+1}", r"x_k + \eta F(x_k)")
+    d.note(f"Setting {setting.name}: its reduced system, step sizes lr = {setting.lr:g} halved three times, "
+           f"fixed horizon T = {horizon:g}; the residual must shrink like eta (slope in "
+           f"[{NUMERIC.gd_slope_range[0]:g}, {NUMERIC.gd_slope_range[1]:g}]).")
+    residuals = gd_residuals(setting.system, etas, horizon)
+    if min(residuals) <= 1e-13:  # rounding level: the run does not move enough to show an order
+        return Outcome("error", f"GD residuals {residuals} are at rounding level: the horizon {horizon:g} "
+                       "moves too little to measure an order", d.steps, {"etas": list(etas), "residuals": residuals})
+    slopes = {setting.system.classifier: fit_order(etas, residuals)}
+    status, reason = order_verdict(slopes)
+    hyps = flow_hypotheses(setting)
+    if status == "refuted":
+        reason += f"; the flow itself does not conserve H: {_why(hyps)}" if not all(h["holds"] for h in hyps) \
+            else f"; residuals {', '.join(f'{r:.3g}' for r in residuals)}"
+    details = {"etas": list(etas), "horizon": horizon, "residuals": {setting.system.classifier: residuals}, "slopes": slopes,
+               "slope_range": list(NUMERIC.gd_slope_range), "hypotheses": hyps,
+               "route": f"numeric: least-squares log-log slope over {len(etas)} step sizes"}
+    return Outcome(status, reason, d.steps, details)
+
+
 @claim(
     "N2-sen-gd-order",
     "Discrete GD breaks the SEN identity only at first order in the step size",
@@ -165,7 +279,9 @@ def order_verdict(slopes: dict[str, float], slope_range=NUMERIC.gd_slope_range) 
               + r"\}$ lies in $[" + f"{NUMERIC.gd_slope_range[0]:g}, {NUMERIC.gd_slope_range[1]:g}" + r"]$.",
     assumptions=_ASSUMPTIONS + (r"horizon $T = " + f"{FLOW.gd_horizon:g}" + r"$; FC, TC and TL",),
 )
-def n2_sen_gd_order() -> Outcome:
+def n2_sen_gd_order(setting=None) -> Outcome:
+    if setting is not None:
+        return n2_on_setting(setting)
     d = Derivation()
     d.eq("GD step", r"x_{k+1}", r"x_k + \eta F(x_k)")
     d.note("F is the reduced flow's vector field, so the flow is GD's eta -> 0 limit and any drift "

@@ -90,7 +90,9 @@ def _run_details(r) -> dict:
         r"by a discrete step) is measured to the curve's end value 0",
     ),
 )
-def n3_sen_paper() -> Outcome:
+def n3_sen_paper(setting=None) -> Outcome:
+    if setting is not None:
+        return n3_on_setting(setting)
     d = Derivation()
     d.note("Train the paper-fc preset with the numba kernels (full batch, one kernel call per epoch) "
            "and record every topic word's score and embedding norm after every epoch.")
@@ -138,7 +140,9 @@ def signed_extremes(r) -> tuple[float, float]:
                + f"{NUMERIC.sen_paper_max:g}" + r"$ (N3's bound, from the same statement)."),
     assumptions=_PAPER + (r"the query is trained too, violating the identity's hypothesis $\dot q = 0$",),
 )
-def neg_trainable_query() -> Outcome:
+def neg_trainable_query(setting=None) -> Outcome:
+    if setting is not None:
+        return neg_query_on_setting(setting)
     d = Derivation()
     d.note("The N3 run again with the query in the trainable set (explicit-keys kernel: "
            r"$\nabla_q L = \sum_w (\partial L/\partial s_w) k_w$); the curve uses the current $|q|$.")
@@ -156,3 +160,75 @@ def neg_trainable_query() -> Outcome:
                    margin=n / NUMERIC.sen_paper_max)
     details["q_norm_initial"] = float(neg.trajectory["q_norm"][0])
     return Outcome(status, reason, d.steps, details)
+
+
+# --------------------------------------------------------------------------- on a user's setting
+
+def sen_setting_verdict(residual: float, tol: dict, hyps: list[dict]) -> tuple[str, str]:
+    """N3 on a setting: ``verified`` iff the run's max SEN residual is within the setting's
+    tolerance (:meth:`attndyn.numerics.setting.Setting.sen_tolerance`); a refutation names every
+    violated hypothesis with the number that shows it (or says that none is)."""
+    limit = tol["tolerance"]
+    head = (f"max |q||v_t| - curve| = {residual:.3g} {'<=' if residual <= limit else '>'} {limit:.3g} "
+            f"(discrete-step drift {tol['discrete_step_drift']:.3g} + allowance {tol['allowance']:g})")
+    bad = [h for h in hyps if not h["holds"]]
+    if np.isfinite(residual) and residual <= limit:
+        note = "; although " + "; ".join(h["name"] + " does not hold" for h in bad) if bad else \
+            "; every hypothesis holds"
+        return "verified", head + note
+    if not np.isfinite(residual):
+        head = f"max SEN residual is {residual}: the run did not stay finite"
+    if not bad:
+        return "refuted", head + "; no hypothesis of the identity is measurably violated"
+    return "refuted", head + ": " + "; ".join(f"{h['evidence']}; {h['remedy']}" for h in bad)
+
+
+def n3_on_setting(setting) -> Outcome:
+    d = Derivation()
+    d.note(f"Train the config of setting {setting.name} with the numba kernels and measure every topic "
+           "word's distance from its SEN curve after every recorded epoch.")
+    tol = setting.sen_tolerance()
+    d.note("Tolerance: " + tol["derivation"] + ".")
+    r = setting.run
+    if r.status != "ok":
+        return Outcome("error", f"the run did not finish: {r.message}", d.steps, _run_details(r))
+    res = r.sen_residual_max()
+    res = float("inf") if res is None else res
+    hyps = setting.sen_hypotheses(r, tol["allowance"])
+    status, reason = sen_setting_verdict(res, tol, hyps)
+    details = _run_details(r)
+    lo, hi = signed_extremes(r)
+    # the statement measured here, rendered from the tolerance the verdict compares against
+    details["statement_on_setting"] = (
+        r"$\max_{\text{epochs}}\max_t \big|\,|q||v_t| - \mathrm{curve}(s_t)\big| \le "
+        + f"{tol['tolerance']:.4g}" + r"$ (discrete-step drift " + f"{tol['discrete_step_drift']:.3g}"
+        + r" at $\eta = " + f"{tol['lr']:g}" + r"$, $n = " + f"{tol['epochs']}" + r"$, plus allowance "
+        + f"{tol['allowance']:g})")
+    details.update(residual_signed_min=lo, residual_signed_max=hi, tolerance=tol, hypotheses=hyps,
+                   headroom=(tol["tolerance"] / res) if res else None,
+                   route=f"numeric: max over {len(r.trajectory['epoch'])} records x {len(r.topic_words)} topic "
+                         f"words, tolerance {tol['tolerance']:.3g}")
+    bad = residual_inconsistency(res, lo, hi)
+    if bad:
+        status, reason = "error", bad
+    return Outcome(status, reason, d.steps, details)
+
+
+def neg_query_on_setting(setting) -> Outcome:
+    d = Derivation()
+    d.note(f"The run of setting {setting.name} again with the query trained; N3's statement on this "
+           "setting (its tolerance) must fail on this run alone.")
+    tol = setting.sen_tolerance()
+    neg = setting.query_trained_run
+    n = neg.sen_residual_max()
+    if neg.status != "ok" or n is None:
+        return Outcome("error", f"the run did not finish: {neg.message}", d.steps)
+    status, reason = negative_verdict(n, tol["tolerance"])
+    details = _run_details(neg)
+    lo, hi = signed_extremes(neg)
+    details.update(residual_signed_min=lo, residual_signed_max=hi, tolerance=tol,
+                   margin=n / tol["tolerance"], route="numeric: the setting's N3 tolerance on the query-trained run")
+    bad = residual_inconsistency(n, lo, hi)
+    if bad:
+        status, reason = "error", bad
+    return Outcome(status, reason.replace("(N3's stated bound)", "(N3's tolerance on this setting)"), d.steps, details)

@@ -21,6 +21,8 @@ MEANINGS = {
     "corpus.kind": f"which corpus: {', '.join(CORPUS_KINDS)} (synthetic = the paper's generator)",
     "corpus.sst_dir": "sst2/sst5 only: folder of the Stanford Sentiment Treebank "
                       "(unset: ../shared/data/sst)",
+    "corpus.pad_to": "any kind: pad every sentence to this many tokens with one trainable $PAD$ word, "
+                     "no mask (>= the longest sentence; the authors' SST code: 52; unset: no padding)",
     "corpus.n_topics": "number of topics = classes K (>= 2)",
     "corpus.topic_probs": "probability of each class, K numbers summing to 1 (unset: uniform 1/K)",
     "corpus.topic_words_per_topic": "topic words owned by each topic, T (>= 1)",
@@ -50,6 +52,19 @@ MEANINGS = {
     "train.seed": "seed of the initialisation and the batch order (>= 0)",
     "train.record_every": "epochs between trajectory records (>= 1)",
     "train.threads": "numba threads (>= 1; unset: numba's default); results do not depend on it",
+    "train.optimizer": "update rule: gd (plain step), sgd (plain step on mini-batches, needs batch_size), "
+                       "momentum, nesterov (PyTorch SGD, dampening 0), adam (PyTorch Adam)",
+    "train.momentum": "momentum and nesterov only: the momentum mu (>= 0; nesterov > 0)",
+    "train.betas": "adam only: (beta1, beta2), each in [0, 1)",
+    "train.eps": "adam only: epsilon added outside the square root (>= 0)",
+    "model.classifier_init": "fc/tc only: paper (the paper's random matrix) or torch (PyTorch nn.Linear's "
+                             "default, uniform in +-1/sqrt(d_e): the authors' TC)",
+    "model.classifier_bias": "fc/tc only: a bias b in the logits W^T c + b (nn.Linear's; trains with W)",
+    "train.early_stopping_patience": "epochs without a new dev-loss minimum before training stops "
+                                     "(>= 1; unset: no early stopping; the authors' SST: 2000)",
+    "train.restore_best": "with early stopping: restore the best-dev parameters at the end (the "
+                          "authors' rule; test accuracy is reported there)",
+    "train.word_record_every": "record every word's score and norm every this many epochs (0: off)",
 }
 
 HEADER = """\
@@ -80,7 +95,7 @@ def _toml_value(value) -> str:
     return repr(value)
 
 
-_PLACEHOLDER = {"corpus.sst_dir": '"../shared/data/sst"', "corpus.topic_probs": "[0.25, 0.25, 0.25, 0.25]",
+_PLACEHOLDER = {"corpus.sst_dir": '"../shared/data/sst"', "corpus.pad_to": "52", "corpus.topic_probs": "[0.25, 0.25, 0.25, 0.25]",
                 "model.classifier_matrix": '"classifier.npy"', "train.batch_size": "100",
                 "train.trainable": '["embeddings", "keys"]', "train.threads": "2"}
 
@@ -103,6 +118,7 @@ def example_toml() -> str:
     parts = [HEADER, "[corpus]"]
     parts += _lines("corpus.kind", "str", "synthetic")
     parts += [""] + _lines("corpus.sst_dir", "str | None", None)
+    parts += [""] + _lines("corpus.pad_to", "int | None", None)
     for f in fields(SyntheticConfig):
         parts += [""] + _lines(f"corpus.{f.name}", str(f.type), _default(f))
     for section, cls in (("model", ModelConfig), ("train", TrainConfig)):

@@ -51,7 +51,7 @@ def resolve_paths(data: dict, folder: Path) -> dict:
 def valid_keys(data: Mapping | None = None) -> list[str]:
     """Every dotted key ``--set`` accepts (the corpus keys depend on ``corpus.kind``)."""
     kind = (data or {}).get("corpus", {}).get("kind", "synthetic")
-    corpus = sorted(_SYNTHETIC_FIELDS) if kind == "synthetic" else ["sst_dir"]
+    corpus = (sorted(_SYNTHETIC_FIELDS) if kind == "synthetic" else ["sst_dir"]) + ["pad_to"]
     return (["corpus.kind"] + [f"corpus.{k}" for k in corpus]
             + [f"model.{f.name}" for f in fields(ModelConfig)]
             + [f"train.{f.name}" for f in fields(TrainConfig)])

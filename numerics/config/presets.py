@@ -1,14 +1,24 @@
-"""Named run configurations: the paper's experiments (§5) and its ablation.
+"""Named run configurations: the paper's experiments (§5) and its ablation, as the authors ran them.
 
 * ``paper-fc``, ``paper-tc``, ``paper-tl`` — the synthetic corpus (4 topics, 2 topic
   words each, 5000 non-topic words, m = 20, 5000 sentences), d = 10, full-batch
   gradient descent, lr 0.1, 5000 epochs, query fixed; classifier FC / TC / TL.
-* ``ablation-{fc,tc}-{both,kf,ef}`` — the same with embeddings initialised with
-  std 0.1; ``both`` trains keys and embeddings, ``kf`` freezes the keys, ``ef``
-  freezes the embeddings.
-* ``sst2-{fc,tc}``, ``sst5-{fc,tc}`` — SST-2 / SST-5 with the same model and lr;
-  the epoch count (2000) and recording interval (10) are our choice, not the
-  paper's.
+* ``ablation-{fc,tc}-{both,kf,ef}`` — the authors' ablation: the same corpus with their split
+  3999/50/950 (4999 sentences), embeddings initialised with std 0.1, 6000 epochs; TC is a
+  PyTorch ``nn.Linear`` (weight and bias uniform in ±1/√d_e); ``both`` trains keys and
+  embeddings, ``kf`` freezes the keys, ``ef`` freezes the embeddings.
+* ``sst2-{fc,tc}``, ``sst5-{fc,tc}`` — the authors' SST runs: d_e = 200 (FC) / 100 (TC),
+  d_k = d_q = 10, query std 0.3, embedding std 1e-6, TC an ``nn.Linear`` (bias included), lr 0.1,
+  early stopping on the dev loss with patience 2000 epochs and the best-dev parameters restored.
+  One deviation, recorded in each run's summary: the epochs are capped at ``SST_EPOCH_CAP``
+  (the dev loss is still falling there, so the authors' patience never runs out within any
+  budget we can afford: issue 13 asks for the four runs in about 3 minutes); every word's
+  score and norm is recorded every ``SST_WORD_RECORD_EVERY`` epochs for the figures.
+* ``sst2-fc-pad`` — ``sst2-fc`` with the authors' padding (``corpus.pad_to`` = 52, a trainable
+  ``$PAD$`` word, no mask): ``attndyn reproduce sst-pad``.
+* ``sst2-{fc,tc}-small``, ``sst5-{fc,tc}-small`` — the earlier fast choice (d_e = 10, the paper's
+  random matrix for TC, no bias, a fixed 2000 epochs, no early stopping): minutes → seconds, for
+  quick looks and tests; not the authors' setting.
 """
 from __future__ import annotations
 
@@ -19,6 +29,14 @@ from attndyn.numerics.config.schema import (CorpusSpec, default_trainable, Model
 from attndyn.proofs.errors import UsageError
 
 ABLATION_EMB_STD = 0.1  # the paper's ablation initialises embeddings with std 0.1
+ABLATION_EPOCHS = 6000  # the authors' ablation
+ABLATION_SPLIT = (3999, 50, 950)  # the authors' train/dev/test counts (they sum to 4999)
+SST_D_E = {"fc": 200, "tc": 100}  # the authors' embedding sizes; d_k = d_q = 10 (ModelConfig default)
+SST_PATIENCE = 2000  # the authors' early-stopping patience (epochs without a new dev-loss minimum)
+SST_EPOCH_CAP = 600  # our cap (see the module docstring): 4 runs in ~3 min on an idle 2-core machine
+SST_RECORD_EVERY = 10  # trajectory, dev loss and test accuracy every 10 epochs
+SST_WORD_RECORD_EVERY = 10  # every word's score and norm (the SST figures)
+SST_PAD_TO = 52  # the authors pad every SST sentence to 52 tokens (our longest sentence: 52 tokens too)
 
 
 def _paper(classifier: str) -> RunConfig:
@@ -34,11 +52,35 @@ def _ablation(classifier: str, variant: str) -> RunConfig:
         trainable.discard("keys")
     elif variant == "ef":
         trainable.discard("embeddings")
-    return replace(base, model=replace(base.model, emb_init_std=ABLATION_EMB_STD),
-                   train=replace(base.train, trainable=frozenset(trainable)))
+    n = sum(ABLATION_SPLIT)
+    corpus = CorpusSpec("synthetic", replace(base.corpus.synthetic, n_sentences=n,
+                                              split=tuple(c / n for c in ABLATION_SPLIT)))
+    return replace(base, corpus=corpus, model=replace(base.model, emb_init_std=ABLATION_EMB_STD,
+                                                      **_torch_linear(classifier)),
+                   train=replace(base.train, epochs=ABLATION_EPOCHS, trainable=frozenset(trainable)))
+
+
+def _torch_linear(classifier: str) -> dict:
+    """The authors' TC is a PyTorch ``nn.Linear``: default initialisation and a bias."""
+    return {"classifier_init": "torch", "classifier_bias": True} if classifier == "tc" else {}
 
 
 def _sst(which: str, classifier: str) -> RunConfig:
+    return RunConfig(CorpusSpec(which),
+                     ModelConfig(classifier=classifier, d_e=SST_D_E[classifier], d_k=10, query_std=0.3,
+                                 emb_init_std=1e-6, **_torch_linear(classifier)),
+                     TrainConfig(lr=0.1, epochs=SST_EPOCH_CAP, record_every=SST_RECORD_EVERY,
+                                 early_stopping_patience=SST_PATIENCE, restore_best=True,
+                                 word_record_every=SST_WORD_RECORD_EVERY))
+
+
+def _sst_padded(which: str, classifier: str) -> RunConfig:
+    """The authors' padding: every sentence padded to ``SST_PAD_TO`` tokens with a trainable PAD word."""
+    base = _sst(which, classifier)
+    return replace(base, corpus=replace(base.corpus, pad_to=SST_PAD_TO))
+
+
+def _sst_small(which: str, classifier: str) -> RunConfig:
     return RunConfig(CorpusSpec(which), ModelConfig(classifier=classifier),
                      TrainConfig(lr=0.1, epochs=2000, record_every=10))
 
@@ -48,6 +90,8 @@ PRESETS = {
     **{f"ablation-{c}-{v}": (lambda c=c, v=v: _ablation(c, v))
        for c in ("fc", "tc") for v in ("both", "kf", "ef")},
     **{f"{w}-{c}": (lambda w=w, c=c: _sst(w, c)) for w in ("sst2", "sst5") for c in ("fc", "tc")},
+    **{f"{w}-{c}-small": (lambda w=w, c=c: _sst_small(w, c)) for w in ("sst2", "sst5") for c in ("fc", "tc")},
+    "sst2-fc-pad": lambda: _sst_padded("sst2", "fc"),
 }
 
 
@@ -58,10 +102,19 @@ DESCRIPTIONS = {
     **{f"paper-{c}": f"the paper's synthetic experiment (§5), {_CLASSIFIER[c]} ({c.upper()})"
        for c in ("fc", "tc", "tl")},
     **{f"ablation-{c}-{v}": f"the paper's ablation, {_CLASSIFIER[c]} ({c.upper()}), embeddings "
-                            f"initialised with std {ABLATION_EMB_STD:g}, {_VARIANT[v]}"
+                            f"initialised with std {ABLATION_EMB_STD:g}, {_VARIANT[v]}, "
+                            f"{ABLATION_EPOCHS} epochs, split {'/'.join(map(str, ABLATION_SPLIT))}"
+                            + (", nn.Linear init + bias" if c == "tc" else "")
        for c in ("fc", "tc") for v in ("both", "kf", "ef")},
-    **{f"{w}-{c}": f"{w.upper()} (Stanford Sentiment Treebank), {_CLASSIFIER[c]} ({c.upper()}), "
-                   f"2000 epochs (our choice)" for w in ("sst2", "sst5") for c in ("fc", "tc")},
+    **{f"{w}-{c}": f"{w.upper()} (Stanford Sentiment Treebank), {_CLASSIFIER[c]} ({c.upper()}), the authors' "
+                   f"setting (d_e {SST_D_E[c]}, early stopping on dev loss, patience {SST_PATIENCE})"
+                   + (", nn.Linear init + bias" if c == "tc" else "")
+                   + f"; epochs capped at {SST_EPOCH_CAP} (our budget)"
+       for w in ("sst2", "sst5") for c in ("fc", "tc")},
+    **{f"{w}-{c}-small": f"{w.upper()}, {c.upper()}, fast variant: d_e 10, 2000 epochs, no early stopping "
+                         f"(not the authors' setting)" for w in ("sst2", "sst5") for c in ("fc", "tc")},
+    "sst2-fc-pad": f"sst2-fc with the authors' padding: every sentence padded to {SST_PAD_TO} tokens with one "
+                   f"trainable $PAD$ word, no mask (corpus.pad_to)",
 }
 
 

@@ -25,6 +25,8 @@ CLASSIFIERS = KINDS
 PARAMETER_GROUPS = ("embeddings", "keys", "query", "classifier")
 DTYPES = ("float64", "float32")
 CORPUS_KINDS = ("synthetic", "sst2", "sst5")
+# the update rules of numerics/training/optimizers.py (PyTorch's SGD and Adam semantics)
+OPTIMIZERS = ("gd", "sgd", "momentum", "nesterov", "adam")
 SECTIONS = ("corpus", "model", "train")
 
 
@@ -68,14 +70,19 @@ def _optional_str(name: str, value) -> str | None:
 class CorpusSpec:
     """Which corpus: ``synthetic`` (the paper's generator, :class:`SyntheticConfig`)
     or the Stanford Sentiment Treebank, ``sst2``/``sst5`` (``sst_dir`` overrides
-    the default ``../shared/data/sst``)."""
+    the default ``../shared/data/sst``).  ``pad_to`` (any kind): every sentence padded to that
+    many tokens with one trainable ``$PAD$`` word, no mask (the authors' SST code: 52;
+    :mod:`attndyn.numerics.data.padding`)."""
 
     kind: str = "synthetic"
     synthetic: SyntheticConfig | None = None
     sst_dir: str | None = None
+    pad_to: int | None = None  # pad every sentence to this many tokens with one trainable $PAD$ word
 
     def __post_init__(self) -> None:
         _choice("corpus.kind", self.kind, CORPUS_KINDS)
+        if self.pad_to is not None:  # >= the longest sentence: checked when the corpus is read
+            object.__setattr__(self, "pad_to", _int("corpus.pad_to", self.pad_to, 1))
         object.__setattr__(self, "sst_dir", _optional_str("corpus.sst_dir", self.sst_dir))
         if self.kind == "synthetic":
             if self.sst_dir is not None:
@@ -89,14 +96,18 @@ class CorpusSpec:
                              f"{self.kind!r}")
 
     def to_dict(self) -> dict:
+        pad = {} if self.pad_to is None else {"pad_to": self.pad_to}
         if self.kind == "synthetic":
-            return {"kind": "synthetic", **asdict(self.synthetic)}
-        return {"kind": self.kind, "sst_dir": self.sst_dir}
+            return {"kind": "synthetic", **asdict(self.synthetic), **pad}
+        return {"kind": self.kind, "sst_dir": self.sst_dir, **pad}
 
     @classmethod
     def from_dict(cls, values: Mapping) -> "CorpusSpec":
         values = dict(values)
         kind = values.pop("kind", "synthetic")
+        pad_to = values.pop("pad_to", None)
+        if pad_to is not None:
+            return replace(cls.from_dict({"kind": kind, **values}), pad_to=pad_to)
         _choice("corpus.kind", kind, CORPUS_KINDS)
         if kind == "synthetic":
             if values.get("sst_dir", None) is not None:
@@ -139,6 +150,9 @@ class ModelConfig:
     ``emb_init_std`` (1e-6; 0.1 in the ablation), the query with ``query_std`` (0.3).
     ``classifier_matrix``: a ``.npy`` file of shape (d_e, K) for ``fc``/``tc``
     instead of the paper's random matrix with unit diagonal.
+    ``classifier_init`` (fc/tc): ``paper`` (that matrix) or ``torch`` (PyTorch ``nn.Linear``'s
+    default, uniform in ±1/√d_e: the authors' TC); ``classifier_bias`` (fc/tc): logits
+    :math:`W^\top c + b` with a bias b (K) that trains with W (``nn.Linear`` has one).
     """
 
     classifier: str = "fc"
@@ -148,6 +162,8 @@ class ModelConfig:
     key_init_std: float = 0.0
     query_std: float = 0.3
     classifier_matrix: str | None = None
+    classifier_init: str = "paper"
+    classifier_bias: bool = False
 
     def __post_init__(self) -> None:
         put = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
@@ -160,6 +176,12 @@ class ModelConfig:
         put("classifier_matrix", _optional_str("model.classifier_matrix", self.classifier_matrix))
         if self.classifier_matrix is not None and not is_linear(self.classifier):
             raise UsageError("model.classifier_matrix: only the linear classifiers (fc, tc) take a matrix")
+        _choice("model.classifier_init", self.classifier_init, ("paper", "torch"))
+        if not isinstance(self.classifier_bias, bool):
+            raise UsageError(f"model.classifier_bias: expected true or false, got {self.classifier_bias!r}")
+        if not is_linear(self.classifier) and (self.classifier_init != "paper" or self.classifier_bias):
+            raise UsageError("model.classifier_init / model.classifier_bias: only for the linear "
+                             "classifiers (fc, tc); tl has its own biases")
 
 
 def default_trainable(classifier: str) -> frozenset[str]:
@@ -186,13 +208,27 @@ def _trainable(value) -> frozenset[str] | None:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Gradient descent on the mean cross-entropy.
+    r"""Gradient descent on the mean cross-entropy.
 
     ``batch_size`` None: full batch (the paper); otherwise shuffled mini-batches
     each epoch.  ``trainable``: the parameter groups updated (None: the paper's
     choice for the classifier, :func:`default_trainable`; resolved by
     :class:`RunConfig`).  ``record_every``: epochs between trajectory records.
     ``threads``: numba threads (None: numba's default); results do not depend on it.
+
+    ``optimizer`` (:data:`OPTIMIZERS`, numerics/training/optimizers.py): ``gd`` the plain step
+    :math:`\theta \leftarrow \theta - \eta\nabla L` (full batch, or mini-batches when
+    ``batch_size`` is set); ``sgd`` the same step on mini-batches (``batch_size`` required);
+    ``momentum``/``nesterov`` PyTorch's ``SGD(momentum=μ, nesterov=...)`` with dampening 0,
+    :math:`b \leftarrow \mu b + g`, step :math:`b` (or :math:`g + \mu b`); ``adam``
+    PyTorch's ``Adam(betas=(β₁, β₂), eps=ε)`` with bias correction and ε outside the square
+    root.  ``momentum`` is μ, ``betas`` (β₁, β₂), ``eps`` ε; each is recorded whatever the
+    optimizer and used only by the one that names it.
+    ``early_stopping_patience`` (epochs, None: off): every ``record_every`` epochs the dev loss is
+    evaluated; training stops once this many epochs pass without a new minimum and, with
+    ``restore_best``, the best-dev parameters are restored (the authors' SST rule, patience 2000;
+    :mod:`attndyn.numerics.training.monitor`).  ``word_record_every`` (0: off): every word's score
+    and norm are recorded every this many epochs (the SST figures).
     """
 
     lr: float = 0.1
@@ -203,6 +239,13 @@ class TrainConfig:
     seed: int = 0
     record_every: int = 1
     threads: int | None = None
+    optimizer: str = "gd"
+    momentum: float = 0.9
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    early_stopping_patience: int | None = None
+    restore_best: bool = True
+    word_record_every: int = 0
 
     def __post_init__(self) -> None:
         put = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
@@ -216,6 +259,42 @@ class TrainConfig:
         put("record_every", _int("train.record_every", self.record_every, 1))
         if self.threads is not None:
             put("threads", _int("train.threads", self.threads, 1))
+        _choice("train.optimizer", self.optimizer, OPTIMIZERS)
+        put("momentum", _float("train.momentum", self.momentum, nonneg=True))
+        put("betas", _betas(self.betas))
+        put("eps", _float("train.eps", self.eps, nonneg=True))
+        if self.optimizer == "nesterov" and self.momentum == 0:
+            raise UsageError("train.momentum: optimizer 'nesterov' needs a momentum > 0, got 0")
+        if self.optimizer == "sgd" and self.batch_size is None:
+            raise UsageError("train.batch_size: optimizer 'sgd' steps on mini-batches; set a batch size "
+                             "(or use optimizer 'gd' for the full batch)")
+        if self.early_stopping_patience is not None:
+            put("early_stopping_patience", _int("train.early_stopping_patience",
+                                                self.early_stopping_patience, 1))
+        if not isinstance(self.restore_best, bool):
+            raise UsageError(f"train.restore_best: expected true or false, got {self.restore_best!r}")
+        put("word_record_every", _int("train.word_record_every", self.word_record_every, 0))
+
+
+def _betas(value) -> tuple[float, float]:
+    """``train.betas``: two numbers in [0, 1) (Adam's β₁, β₂)."""
+    if isinstance(value, str):  # --set train.betas=0.9,0.999
+        value = [v.strip() for v in value.split(",")]
+        try:
+            value = [float(v) for v in value]
+        except ValueError:
+            raise UsageError(f"train.betas: expected two numbers in [0, 1), got {value!r}") from None
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise UsageError(f"train.betas: expected two numbers in [0, 1), got {value!r}")
+    items = list(value)
+    if len(items) != 2:
+        raise UsageError(f"train.betas: expected two numbers in [0, 1), got {value!r}")
+    out = []
+    for b in items:
+        if isinstance(b, bool) or not isinstance(b, Real) or not math.isfinite(b) or not 0 <= b < 1:
+            raise UsageError(f"train.betas: expected two numbers in [0, 1), got {value!r}")
+        out.append(float(b))
+    return (out[0], out[1])
 
 
 @dataclass(frozen=True)

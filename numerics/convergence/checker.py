@@ -234,6 +234,14 @@ class ConvergenceReport:
     def all_converged(self) -> bool:
         return all(w.verdict == "converged" for w in self.words)
 
+    def __repr__(self) -> str:  # one line per topic word, not the dataclass's dump of the flow
+        lines = [f"ConvergenceReport({self.setting}: {sum(w.verdict == 'converged' for w in self.words)} of "
+                 f"{len(self.words)} topic words converged)"]
+        lines += [f"  {w.name} (label {w.label}): {w.verdict}; attention -> 1 {w.attention.verdict}, loss -> 0 "
+                  f"{w.loss.verdict}" + (f"; failed: {', '.join(w.failed_hypotheses)}" if w.failed_hypotheses else "")
+                  for w in self.words]
+        return "\n".join(lines)
+
     def to_json(self) -> dict:
         return {"setting": self.setting, "verdicts": self.verdicts, "all_converged": self.all_converged,
                 "flow": self.flow, "confirm_gd": self.gd, "words": [w.to_json() for w in self.words]}

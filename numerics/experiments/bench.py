@@ -37,8 +37,15 @@ comparison is between equal computations.
 ``reproduce`` times the training of ``attndyn reproduce synthetic`` (paper-fc, -tc,
 -tl, 5000 epochs each, one fresh process, warm numba cache).
 
-Targets (issue 3, this 2-core machine): kernel >= 20x PyTorch per epoch at the
-paper's size; <= 0.5 s per epoch (float64) and <= 1.5 GB peak RSS at N = V = 10^6;
+The kernel's process also times the *floors* of the same epoch
+(:mod:`attndyn.numerics.experiments.floor`): a bare gather-and-scatter pass over the same
+index and table (memory) and the kernel's flops at the measured multiply-add rate
+(arithmetic); per word occurrence, the kernel's cost is printed beside both.  With three
+or more sizes N = V (``--scale``: 1e4, 1e5, 1e6, 4e6) the exponent of epoch time in N is fitted.
+
+Targets (issue 13, this 2-core machine): kernel >= 25x PyTorch per epoch at the
+paper's size; <= 0.45 s per epoch (float64), <= 1.3x the memory floor and <= 1 GB peak
+RSS at N = V = 10^6; a scale exponent <= 1.1;
 ``reproduce synthetic`` training <= 15 s.  Each is printed with the measured value
 and PASS/MISS; missing a target is reported, not an error.
 
@@ -70,6 +77,7 @@ from attndyn.proofs.errors import UsageError
 from attndyn.proofs.settings import BENCH, REPRODUCE
 
 IMPLS = ("kernel", "numpy", "torch", "torch-bag")
+SCALE_SIZES = ("1e4", "1e5", "1e6", "4e6")  # --scale: N = V for the fitted exponent (issue 13)
 VERSION = 1
 M_WORDS = 20  # non-topic words per sentence in every size
 D = 10  # d_e = d_k
@@ -318,15 +326,41 @@ def measure(impl: str, size: Size, warmup: int, epochs: int, threads: int, check
         del batch, model  # the twins hold their own copies of the parameters
     setup = time.perf_counter() - t0
     times, loss = _timed(epoch, warmup, epochs)
+    floors = measure_floors(batch, model, warmup, epochs, threads) if impl == "kernel" else None
     out = {"impl": impl, "size": size.name, "n_train": int(train_c.n_sentences), "vocab": int(train_c.vocab_size),
            "nnz": int(len(train_c.word_ids)), "threads": threads, "setup_seconds": round(setup, 4),
            "warmup_epochs": warmup, "epoch_seconds": times,
            "median_seconds": statistics.median(times) if times else None,
            "min_seconds": min(times) if times else None,
            "last_loss": loss, "peak_rss_bytes": peak_rss_bytes()}
+    if floors is not None:
+        out["floors"] = floors
     if check and impl != "kernel":
         out["agreement"] = agreement(impl, size, threads)
     return out
+
+
+def measure_floors(batch, model, warmup: int, epochs: int, threads: int) -> dict:
+    """The memory and arithmetic floors of one epoch on the kernel's own batch and table
+    (:mod:`attndyn.numerics.experiments.floor`), measured in the kernel's process after it."""
+    from attndyn.numerics.experiments.floor import (flops_per_occurrence, gather_scatter,
+                                                    peak_flops)  # deferred: kernel measurements only
+    from attndyn.proofs.settings import KERNEL  # deferred: kernel measurements only
+
+    ctx = np.empty_like(batch.G)
+    emb = model.embeddings
+
+    def floor_epoch():
+        return gather_scatter(batch.word_ids, batch.offsets, batch.uw, batch.uptr, batch.occ_sent, emb, ctx,
+                              KERNEL.sentence_chunk, KERNEL.word_chunk)
+    times, _ = _timed(floor_epoch, warmup, epochs)
+    nnz = int(len(batch.word_ids))
+    d = int(emb.shape[1])
+    fpo = flops_per_occurrence(d)
+    peak = peak_flops()
+    return {"memory_floor_seconds": statistics.median(times), "memory_floor_epoch_seconds": times,
+            "flops_per_occurrence": fpo, "peak_flops_per_thread": peak,
+            "arithmetic_floor_seconds": nnz * fpo / (peak * threads), "nnz": nnz}
 
 
 def measure_reproduce(overrides: Sequence[str] = ()) -> dict:
@@ -400,13 +434,22 @@ def _t(x) -> str:
 
 def run_bench(sizes: Sequence[Size], *, impls: Sequence[str] = IMPLS, quick: bool = False,
               threads: int | None = None, reproduce: bool = True, reproduce_overrides: Sequence[str] = (),
-              epochs: tuple[int, int] | None = None, isolate: bool = True,
+              epochs: tuple[int, int] | None = None, isolate: bool = True, scale: bool = False,
               log: Callable[[str], None] = print) -> dict:
     """Measure every implementation at every size (one subprocess each when ``isolate``) and the
     ``reproduce synthetic`` training; print as it goes and return the JSON-ready results.
 
     ``epochs`` = (warm-up, timed) overrides the defaults of :data:`attndyn.proofs.settings.BENCH`.
+    ``scale`` adds the sizes of :data:`SCALE_SIZES` not already asked for, kernel only, and fits
+    the exponent of epoch time in N (:func:`scale_fit`).
     """
+    kernel_only = set()
+    if scale:
+        names = {sz.name for sz in sizes}
+        extra = [sz for sz in parse_sizes(",".join(SCALE_SIZES)) if sz.name not in names
+                 and not any(o.name != "paper" and o.n_sentences == sz.n_sentences for o in sizes)]
+        kernel_only = {sz.name for sz in extra}
+        sizes = sorted(list(sizes) + extra, key=lambda sz: (sz.name != "paper", sz.n_sentences))
     bad = [i for i in impls if i not in IMPLS]
     if bad:
         raise UsageError(f"--impls: unknown implementation(s) {bad}; expected some of {', '.join(IMPLS)}")
@@ -440,9 +483,10 @@ def run_bench(sizes: Sequence[Size], *, impls: Sequence[str] = IMPLS, quick: boo
         rounds = 1 if (big or quick) else BENCH.rounds
         size_spec = {"name": size.name, "n_sentences": size.n_sentences, "vocab": size.vocab,
                      "split": list(size.split)}
-        per_round: dict[str, list[dict]] = {impl: [] for impl in impls}
+        size_impls = ["kernel"] if size.name in kernel_only else impls
+        per_round: dict[str, list[dict]] = {impl: [] for impl in size_impls}
         for rnd in range(rounds):
-            for impl in impls:
+            for impl in size_impls:
                 n_timed = timed if (impl == "kernel" or not big or epochs is not None) else min(
                     timed, BENCH.large_slow_epochs)
                 r = run({"impl": impl, "size": size_spec, "warmup": warm, "epochs": n_timed,
@@ -457,6 +501,14 @@ def run_bench(sizes: Sequence[Size], *, impls: Sequence[str] = IMPLS, quick: boo
                 line = (f"  {size.name:>6} {impl:<9} {_t(r['median_seconds']):>10}/epoch (median of "
                         f"{n_timed}, min {_t(r['min_seconds'])})  peak RSS {_mb(r['peak_rss_bytes'])}"
                         + (f"  [round {rnd + 1}/{rounds}]" if rounds > 1 else ""))
+                if "floors" in r:
+                    f = r["floors"]
+                    per = 1e9 / f["nnz"]
+                    line += (f"\n  {'':>6} {'':<9} per occurrence: kernel {r['median_seconds'] * per:.2f} ns, "
+                             f"memory floor {f['memory_floor_seconds'] * per:.2f} ns (kernel/floor "
+                             f"{r['median_seconds'] / f['memory_floor_seconds']:.2f}), arithmetic floor "
+                             f"{f['arithmetic_floor_seconds'] * per:.2f} ns ({f['flops_per_occurrence']} flops "
+                             f"at {f['peak_flops_per_thread'] / 1e9:.1f} GFLOP/s per thread)")
                 k = per_round["kernel"][rnd] if len(per_round.get("kernel", ())) > rnd else None
                 if impl != "kernel" and k and "error" not in k:
                     line += f"  kernel {r['median_seconds'] / k['median_seconds']:.1f}x faster"
@@ -489,14 +541,35 @@ def run_bench(sizes: Sequence[Size], *, impls: Sequence[str] = IMPLS, quick: boo
             log(f"  training {r['training_seconds']:.2f} s ("
                 + ", ".join(f"{k} {v['training_seconds']:.2f} s" for k, v in r["runs"].items())
                 + (f"; with --set {' '.join(reproduce_overrides)}" if reproduce_overrides else "") + ")")
+    out["scale"] = scale_fit(out)
+    if out["scale"]:
+        sc = out["scale"]
+        log(f"scale: kernel epoch time ~ N^{sc['exponent']:.2f} over N = V = "
+            + ", ".join(f"{p['n']:.0e} ({_t(p['seconds'])}, {_mb(p['peak_rss_bytes'])})" for p in sc["points"]))
     out["machine"]["load_average_1min_end"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     out["targets"] = targets(out, reproduce_overrides)
     end = out["machine"]["load_average_1min_end"]
-    log(f"targets (issue 3; load average now {'n/a' if end is None else f'{end:.2f}'}: other jobs on "
+    log(f"targets (issue 13; load average now {'n/a' if end is None else f'{end:.2f}'}: other jobs on "
         "the machine slow the measurements down):")
     for t in out["targets"]:
         log(f"  {t['name']:<52} measured {t['measured_text']:<14} {t['verdict']}")
     return out
+
+
+def scale_fit(out: dict) -> dict | None:
+    """Least-squares slope of log(kernel epoch time) against log N over the sizes N = V measured
+    (paper size left out), when there are at least three: the scaling exponent (about 1)."""
+    pts = [{"n": d["n_sentences"], "seconds": d["results"]["kernel"]["median_seconds"],
+            "peak_rss_bytes": d["results"]["kernel"].get("peak_rss_bytes")}
+           for name, d in out["sizes"].items()
+           if name != "paper" and "kernel" in d["results"] and "error" not in d["results"]["kernel"]]
+    if len(pts) < 3:
+        return None
+    pts.sort(key=lambda p: p["n"])
+    x = np.log([p["n"] for p in pts])
+    y = np.log([p["seconds"] for p in pts])
+    slope = float(np.polyfit(x, y, 1)[0])
+    return {"exponent": slope, "points": pts}
 
 
 def _merge_rounds(rs: list[dict]) -> dict:
@@ -545,6 +618,15 @@ def targets(out: dict, reproduce_overrides: Sequence[str] = ()) -> list[dict]:
     rss = big.get("peak_rss_bytes")
     add(f"<= {BENCH.large_rss_target / 1e9:g} GB peak RSS at N = V = 1e6", BENCH.large_rss_target, rss,
         "n/a" if rss is None else f"{rss / 1e9:.2f} GB", rss is not None and rss <= BENCH.large_rss_target)
+    fl = big.get("floors") or {}
+    ratio = t / fl["memory_floor_seconds"] if t and fl.get("memory_floor_seconds") else None
+    add(f"<= {BENCH.floor_ratio_target:g}x the memory floor at N = V = 1e6", BENCH.floor_ratio_target, ratio,
+        "n/a" if ratio is None else f"{ratio:.2f}x", ratio is not None and ratio <= BENCH.floor_ratio_target)
+    sc = out.get("scale")
+    ex = sc["exponent"] if sc else None
+    add(f"scale exponent of epoch time in N (1e4..4e6) <= {BENCH.scale_exponent_target:g}",
+        BENCH.scale_exponent_target, ex, "n/a" if ex is None else f"{ex:.2f}",
+        ex is not None and ex <= BENCH.scale_exponent_target)
     rep = out.get("reproduce") or {}
     sec = rep.get("training_seconds") if not reproduce_overrides else None
     add(f"reproduce synthetic training <= {REPRODUCE.synthetic_seconds_target:g} s",

@@ -11,12 +11,12 @@ Three experiments, each a list of presets (:mod:`attndyn.numerics.config.presets
 * ``ablation`` — ``ablation-{fc,tc}-{both,kf,ef}`` (embeddings initialised with std 0.1;
   KF freezes the keys, EF the embeddings).  Figure: loss, topic-word score and
   topic-word norm against the epoch.
-* ``sst`` — ``sst2-{fc,tc}``, ``sst5-{fc,tc}``.  Real text has no designated topic
-  words: each run is trained once, the ``REPRODUCE.sst_top_words`` words with the
-  largest final score are picked, and the run is repeated recording those words
-  (training is deterministic, so the repeat is the same run; the summary checks
-  that its final loss is bitwise equal).  Figures: SEN curves of those words, with
-  :math:`m_t` = mean length - 1 of the training sentences containing the word, and
+* ``sst`` — ``sst2-{fc,tc}``, ``sst5-{fc,tc}`` (the authors' settings, early stopping on the dev
+  loss).  Real text has no designated topic words: each run is trained **once**, recording every
+  word's score and norm every few epochs, and the figures read the top-k words of the
+  reported (best-dev) model from those records (:mod:`attndyn.numerics.experiments.sst_figures`):
+  |q||v| against s with the closed form at m = mean length - 1, the named words' score
+  trajectories, dev loss and test accuracy with the stopping point, the top-20 table, and
   final score against topic purity (:func:`attndyn.numerics.data.corpus.topic_purity`).
 
 Output (``DIR``, default ``reports/out/reproduce/EXPERIMENT``): every figure as PNG
@@ -42,7 +42,7 @@ the run records; the report section is :mod:`attndyn.reports.sections.reproducti
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 import datetime
 import math
 from pathlib import Path
@@ -66,11 +66,13 @@ EXPERIMENTS: dict[str, tuple[tuple[str, str], ...]] = {
     "ablation": tuple((f"{c.upper()} {v if v == 'both' else v.upper()}", f"ablation-{c}-{v}")
                       for c in ("fc", "tc") for v in ("both", "kf", "ef")),
     "sst": tuple((f"{w.upper()} {c.upper()}", f"{w}-{c}") for w in ("sst2", "sst5") for c in ("fc", "tc")),
+    "sst-pad": (("SST2 FC, padded to 52", "sst2-fc-pad"),),  # the authors' padding (issue 11)
 }
 TITLES = {
     "synthetic": "synthetic corpus, classifiers FC / TC / TL",
     "ablation": "ablation: keys and embeddings both trained / keys frozen (KF) / embeddings frozen (EF)",
     "sst": "SST-2 and SST-5, classifiers FC / TC",
+    "sst-pad": "SST-2 FC with the authors' padding: every sentence padded to 52 tokens with a trainable PAD word",
 }
 
 
@@ -88,7 +90,7 @@ class Run:
     preset: str
     config: object  # RunConfig
     result: object  # TrainResult
-    seconds: float  # training seconds (both passes for SST)
+    seconds: float  # training seconds (one pass: SST records what its figures need)
     train_corpus: object  # the training split (Corpus) the run saw
     extra: dict
 
@@ -103,28 +105,6 @@ def plan(experiment: str, overrides: Sequence[str] = ()) -> list[tuple[str, str,
             for label, preset in EXPERIMENTS[experiment]]
 
 
-def _majority_labels(train_c, words: np.ndarray) -> np.ndarray:
-    """The most frequent label among the training sentences containing each word."""
-    sent = np.repeat(np.arange(train_c.n_sentences), train_c.lengths)
-    out = np.zeros(len(words), dtype=np.int64)
-    for t, w in enumerate(words):
-        out[t] = int(np.argmax(np.bincount(train_c.labels[sent[train_c.word_ids == w]],
-                                           minlength=train_c.n_classes)))
-    return out
-
-
-def top_words(result, train_c, k: int, min_sentences: int) -> np.ndarray:
-    """The ``k`` words with the largest final score among those in at least ``min_sentences``
-    training sentences (ties broken by word id), largest first."""
-    from attndyn.numerics.data.corpus import (sentence_counts)  # deferred: the CLI parser reads this module; keeps `attndyn --help` fast
-
-    counts = sentence_counts(train_c)
-    scores = np.asarray(result.model.scores, dtype=np.float64)
-    cand = np.flatnonzero(counts >= min_sentences)
-    order = cand[np.lexsort((cand, -scores[cand]))]
-    return order[:k].astype(np.int64)
-
-
 def train_runs(experiment: str, overrides: Sequence[str] = (), *, progress: bool = True,
                log: Callable[[str], None] = print, on_run: Callable[[Run], None] | None = None) -> list[Run]:
     """Train every run of ``experiment`` (``overrides`` are ``--set`` items applied to each);
@@ -132,6 +112,7 @@ def train_runs(experiment: str, overrides: Sequence[str] = (), *, progress: bool
     from attndyn.numerics.training.train import (load_corpus, train)  # deferred: the CLI parser reads this module; keeps `attndyn --help` fast
 
     planned = plan(experiment, overrides)
+    t_start = time.perf_counter()
     corpora: dict = {}
     runs = []
     for i, (label, preset, cfg) in enumerate(planned, 1):
@@ -139,28 +120,19 @@ def train_runs(experiment: str, overrides: Sequence[str] = (), *, progress: bool
             log(f"[{i}/{len(planned)}] {preset}: loading corpus {cfg.corpus.kind}")
             corpora[cfg.corpus] = load_corpus(cfg.corpus)
         corpus = corpora[cfg.corpus]
+        eta = (f", ETA of all runs {(time.perf_counter() - t_start) / (i - 1) * (len(planned) - i + 1):.0f}s"
+               if i > 1 else "")  # issue 10 §4: the whole experiment's ETA, from the runs so far
         log(f"[{i}/{len(planned)}] {preset}: training {cfg.train.epochs} epochs "
-            f"({cfg.model.classifier}, trainable {', '.join(sorted(cfg.train.trainable))})")
+            f"({cfg.model.classifier}, trainable {', '.join(sorted(cfg.train.trainable))}){eta}")
         result = train(cfg, corpus, progress=progress)
         seconds = result.seconds
         extra = {}
         train_c = corpus.subset("train")
         if len(corpus.topic_words) == 0 and result.status == "ok":
-            # real text: record the words with the largest final score by training again
-            words = top_words(result, train_c, REPRODUCE.sst_top_words, REPRODUCE.sst_min_sentences)
-            marked = replace(corpus, topic_words=words, topic_labels=_majority_labels(train_c, words))
-            log(f"[{i}/{len(planned)}] {preset}: again, recording the {len(words)} words with the "
-                f"largest scores" + (f" ({', '.join(corpus.vocab[w] for w in words)})" if corpus.vocab else ""))
-            first_loss = result.final_loss
-            result = train(cfg, marked, progress=progress)
-            seconds += result.seconds
-            extra = {"top_words_from": "largest final score, words in >= "
-                                       f"{REPRODUCE.sst_min_sentences} training sentences",
-                     "repeat_identical": bool(result.final_loss == first_loss),
-                     "training_seconds_first_pass": round(seconds - result.seconds, 4)}
-            if not extra["repeat_identical"]:
-                log(f"warning: the repeated run of {preset} differs from the first "
-                    f"(final loss {result.final_loss!r} vs {first_loss!r})")
+            # real text: the figures' words are read from the run's own records (trained once)
+            from attndyn.numerics.experiments.sst_figures import top_word_records  # deferred: SST only
+
+            extra = top_word_records(result, train_c)
         run = Run(label, preset, cfg, result, seconds, train_c, extra)
         runs.append(run)
         if on_run is not None:
@@ -235,6 +207,7 @@ def run_summary(run: Run, out: Path, overrides: Sequence[str]) -> dict:
         "q_norm": s["q_norm"],
         "sen_residual_max": s["sen_residual_max"],
         "converged": converged(run.result),
+        **({"early_stopping": s["early_stopping"]} if "early_stopping" in s else {}),
         "topic_words": [{k: w[k] for k in ("word", "text", "label", "score", "norm", "scaled_norm", "m",
                                            "attention_mean", "sen_residual_max")}
                         for w in s["topic_words"]],
@@ -487,27 +460,13 @@ def draw_ablation(runs: list[Run], out: Path) -> list[str]:
 
 def draw_sst(runs: list[Run], out: Path) -> list[str]:
     from attndyn.numerics.data.corpus import (sentence_counts, topic_purity)  # deferred: the CLI parser reads this module; keeps `attndyn --help` fast
+    from attndyn.numerics.experiments import sst_figures  # deferred: matplotlib figures, SST only
 
     plt = _pyplot()
-    colours = plt.get_cmap("tab10").colors
     n = len(runs)
     ncol = 2 if n > 1 else 1
     nrow = (n + ncol - 1) // ncol
-    names = []
-    fig, axes = plt.subplots(nrow, ncol, figsize=(6.2 * ncol, 4.6 * nrow), squeeze=False)
-    for k, run in enumerate(runs):
-        ax = axes.flat[k]
-        if run.result.status != "ok" or len(run.result.topic_words) == 0:
-            ax.set_title(f"{run.label}: {run.result.status}", fontsize=10)
-            continue
-        _sen_panel(ax, run.result, run.label, colours, show_m=True)
-        ax.legend(fontsize=7, loc="upper left")
-    for ax in list(axes.flat)[n:]:
-        ax.axis("off")
-    fig.suptitle("SEN curves of the words with the largest scores: points = training, "
-                 "lines = closed form with m = mean length - 1")
-    fig.tight_layout()
-    names += _save(fig, out, "sst_sen")
+    names = sst_figures.draw(runs, out, _save, plt)
     fig, axes = plt.subplots(nrow, ncol, figsize=(6.2 * ncol, 4.6 * nrow), squeeze=False)
     for k, run in enumerate(runs):
         ax = axes.flat[k]
@@ -518,7 +477,7 @@ def draw_sst(runs: list[Run], out: Path) -> list[str]:
         scores = np.asarray(run.result.model.scores, np.float64)
         sc = ax.scatter(purity[keep], scores[keep], c=np.log10(counts[keep]), s=8, cmap="viridis",
                         alpha=0.8, edgecolors="none")
-        for w in run.result.topic_words:
+        for w in run.extra.get("top_word_ids", run.result.topic_words)[:10]:
             ax.annotate(tc.vocab[w] if tc.vocab else str(w), (purity[w], scores[w]), fontsize=7,
                         xytext=(3, 3), textcoords="offset points")
         cb = fig.colorbar(sc, ax=ax)
@@ -536,4 +495,4 @@ def draw_sst(runs: list[Run], out: Path) -> list[str]:
     return names
 
 
-DRAW = {"synthetic": draw_synthetic, "ablation": draw_ablation, "sst": draw_sst}
+DRAW = {"synthetic": draw_synthetic, "ablation": draw_ablation, "sst": draw_sst, "sst-pad": draw_sst}

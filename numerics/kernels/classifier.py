@@ -2,7 +2,8 @@ r"""numba kernels: the classifier of one sentence's context vector, forward and 
 
 For a context vector :math:`c` (length d_e) and label :math:`y` the logits are
 
-* ``LINEAR`` (the paper's FC and TC): :math:`z = W^\top c`, ``W`` of shape (d_e, K);
+* ``LINEAR`` (the paper's FC and TC): :math:`z = W^\top c (+ b)`, ``W`` of shape (d_e, K), the
+  bias ``b`` (K) present when θ is longer than d_e K (the authors' TC is a PyTorch ``nn.Linear``);
 * ``TWO_LAYER`` (TL): :math:`z = W_2^\top \max(0, W_1^\top c + b_1) + b_2`, hidden width H;
 
 the loss is :math:`\ell = \log\sum_k e^{z_k} - z_y` and, with the batch weight
@@ -30,8 +31,9 @@ def logits(kind, c, theta, K, H, z, pre):
     """Fill ``z`` with the logits of context ``c`` (and ``pre`` with TL's pre-activations)."""
     d = c.shape[0]
     if kind == LINEAR:
+        with_bias = theta.shape[0] > d * K  # layout W then b (numerics/model/spec.layout)
         for k in range(K):
-            z[k] = 0.0
+            z[k] = theta[d * K + k] if with_bias else 0.0
         for j in range(d):  # row by row: K independent sums instead of K serial chains
             cj = c[j]
             row = j * K
@@ -89,7 +91,13 @@ def chunk_loss_and_backward(kind, Ct, labels, weight, theta, K, H, Zt, Pre, dH, 
     d = Ct.shape[0]
     B = labels.shape[0]
     Zt[:, :B] = 0.0
+    with_bias = kind == LINEAR and theta.shape[0] > d * K  # the linear classifier's bias b (K)
     if kind == LINEAR:
+        if with_bias:
+            for k in range(K):
+                bias = 1.0 * theta[d * K + k]
+                for b in range(B):
+                    Zt[k, b] = bias
         for j in range(d):
             for k in range(K):
                 w = theta[j * K + k]
@@ -154,6 +162,12 @@ def chunk_loss_and_backward(kind, Ct, labels, weight, theta, K, H, Zt, Pre, dH, 
             for j in range(d):
                 for k in range(K):
                     dtheta[j * K + k] += dot(Ct[j, :B], Zt[k, :B])
+            if with_bias:  # dL/db_k = omega sum_b (softmax - e_y)_k
+                for k in range(K):
+                    acc = 0.0
+                    for b in range(B):
+                        acc += Zt[k, b]
+                    dtheta[d * K + k] += acc
     else:
         for h in range(H):  # dH = (pre > 0) * W2 dZ
             for b in range(B):

@@ -19,6 +19,9 @@ import numpy as np
 from numba import njit, prange
 
 from attndyn.numerics.kernels.scores import forward_backward, word_grads
+# numba's cache (cache=True) stamps this file only: the scores.py (and classifier.py) kernels called here are compiled
+# into its cache entries, so an edit there alone leaves a stale kernel in use (seen with the
+# linear bias, issue 11). After editing scores.py, touch this file or clear __pycache__/*.nb[ic].
 from attndyn.proofs.settings import NUMBA_FLAGS, NUMBA_PARALLEL_FLAGS
 
 

@@ -59,6 +59,9 @@ from numba import njit, prange
 from attndyn.numerics.kernels.classifier import chunk_loss_and_backward, predict
 from attndyn.numerics.kernels.prefetch import prefetch_row
 from attndyn.proofs.settings import NUMBA_FLAGS, NUMBA_PARALLEL_FLAGS
+# numba's cache (cache=True) stamps this file only: the classifier.py kernels called here are compiled
+# into its cache entries, so an edit there alone leaves a stale kernel in use (seen with the
+# linear bias, issue 11). After editing classifier.py, touch this file or clear __pycache__/*.nb[ic].
 
 PREFETCH_AHEAD = 8  # occurrences between a prefetch hint and the read it serves (speed only)
 

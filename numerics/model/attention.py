@@ -134,7 +134,8 @@ class AttentionModel:
         last = np.shape(classifier[OUTPUT_WEIGHT[kind]])
         self.n_classes = last[1] if len(last) == 2 else 0
         self.hidden = np.shape(classifier["W1"])[1] if kind == "tl" else 0
-        self._layout = layout(kind, d_e, self.n_classes, self.hidden)
+        bias = kind in ("fc", "tc") and "b" in classifier  # optional linear bias (nn.Linear's)
+        self._layout = layout(kind, d_e, self.n_classes, self.hidden, bias=bias)
         size = sum(int(np.prod(shape)) for _, shape in self._layout.values())
         # the classifier lives in one flat vector (the kernels' layout); the dict holds views
         self._theta = np.zeros(size, dt)
@@ -186,12 +187,17 @@ class AttentionModel:
         matrix = None
         if m.classifier_matrix is not None:
             matrix = _load_matrix(m.classifier_matrix)
-        classifier = cl.init_classifier(m.classifier, m.d_e, n_classes, streams[0], matrix=matrix)
+        classifier = cl.init_classifier(m.classifier, m.d_e, n_classes, streams[0], matrix=matrix,
+                                        init=getattr(m, "classifier_init", "paper"),
+                                        bias=getattr(m, "classifier_bias", False))
         query = streams[1].normal(0.0, m.query_std, m.d_k)
         keys = streams[2].normal(0.0, m.key_init_std, (vocab_size, m.d_k))
         emb = streams[3].normal(0.0, m.emb_init_std, (vocab_size, m.d_e))
+        # Adam scales each key coordinate on its own, so a key leaves the line k0 + R q and
+        # the scores alone no longer determine it: Adam keeps the keys (numerics/training/optimizers.py)
         return cls(m.classifier, emb, keys, query, classifier,
-                   explicit_keys="query" in t.trainable, dtype=t.dtype)
+                   explicit_keys="query" in t.trainable or getattr(t, "optimizer", "gd") == "adam",
+                   dtype=t.dtype)
 
     # ----------------------------------------------------------------- views
     @property
@@ -282,6 +288,30 @@ class AttentionModel:
         return float(epoch_scores(batch.sentences(), batch.words(), self._scores, self.embeddings,
                                   self._shared_exp(), clf, rates(v=lr_embeddings, s=lr_s, c=lr_classifier),
                                   CHUNKS, batch.work(), self._dtheta))
+
+    def row_gradients(self, batch: Batch, gv: np.ndarray, gs: np.ndarray, classifier: bool) -> tuple:
+        r"""The gradients at the current point, no update, for an optimizer
+        (numerics/training/optimizers.py): writes :math:`\partial L/\partial v_w` into ``gv[u]``
+        and :math:`\partial L/\partial s_w` into ``gs[u]`` for the batch's distinct words
+        :math:`w` = ``batch.uw[u]`` (arrays of at least U rows) and returns
+        ``(L, dθ, dq)``: the loss, the flat classifier gradient (when ``classifier``) and
+        :math:`\partial L/\partial q = \sum_w (\partial L/\partial s_w) k_w` (explicit keys).
+        The same kernels as :meth:`step`, in their store mode."""
+        self._check(batch)
+        clf = Classifier(KIND_CODES[self.kind], self._theta, self.n_classes, self.hidden)
+        U = len(batch.uw)
+        if self.explicit_keys:
+            key_scores(batch.uw, self._keys, self.query, self._scores)
+        loss, shared = forward_backward(batch.sentences(), batch.uw, self._scores, self.embeddings,
+                                        self._shared_exp(), clf, bool(classifier), KERNEL.sentence_chunk,
+                                        batch.work(), self._dtheta)
+        if self.explicit_keys:
+            word_pass_keys(batch.words(), self._scores, self._ew, shared, self.embeddings, self._keys,
+                           self.query, batch.work(), rates(), KERNEL.word_chunk, gv[:U], gs[:U], self._dq)
+        else:
+            word_pass(batch.words(), self._scores, self._ew, shared, self.embeddings, batch.work(), rates(),
+                      KERNEL.word_chunk, gv[:U], gs[:U])
+        return float(loss), self._dtheta, self._dq
 
     def _shared_exp(self) -> SharedExp:
         return SharedExp(self._ew, bool(self.shared_exp), KERNEL.shared_exp_floor)

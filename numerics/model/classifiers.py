@@ -73,19 +73,38 @@ def check_matrix(W: np.ndarray, d_e: int, K: int, name: str = "classifier matrix
     return W
 
 
+LINEAR_INITS = ("paper", "torch")  # model.classifier_init: the paper's matrix, or nn.Linear's default
+
+
 def init_classifier(kind: str, d_e: int, K: int, rng: np.random.Generator,
-                    matrix: np.ndarray | None = None, hidden: int = TL_HIDDEN) -> dict[str, np.ndarray]:
+                    matrix: np.ndarray | None = None, hidden: int = TL_HIDDEN, *,
+                    init: str = "paper", bias: bool = False) -> dict[str, np.ndarray]:
     r"""Initial classifier parameters.
 
-    ``fc``/``tc``: ``matrix`` if given, else :func:`paper_matrix`.  ``tl``: weights
+    ``fc``/``tc``: ``matrix`` if given, else with ``init="paper"`` :func:`paper_matrix`, with
+    ``init="torch"`` PyTorch's ``nn.Linear`` default, :math:`W` uniform in :math:`\pm 1/\sqrt{d_e}`
+    (squared column norms about 1/3, against about d_e for the paper's matrix: the authors'
+    TC).  ``bias``: a bias ``b`` (K), uniform in :math:`\pm 1/\sqrt{d_e}` with ``init="torch"``,
+    else 0 (drawn after ``W``, so ``W`` does not depend on it).  ``tl``: weights
     uniform in :math:`\pm 1/\sqrt{\text{fan-in}}` (PyTorch's ``nn.Linear`` default),
     biases likewise.
     """
     if kind not in KINDS:
         raise UsageError(f"classifier: expected one of {KINDS}, got {kind!r}")
+    if init not in LINEAR_INITS:
+        raise UsageError(f"model.classifier_init: expected one of {', '.join(LINEAR_INITS)}, got {init!r}")
     if is_linear(kind):
-        W = paper_matrix(d_e, K, rng) if matrix is None else check_matrix(matrix, d_e, K)
-        return {"W": W}
+        bound = 1.0 / np.sqrt(d_e)
+        if matrix is not None:
+            W = check_matrix(matrix, d_e, K)
+        elif init == "torch":
+            W = rng.uniform(-bound, bound, (d_e, K))
+        else:
+            W = paper_matrix(d_e, K, rng)
+        if not bias:
+            return {"W": W}
+        b = rng.uniform(-bound, bound, K) if init == "torch" else np.zeros(K)
+        return {"W": W, "b": b}
     if matrix is not None:
         raise UsageError("classifier matrix: only the linear classifiers (fc, tc) take a matrix")
     b1, b2 = 1.0 / np.sqrt(d_e), 1.0 / np.sqrt(hidden)
@@ -98,8 +117,8 @@ def init_classifier(kind: str, d_e: int, K: int, rng: np.random.Generator,
 
 
 def logits(kind: str, params: dict[str, np.ndarray], C: np.ndarray) -> np.ndarray:
-    if is_linear(kind):
-        return C @ params["W"]
+    if is_linear(kind):  # an optional bias "b" (K): nn.Linear's, the authors' TC
+        return C @ params["W"] + params["b"] if "b" in params else C @ params["W"]
     H = np.maximum(0.0, C @ params["W1"] + params["b1"])
     return H @ params["W2"] + params["b2"]
 
@@ -132,7 +151,8 @@ def loss_and_grads(kind: str, params: dict[str, np.ndarray], C: np.ndarray, y: n
     if is_linear(kind):
         per_row, dZ = cross_entropy(logits(kind, params, C), y)
         dZ = dZ * w[:, None]
-        return float(w @ per_row), dZ @ params["W"].T, {"W": C.T @ dZ}
+        grads = {"W": C.T @ dZ, **({"b": dZ.sum(axis=0)} if "b" in params else {})}
+        return float(w @ per_row), dZ @ params["W"].T, grads
     pre = C @ params["W1"] + params["b1"]
     fwd, bwd = (pre > 0, pre > 0) if relu is None else relu
     H = fwd * pre

@@ -3,6 +3,8 @@ of them train, how they sit in the kernels' flat parameter vector.
 
 * ``fc`` — fixed linear (the paper's FC): logits :math:`W^\\top c`, ``W`` (d_e, K), frozen;
 * ``tc`` — trainable linear (TC): the same, ``W`` trains;
+* either linear kind may carry a bias ``b`` (K), logits :math:`W^\top c + b` (the authors' TC is
+  a PyTorch ``nn.Linear``, which has one); it trains with ``W``;
 * ``tl`` — two-layer ReLU (TL): ``W1`` (d_e, H), ``b1`` (H), ``W2`` (H, K), ``b2`` (K), all train.
 
 Only the linear kinds take a given classifier matrix.  Everything that needs one of these
@@ -30,10 +32,10 @@ def trains_classifier(kind: str) -> bool:
     return bool(TRAINABLE[kind])
 
 
-def layout(kind: str, d: int, K: int, H: int) -> dict[str, tuple[int, tuple[int, ...]]]:
+def layout(kind: str, d: int, K: int, H: int, bias: bool = False) -> dict[str, tuple[int, tuple[int, ...]]]:
     """Name -> (offset, shape) of each classifier array inside the kernels' flat vector θ
-    (row-major blocks in :data:`PARAMETERS` order)."""
+    (row-major blocks in :data:`PARAMETERS` order; a linear kind's optional bias ``b`` last)."""
     if KIND_CODES[kind] == LINEAR:
-        return {"W": (0, (d, K))}
+        return {"W": (0, (d, K)), "b": (d * K, (K,))} if bias else {"W": (0, (d, K))}
     return {"W1": (0, (d, H)), "b1": (d * H, (H,)), "W2": (d * H + H, (H, K)),
             "b2": (d * H + H + H * K, (K,))}

@@ -59,6 +59,10 @@ def estimate(cfg: RunConfig, vocab_size: int | None = None, tokens: int | None =
         big = max(dims, key=lambda k: dims[k][0] / dims[k][1])  # the field furthest above its default
         parts.append(Part("model", big if cfg.corpus.kind == "synthetic" or big != "corpus.n_nontopic"
                           else "corpus", float(vocab_size) * (m.d_e + m.d_k + 2) * 8.0 * MODEL_COPIES))
+    states = {"momentum": 1, "nesterov": 1, "adam": 2}.get(getattr(t, "optimizer", "gd"), 0)
+    if vocab_size is not None and states:  # optimizer state per word (+ its gradient rows)
+        parts.append(Part("optimizer state", "train.optimizer",
+                          float(vocab_size) * ((m.d_e + m.d_k) * (states + 1) + 1) * 8.0))
     if trajectory:
         records = t.epochs // t.record_every + 2
         parts.append(Part("trajectory", "train.epochs", float(records) * 8.0 * (RECORD_FLOATS + 2 * n_topic_words),

@@ -53,6 +53,7 @@ class TrainState:
     seconds: float  # wall time of the training loop so far
     last_loss: float  # loss of the last epoch (progress display)
     finished: bool = False  # True for the snapshot written after the last epoch
+    optimizer: dict = None  # optimizer_state(): steps taken and every group's state arrays (momentum, Adam)
 
 
 def write_config(out: Path, config: dict) -> Path:
@@ -80,6 +81,7 @@ def save(out: Path, state: TrainState, config: dict) -> Path:
             "finished": bool(state.finished), "config": config}
     arrays = {f"param.{k}": v for k, v in state.params.items()}
     arrays.update({f"traj.{k}": v for k, v in state.trajectory.items()})
+    arrays.update({f"opt.{k}": v for k, v in (state.optimizer or {}).items()})
     arrays["meta"] = np.array(json.dumps(meta, allow_nan=True))
     buf = io.BytesIO()
     np.savez(buf, **arrays)
@@ -116,6 +118,7 @@ def load(out: Path, config: dict) -> TrainState | None:
             meta = json.loads(str(z["meta"]))
             params = {k[6:]: z[k] for k in z.files if k.startswith("param.")}
             traj = {k[5:]: z[k] for k in z.files if k.startswith("traj.")}
+            opt = {k[4:]: z[k] for k in z.files if k.startswith("opt.")}
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
         raise UsageError(f"--resume {p}: not a readable snapshot ({exc})") from None
     if meta.get("format") != FORMAT:
@@ -129,7 +132,29 @@ def load(out: Path, config: dict) -> TrainState | None:
     if meta.get("finished"):
         raise UsageError(f"--resume {out}: the run already finished ({meta['epoch']} epochs); nothing to resume")
     return TrainState(int(meta["epoch"]), params, traj, meta["rng_state"], meta["loss0"],
-                      float(meta["seconds"]), float(meta["last_loss"]), False)
+                      float(meta["seconds"]), float(meta["last_loss"]), False, opt)
+
+
+def optimizer_state(opt) -> dict[str, np.ndarray]:
+    """The training optimizer's state (:mod:`attndyn.numerics.training.optimizers`): its step count
+    ``t`` (Adam's bias correction) and each group's state arrays (velocity; Adam's m and v)."""
+    out = {"t": np.array(int(getattr(opt, "t", 0)))}
+    for name, g in getattr(opt, "groups", {}).items():
+        for i, a in enumerate(g.state):
+            out[f"{name}.{i}"] = a.copy()
+    return out
+
+
+def load_optimizer_state(opt, arrays: dict) -> None:
+    """Write :func:`optimizer_state`'s arrays back into ``opt`` (in place: the steps hold views)."""
+    if "t" in arrays:
+        opt.t = int(arrays["t"])
+    for name, g in getattr(opt, "groups", {}).items():
+        for i, a in enumerate(g.state):
+            given = arrays.get(f"{name}.{i}")
+            if given is None or given.shape != a.shape or given.dtype != a.dtype:
+                raise UsageError(f"snapshot: optimizer state {name}.{i} does not match this config's optimizer")
+            a[...] = given
 
 
 def _config_diff(a: dict, b: dict, prefix: str = "") -> list[str]:

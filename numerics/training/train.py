@@ -3,7 +3,8 @@ r"""Training driver: the loop around the one-epoch kernels, records, progress, s
 :func:`train` runs gradient descent on the mean cross-entropy
 :math:`L = \frac1n\sum_i \ell_i` of the training split (full batch, or shuffled
 mini-batches), every parameter group in ``train.trainable`` stepping with
-``train.lr`` from gradients at the same point.  Every ``record_every`` epochs
+``train.lr`` from gradients at the same point (or with ``train.optimizer``'s rule:
+numerics/training/optimizers.py).  Every ``record_every`` epochs
 (and at the end) it records the state *after* that many epochs: the training
 loss, each topic word's score :math:`s_t` and norm :math:`|v_t|`, :math:`|q|`, and the
 non-topic words' mean score, largest :math:`|s_w|`, mean norm and largest norm.
@@ -24,10 +25,13 @@ Determinism: the same config (seed included) gives bitwise-identical results,
 and so does any thread count — the kernels reduce over fixed chunks in a fixed
 order (``attndyn.proofs.settings.KERNEL``), never per thread.
 
-Size: the loop, its records and its result stay in one module because the loop's exits (ok,
-diverged, unstable, precision-lost, overflow, interrupted) each decide what the result and the
-snapshot hold; the snapshot format, the health checks and the memory check live in their own
-modules (``snapshot``, ``health``, ``memory``).
+Size: past 500 lines because the loop, its records, snapshots, stop statuses (ok, diverged,
+unstable, precision-lost, overflow, interrupted), the per-epoch ``observer`` hook of the residual
+budget and the result (with the summary it writes) form one driver; the update rules live in
+numerics/training/optimizers.py, the monitors (early stopping, every word's records) in
+:mod:`attndyn.numerics.training.monitor`, the snapshot format and resume in
+:mod:`attndyn.numerics.training.snapshot`, the precision and overflow checks in
+:mod:`attndyn.numerics.training.health`.
 """
 from __future__ import annotations
 
@@ -49,10 +53,13 @@ from attndyn.numerics.data.sst import read_sst
 from attndyn.numerics.kernels.stats import record_stats
 from attndyn.numerics.training import health, snapshot
 from attndyn.numerics.training.memory import check_fits
+from attndyn.numerics.training.monitor import EarlyStopping, WordRecorder
+from attndyn.numerics.training.optimizers import make_stepper
 from attndyn.numerics.model.attention import AttentionModel, Batch
 from attndyn.numerics.outputs import atomic_replace, writable_dir, write_json
 from attndyn.numerics.parallel import threading_info
 from attndyn.numerics.progress import Progress
+from attndyn.numerics.provenance import provenance
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.sen import sen_curve
 from attndyn.proofs.settings import TRAINING
@@ -69,9 +76,14 @@ def load_corpus(spec) -> Corpus:
     if spec.kind == "synthetic":
         from attndyn.numerics.data.corpus import synthetic  # deferred: only this branch needs it
 
-        return synthetic(spec.synthetic)
+        corpus = synthetic(spec.synthetic)
+    else:
+        corpus = read_sst(spec.kind, spec.sst_dir)
+    if getattr(spec, "pad_to", None) is not None:
+        from attndyn.numerics.data.padding import pad_corpus  # deferred: only padded corpora need it
 
-    return read_sst(spec.kind, spec.sst_dir)
+        corpus = pad_corpus(corpus, spec.pad_to)
+    return corpus
 
 
 # --------------------------------------------------------------------------- records
@@ -169,6 +181,13 @@ class TrainResult:
     @property
     def test_accuracy(self):
         return self.accuracy.get("test")
+
+    def __repr__(self) -> str:  # the dataclass's would print every array
+        res, acc = self.sen_residual_max(), self.test_accuracy
+        return (f"TrainResult({self.status}: {self.corpus_name}, {self.config.model.classifier}, {self.epochs} epochs "
+                f"in {self.seconds:.2f}s, final loss {self.final_loss:.4g}, test accuracy "
+                f"{'n/a' if acc is None else f'{acc:.4f}'}, SEN residual max "
+                f"{'n/a' if res is None else f'{res:.3g}'}{'; ' + self.message if self.message else ''})")
 
     def sen_residuals(self) -> tuple[np.ndarray, np.ndarray]:
         r"""Per record and topic word, :math:`|q||v_t| - \mathrm{curve}(s_t)` with the SEN curve
@@ -352,12 +371,15 @@ def _topic_attention(model: AttentionModel, train_c: Corpus, topic_words: np.nda
 
 
 def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
-          out_dir: str | os.PathLike | None = None, *, resume: bool = False,
-          snapshot_seconds: float | None = None) -> TrainResult:
+          out_dir: str | os.PathLike | None = None, stop_below: float | None = None,
+          observer=None, *, resume: bool = False, snapshot_seconds: float | None = None) -> TrainResult:
     """Train the attention model of ``cfg`` on ``corpus`` (default: the corpus ``cfg.corpus``
-    names) and return a :class:`TrainResult` (a :class:`TrainStatus`).  ``resume`` continues
-    the run in ``out_dir`` from its snapshot; ``snapshot_seconds`` is the wall time between
-    snapshots (0: every epoch; default ``TRAINING.snapshot_seconds``)."""
+    names) and return a :class:`TrainResult` (a :class:`TrainStatus`).  ``stop_below``: stop
+    after the first epoch whose loss (the step's: at the epoch's start for a full batch, the mean
+    of the batch losses for mini-batches) is at most this value.  ``observer(epoch, model, batch)``,
+    if given, sees the point before each step (``batch`` None for mini-batches).  ``resume``
+    continues the run in ``out_dir`` from its snapshot; ``snapshot_seconds`` is the wall time
+    between snapshots (0: every epoch; default ``TRAINING.snapshot_seconds``)."""
     if not isinstance(cfg, RunConfig):
         raise UsageError(f"config: expected a RunConfig, got {type(cfg).__name__}")
     if corpus is None and cfg.corpus.kind == "synthetic":
@@ -394,6 +416,7 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
                lr_query=lr if "query" in groups else 0.0,
                lr_classifier=lr if "classifier" in groups else 0.0)
 
+    step, optimizer = make_stepper(model, t_cfg, lrs, train_c)  # train.optimizer (gd: model.step itself)
     topic_words = np.asarray(corpus.topic_words, dtype=np.int64)
     topic_labels = np.asarray(corpus.topic_labels, dtype=np.int64)
     E, every = t_cfg.epochs, t_cfg.record_every
@@ -405,6 +428,8 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
     n_threads, old_threads, why_threads = _threads(t_cfg.threads, len(train_c.word_ids))
     pool = threading_info()  # summary.json: layer, threads, OpenMP wait policy (issue 13)
     pool["threads_chosen_by"] = why_threads
+    stopper = EarlyStopping.maybe(cfg, corpus)  # dev-loss early stopping (train.early_stopping_patience)
+    word_rec = WordRecorder.maybe(cfg, corpus.vocab_size)  # every word's s_w, |v_w| (train.word_record_every)
     bar = Progress(E, "train", unit="epochs", enabled=progress, interval=TRAINING.progress_interval)
     status, message = "ok", ""
     done = 0
@@ -414,6 +439,9 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
     cfg_dict = json.loads(json.dumps(cfg.to_dict()))  # as config.json and the snapshot store it
     if resume and out is None:
         raise UsageError("resume: needs the run's output directory (out_dir)")
+    if resume and (stopper is not None or word_rec is not None or observer is not None):
+        raise UsageError("--resume: early stopping, word records and --budget keep per-epoch state that snapshots "
+                         "do not hold yet; run again with --overwrite")
     if out is not None:
         state = snapshot.load(out, cfg_dict) if resume else None
         if resume:  # accepted: an "interrupted" summary would go stale beside the resumed run
@@ -422,6 +450,7 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
             model.load_state(state.params)
             traj.restore(state.trajectory)
             batch_rng.bit_generator.state = state.rng_state
+            snapshot.load_optimizer_state(optimizer, state.optimizer or {})
             done, loss0, seconds_before, loss = state.epoch, state.loss0, state.seconds, state.last_loss
             if loss0 is not None:
                 ceiling = TRAINING.unstable_factor * max(loss0, 1.0)
@@ -435,7 +464,7 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
             return
         snapshot.save(out, snapshot.TrainState(done, model.state(), traj.arrays(), batch_rng.bit_generator.state,
                                                loss0, seconds_before + time.perf_counter() - t0, loss,
-                                               finished), cfg_dict)
+                                               finished, snapshot.optimizer_state(optimizer)), cfg_dict)
         _atomic_savez(out / "trajectory.npz", traj.arrays())
 
     if health.overflowed(model):  # e.g. a classifier matrix of 1e308 cast to float32
@@ -455,6 +484,10 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
                 status = TrainStatus.INTERRUPTED
                 break
             record = epoch % every == 0
+            if word_rec is not None:
+                word_rec.add(epoch, model)
+            if record and stopper is not None and stopper.observe(epoch, model):
+                break  # patience exhausted: the parameters after `epoch` (= done) epochs are the last
             if record:
                 problem = health.precision_problem(model, train_c)
                 if problem:
@@ -468,10 +501,12 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
                 if not full:  # the loss at this point needs its own forward pass
                     rec_loss, _, _ = model.evaluate(train_c.word_ids, train_c.offsets, train_c.labels)
                 snap = _Snap(traj, epoch, model)
+            if observer is not None:  # e.g. the residual budget (numerics/training/budget.py)
+                observer(epoch, model, batch if full else None)
             if full:
-                loss = model.step(batch, **lrs)
+                loss = step(batch)
             else:
-                loss = _minibatch_epoch(model, train_c, t_cfg, batch_rng, d_e, lrs)
+                loss = _minibatch_epoch(step, train_c, t_cfg, batch_rng, d_e)
             if record:
                 snap.commit(loss if full else rec_loss)
             if loss0 is None and math.isfinite(loss):
@@ -495,6 +530,8 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
                 break
             done = epoch + 1
             bar.update(done, f"loss {loss:.6g}")
+            if stop_below is not None and loss <= stop_below:  # reached a target loss (reproduce optimizers)
+                break
             if out is not None and time.perf_counter() - last_snapshot >= snap_every:
                 save_state()
                 last_snapshot = time.perf_counter()
@@ -517,6 +554,11 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
             if math.isfinite(final_loss):
                 if traj.n == 0 or traj.a["epoch"][traj.n - 1] != done:
                     traj.add(done, model, final_loss)
+                if word_rec is not None:
+                    word_rec.add(done, model, force=True)
+                if stopper is not None:  # the last point, then (restore_best) the best-dev parameters
+                    stopper.finish(done, model)
+                    final_loss, _, _ = model.evaluate(train_c.word_ids, train_c.offsets, train_c.labels)
             else:
                 status = "diverged"
                 message = (f"training diverged at epoch {done}: the final loss is {final_loss} "
@@ -545,9 +587,18 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
                          traj.arrays(), corpus.name, topic_words, topic_labels,
                          topic_m, att_mean, att_min,
                          initial_scores, initial_qv, n_threads, corpus.vocab,
-                         extra={"threading": pool})
+                         extra={"threading": pool, "optimizer": optimizer.describe(),
+                                # and what makes summary.json readable alone:
+                                "provenance": provenance(cfg, model.n_classes, n_threads)})
+    if stopper is not None:
+        result.trajectory.update(stopper.arrays())
+        result.extra["early_stopping"] = stopper.summary()
+    if word_rec is not None:
+        result.trajectory.update(word_rec.arrays())
     if out is not None and status != TrainStatus.INTERRUPTED:
         save_state(finished=True)  # the final state: a finished run's parameters, bitwise
+    if out is not None:
+        _atomic_savez(out / "trajectory.npz", result.trajectory)
     return result
 
 
@@ -580,7 +631,7 @@ class _Snap:
             self.traj.n += 1
 
 
-def _minibatch_epoch(model: AttentionModel, train_c: Corpus, t_cfg, rng, d_e: int, lrs: dict) -> float:
+def _minibatch_epoch(step, train_c: Corpus, t_cfg, rng, d_e: int) -> float:
     """One pass over shuffled mini-batches; returns the size-weighted mean of the batch losses."""
     n = train_c.n_sentences
     B = t_cfg.batch_size
@@ -595,7 +646,7 @@ def _minibatch_epoch(model: AttentionModel, train_c: Corpus, t_cfg, rng, d_e: in
         gather = np.repeat(train_c.offsets[idx] - offsets[:-1], ln) + np.arange(offsets[-1])
         batch = Batch.build(train_c.word_ids[gather], offsets, train_c.labels[idx], train_c.vocab_size,
                             train_c.n_classes, d_e, t_cfg.dtype)
-        loss = model.step(batch, **lrs)
+        loss = step(batch)
         if not math.isfinite(loss):
             return loss
         total += loss * len(idx)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 import importlib
+import inspect
 import pkgutil
 import sys
 import time
@@ -98,6 +99,14 @@ class Claim:
     assumptions: tuple[str, ...]
     run: Callable[[], Outcome]
     slow: bool = False  # left out of a default ``attndyn verify``; run with ``--all`` or ``--claim``
+    # the verifier takes ``setting=`` (a numeric claim measured on a user's setting, issue 10;
+    # called without it, it measures the paper's)
+    takes_setting: bool = False
+
+
+class NotApplicable(Exception):
+    """Raised by a verifier given a ``setting`` that its claim does not apply to (e.g. a control
+    that needs a linear classifier); the message says why.  :func:`run_claim` lets it through."""
 
 
 @dataclass
@@ -105,6 +114,7 @@ class ClaimResult:
     claim: Claim
     outcome: Outcome
     seconds: float
+    setting: str | None = None  # the name of the setting it was measured on (None: the paper's)
 
     @property
     def ok(self) -> bool:
@@ -118,8 +128,44 @@ class ClaimResult:
             "expected": self.claim.expected,
             "status": self.outcome.status,
             "seconds": round(self.seconds, 4),
+            **({"setting": self.setting} if self.setting is not None else {}),
             "details": {"reason": self.outcome.reason, **self.outcome.details},
         }
+
+    def __repr__(self) -> str:
+        mark = "as expected" if self.ok else f"NOT as expected ({self.claim.expected})"
+        return f"<{self.claim.id}: {self.outcome.status}, {mark}, {self.seconds:.2f}s: {self.outcome.reason}>"
+
+    def _repr_latex_(self) -> str:
+        """The claim's statement (LaTeX, as in the report) with its status."""
+        return f"\\textbf{{{self.claim.id}}} ({self.outcome.status}): {self.claim.statement}"
+
+
+class Verification(list):
+    """The results of a verify run (a list of :class:`ClaimResult`), readable in a notebook:
+    its ``repr`` is the table of ``attndyn verify``, ``_repr_latex_`` a LaTeX table."""
+
+    @property
+    def ok(self) -> bool:
+        """Every claim's status equals its expectation."""
+        return all(r.ok for r in self)
+
+    def __repr__(self) -> str:
+        if not self:
+            return "Verification(no claims)"
+        width = max(len(r.claim.id) for r in self)
+        rows = [f"{'ok ' if r.ok else 'BAD'} {r.claim.id:<{width}} {r.outcome.status:<9} {r.seconds:6.2f}s  "
+                f"{r.outcome.reason}" for r in self]
+        where = {r.setting for r in self} - {None}
+        head = (f"Verification: {sum(r.ok for r in self)} of {len(self)} claims as expected"
+                + (f" on setting {', '.join(sorted(where))}" if where else ""))
+        return "\n".join([head, *rows])
+
+    def _repr_latex_(self) -> str:
+        rows = "".join(rf" \\ \text{{{r.claim.id}}} & \text{{{r.outcome.status}}} & "
+                       rf"\text{{{'yes' if r.ok else 'NO'}}} & {r.seconds:.2f}" for r in self)
+        return (r"$\begin{array}{llll}\text{claim} & \text{status} & \text{as expected} & \text{seconds} \\ \hline"
+                + rows.removeprefix(r" \\") + r"\end{array}$")
 
 
 _REGISTRY: dict[str, Claim] = {}
@@ -147,7 +193,8 @@ def claim(
     def register(fn: Callable[[], Outcome]) -> Callable[[], Outcome]:
         if id in _REGISTRY and _REGISTRY[id].run is not fn:
             raise ValueError(f"claim id {id!r} registered twice")
-        _REGISTRY[id] = Claim(id, title, kind, expected, statement, tuple(assumptions), fn, bool(slow))
+        takes = "setting" in inspect.signature(fn).parameters
+        _REGISTRY[id] = Claim(id, title, kind, expected, statement, tuple(assumptions), fn, bool(slow), takes)
         return fn
 
     return register
@@ -197,18 +244,26 @@ def select(only: str = "all", ids: list[str] | None = None, packages: Iterable[s
     return chosen
 
 
-def run_claim(c: Claim) -> ClaimResult:
-    """Run one claim; an exception becomes status ``error`` with its message, never a crash."""
+def run_claim(c: Claim, setting: Any = None) -> ClaimResult:
+    """Run one claim; an exception becomes status ``error`` with its message, never a crash.
+
+    ``setting``: measure a numeric claim on this setting (``c.takes_setting`` must hold) instead
+    of the paper's; :class:`NotApplicable` is raised through to the caller."""
     t0 = time.perf_counter()
+    if setting is not None and not c.takes_setting:
+        raise ValueError(f"claim {c.id} is not measured on a setting")
     try:
-        outcome = c.run()
+        outcome = c.run() if setting is None else c.run(setting=setting)
+    except NotApplicable:
+        raise
     except Exception as exc:  # a verifier bug must be reported, not abort the whole suite
         outcome = Outcome(
             "error",
             f"{type(exc).__name__}: {exc}",
             details={"traceback": traceback.format_exc(limit=8)},
         )
-    return ClaimResult(c, outcome, time.perf_counter() - t0)
+    return ClaimResult(c, outcome, time.perf_counter() - t0,
+                       None if setting is None else getattr(setting, "name", str(setting)))
 
 
 def decide(exact_zero: bool, numeric_zero: bool, what: str) -> tuple[str, str]:

@@ -19,8 +19,8 @@ import attndyn
 from attndyn.proofs.claims import registry as claim_registry
 
 COMMANDS = ("verify", "report", "simulate", "reproduce", "bench", "check_convergence", "search", "laws",
-            "claims", "presets", "config")
-REPORT_SECTIONS = ("reproduction", "counterexamples", "laws")
+            "claims", "presets", "config", "budget")
+REPORT_SECTIONS = ("reproduction", "counterexamples", "laws", "budget")
 LAYERS = ("proofs", "numerics")  # packages that may hold claims, lower layer first
 
 
@@ -61,11 +61,27 @@ def report_sections(args, report_dir) -> list:
 
 
 def verify(only: str = "all", ids: list[str] | None = None,
-           include_slow: bool = False) -> list[claim_registry.ClaimResult]:
+           include_slow: bool = False, setting=None) -> claim_registry.Verification:
     """Run the chosen claims (all by default) and return their results, printing nothing.
 
     ``only`` is ``symbolic``, ``numeric`` or ``all``; ``ids`` picks claims by id (an unknown
     id is a ``KeyError`` naming it).  A result's ``ok`` says whether the status equals the
     claim's expectation; ``to_json()`` gives the record written to ``verify.json``.
+    ``setting``: a :class:`~attndyn.numerics.setting.Setting`, RunConfig, preset name or config
+    path — then only the claims measured on a setting run, on that one (as
+    ``attndyn verify CONFIG.toml``); a claim that does not apply to it is left out.
+    The result is a list with a readable ``repr`` (and ``_repr_latex_`` in a notebook).
     """
-    return [claim_registry.run_claim(c) for c in select(only, ids, include_slow)]
+    if setting is None:
+        return claim_registry.Verification(claim_registry.run_claim(c) for c in select(only, ids, include_slow))
+    from attndyn.numerics.setting import Setting  # deferred: numba and the corpus load only for a setting
+
+    chosen = [c for c in select(only, ids, True) if c.takes_setting]
+    s = Setting.of(setting)
+    out = claim_registry.Verification()
+    for c in chosen:
+        try:
+            out.append(claim_registry.run_claim(c, s))
+        except claim_registry.NotApplicable:
+            continue
+    return out

@@ -23,8 +23,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "when `import torch` works); default all")
     p.add_argument("--threads", type=int, metavar="N",
                    help="threads for numba and PyTorch (default: all cores)")
+    p.add_argument("--scale", action="store_true",
+                   help="also time the kernel at N = V = 1e4, 1e5, 1e6, 4e6 and fit the exponent of epoch "
+                        "time in N (about 1 expected)")
     p.add_argument("--no-reproduce", action="store_true",
                    help="skip timing the training of `attndyn reproduce synthetic`")
+    p.add_argument("--commands", metavar="LIST", nargs="?", const="default",
+                   help="instead: wall time of whole commands against their budgets (warm numba cache): "
+                        "reproduce-synthetic, reproduce-synthetic-loaded (beside two CPU-bound processes), "
+                        "reproduce-sst, verify (default), and tests (only when listed)")
+    p.add_argument("--optimizers", action="store_true",
+                   help="only the optimizer rows: momentum and adam epoch vs gd epoch, timed alternately at "
+                        "each size, target adam <= 1.5x gd (issue 12); a full run includes them")
     p.add_argument("--stall", action="store_true",
                    help="instead: ms/epoch with threads=1 vs the default under background load it starts "
                         "itself (idle, two paper-fc trainings, two CPU hogs; sizes other than paper idle "
@@ -40,6 +50,17 @@ def run(args: argparse.Namespace) -> int:
     if args.json is not None:
         check_json_target(args.json, "--json")
     sizes = parse_sizes(args.sizes)
+    if args.commands is not None:
+        from attndyn.numerics.experiments.commandbench import (command_bench, DEFAULT_COMMANDS,
+                                                               parse_commands)  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
+
+        names = DEFAULT_COMMANDS if args.commands == "default" else parse_commands(args.commands)
+        print("attndyn bench --commands: wall time of each command against its budget")
+        rows = command_bench(names, log=lambda line: print(line, flush=True))
+        if args.json:
+            write_json(args.json, {"commands": rows})
+            print(f"wrote {args.json}")
+        return ExitCode.NOT_AS_EXPECTED if any(r["exit_status"] != 0 for r in rows) else ExitCode.OK
     if args.stall:
         from attndyn.numerics.experiments.stallbench import stall_bench  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
 
@@ -48,14 +69,28 @@ def run(args: argparse.Namespace) -> int:
             write_json(args.json, {"stall": rows})
             print(f"wrote {args.json}")
         return ExitCode.NOT_AS_EXPECTED if any("error" in r for r in rows) else ExitCode.OK
+    if args.optimizers:
+        from attndyn.numerics.experiments.optbench import optimizer_bench  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
+
+        out = optimizer_bench(sizes, args.threads, quick=args.quick,
+                              log=lambda line: print(line, flush=True))
+        if args.json is not None:
+            write_json(args.json, {"optimizers": out})
+            print(f"wrote {args.json}")
+        return ExitCode.NOT_AS_EXPECTED if any("error" in r for r in out["sizes"].values()) else ExitCode.OK
     impls = [i.strip() for i in args.impls.split(",") if i.strip()]
     out = run_bench(sizes, impls=impls, quick=args.quick, threads=args.threads,
-                    reproduce=not (args.quick or args.no_reproduce),
+                    reproduce=not (args.quick or args.no_reproduce), scale=args.scale,
                     log=lambda line: print(line, flush=True))
+    from attndyn.numerics.experiments.optbench import optimizer_bench  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
+
+    out["optimizers"] = optimizer_bench(sizes, args.threads, quick=args.quick,
+                                        log=lambda line: print(line, flush=True))
     if args.json is not None:
         write_json(args.json, out)
         print(f"wrote {args.json}")
-    failed = [f"{s}/{i}" for s, d in out["sizes"].items() for i, r in d["results"].items() if "error" in r]
+    failed = [f"optimizers/{s}" for s, r in out["optimizers"]["sizes"].items() if "error" in r]
+    failed += [f"{s}/{i}" for s, d in out["sizes"].items() for i, r in d["results"].items() if "error" in r]
     if out["reproduce"] and "error" in out["reproduce"]:
         failed.append("reproduce")
     return ExitCode.NOT_AS_EXPECTED if failed else ExitCode.OK

@@ -67,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
                                gd_epochs=args.gd_epochs, progress=None, flow_progress=not args.no_progress)
     print_report(setting, report)
     if args.json is not None:
-        write_json(args.json, report.to_json())
+        from attndyn.numerics.provenance import provenance  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
+
+        write_json(args.json, {**report.to_json(), "provenance": provenance(cfg, corpus.n_classes)})
         print(f"wrote {args.json}")
     return ExitCode.OK
 

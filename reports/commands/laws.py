@@ -156,24 +156,34 @@ def run(args: argparse.Namespace) -> int:
         check_json_target(args.json, "--json")
     report_dir = writable_dir(args.report, "--report") if args.report else None
 
-    t0 = time.perf_counter()
-    r = run_laws(spec, args.degree, seed=args.seed)
-    if args.model:
-        r.model = f"{args.model} d={spec.d}"
-    for line in describe(r, spec):
-        print(line, flush=True)
-    conf = None
-    ok = True
-    if args.confirm:
-        from attndyn.numerics.laws.confirm import confirm_laws, table  # deferred: SciPy/integration only with --confirm
+    from attndyn.numerics.progress import Progress  # deferred: keeps `attndyn --help` fast (numba loads on use)
 
-        if not r.laws:
-            print("confirm: nothing to confirm (no law in the class)")
-        else:
-            conf = confirm_laws(r, spec=spec, seed=args.seed)
-            print(f"confirm: {conf.summary()}")
-            print(table([conf]))
-            ok = conf.confirmed
+    t0 = time.perf_counter()
+    bar = Progress(2 if args.confirm else 1, "laws", unit="stages")  # what runs, with an ETA (issue 10 §4)
+    try:
+        with bar.heartbeat(f"on the exact rank and laws of {args.model or spec.name} (d = {spec.d})"):
+            r = run_laws(spec, args.degree, seed=args.seed)
+        bar.update(1, "laws found")
+        if args.model:
+            r.model = f"{args.model} d={spec.d}"
+        for line in describe(r, spec):
+            bar.write(line)
+        conf = None
+        ok = True
+        if args.confirm:
+            from attndyn.numerics.laws.confirm import confirm_laws, table  # deferred: SciPy/integration only with --confirm
+
+            if not r.laws:
+                bar.write("confirm: nothing to confirm (no law in the class)")
+            else:
+                with bar.heartbeat("on the confirmation along the real flow"):
+                    conf = confirm_laws(r, spec=spec, seed=args.seed)
+                bar.write(f"confirm: {conf.summary()}")
+                bar.write(table([conf]))
+                ok = conf.confirmed
+            bar.update(2, "confirmed")
+    finally:
+        bar.close()
     data = {"format": "attndyn-laws/1", "spec": _spec_dict(spec), **r.to_dict(),
             "confirmation": conf.to_dict() if conf is not None else None,
             "wall_seconds": round(time.perf_counter() - t0, 3)}

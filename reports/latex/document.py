@@ -262,6 +262,13 @@ def _claim_section(i: int, r: ClaimResult, out_dir: Path) -> str:
         r"\subsection*{Statement}",
         statement_tex(c.statement) if c.statement.strip() else r"\emph{No statement recorded.}",
         "",
+    ]
+    if r.setting is not None:  # issue 10: measured on a user's setting, not under the paper's assumptions
+        on = o.details.get("statement_on_setting")
+        parts += [r"\textbf{Measured on the setting} \texttt{" + escape_id(r.setting) + r"}"
+                  + (r": " + statement_tex(on) if on else r" (its config is in \texttt{verify.json});")
+                  + r" the paper's statement and assumptions are shown for reference.", ""]
+    parts += [
         r"\subsection*{Assumptions}",
     ]
     if c.assumptions:
@@ -287,7 +294,7 @@ def _claim_section(i: int, r: ClaimResult, out_dir: Path) -> str:
         "",
         r"\textbf{Reason:} " + escape_text(o.reason or "(none given)"),
         "",
-        _details_table(o.details),
+        _details_table({k: v for k, v in o.details.items() if k != "statement_on_setting"}),
     ]
     tb = o.details.get("traceback")
     if tb:

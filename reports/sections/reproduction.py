@@ -14,6 +14,7 @@ from attndyn.proofs.errors import UsageError
 from attndyn.proofs.settings import REPRODUCE
 from attndyn.reports.latex.document import Section
 from attndyn.reports.latex.escape import breakable_tt, escape_text
+from attndyn.reports.sections.optimizers import optimizers_section
 
 # --------------------------------------------------------------------------- the report
 
@@ -25,6 +26,8 @@ def reproduction_section(out_dir):
         data = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+    if isinstance(data, dict) and data.get("experiment") == "optimizers" and "runs" in data:
+        return optimizers_section(out_dir, data)  # reproduce optimizers (issue 12)
     if not isinstance(data, dict) or data.get("experiment") not in EXPERIMENTS or "runs" not in data:
         return None
     exp = data["experiment"]
@@ -85,7 +88,7 @@ def reproduction_dirs(given: Sequence[str] | None, report_dir) -> list[Path]:
                                  f"EXPERIMENT --out {d}` first)")
         return dirs
     base = Path(report_dir) / "reproduce"
-    return [base / e for e in EXPERIMENTS if (base / e / SUMMARY).is_file()]
+    return [base / e for e in (*EXPERIMENTS, "optimizers") if (base / e / SUMMARY).is_file()]
 
 
 def report_sections(args: argparse.Namespace, report_dir) -> list:

@@ -84,4 +84,8 @@ MUTANTS: list[Mutant] = [
            "    rtol: float = 1e-9\n",
            "    rtol: float = 1e-3\n",
            "the symbolic checks' numeric tolerance loosened 10^6 x", "tolerance"),
+    Mutant("budget-finite-step-order", "proofs/budget.py",
+           "    fs = STEP ** 2 * st[\"c2\"]\n",
+           "    fs = STEP ** 3 * st[\"c2\"]\n",
+           "budget's finite-step source eta^3 c2 instead of eta^2 c2 (it would scale like eta^2)", "budget"),
 ]
