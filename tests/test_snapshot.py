@@ -211,3 +211,44 @@ def test_deferred_interrupt_stops_at_an_epoch_boundary():
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(0.05)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+@pytest.mark.parametrize("optimizer", ["momentum", "adam"])
+def test_resume_keeps_the_optimizer_state(tmp_path, monkeypatch, optimizer):
+    """A stateful optimizer (velocity; Adam's m, v and step count) continues bitwise: the snapshot
+    written after epoch 9 of an uninterrupted run is put alone in a folder and resumed."""
+    cfg = small("tc", epochs=20, record_every=3, optimizer=optimizer, lr=0.05)
+    kept = {}
+    real_save = snapshot.save
+
+    def save(out, state, config):
+        if state.epoch == 9 and not state.finished:
+            kept["state"] = snapshot.TrainState(**{**state.__dict__})
+        return real_save(out, state, config)
+
+    monkeypatch.setattr(snapshot, "save", save)
+    ref = train(cfg, progress=False, out_dir=tmp_path / "ref", snapshot_seconds=0)
+    assert ref.status == "ok" and "state" in kept
+    assert int(kept["state"].optimizer["t"]) == 9 and len(kept["state"].optimizer) > 1
+    d = tmp_path / "cut"
+    d.mkdir()
+    cfg_dict = json.loads(json.dumps(cfg.to_dict()))
+    snapshot.write_config(d, cfg_dict)
+    real_save(d, kept["state"], cfg_dict)
+    res = train(cfg, progress=False, out_dir=d, resume=True, snapshot_seconds=0)
+    for k, v in ref.trajectory.items():
+        assert v.tobytes() == res.trajectory[k].tobytes(), k
+    for k, v in ref.model.state().items():
+        assert v.tobytes() == res.model.state()[k].tobytes(), k
+    with np.load(tmp_path / "ref" / "snapshot.npz") as a, np.load(d / "snapshot.npz") as b:
+        for k in a.files:
+            if k.startswith("opt."):
+                assert a[k].tobytes() == b[k].tobytes(), k
+
+
+def test_resume_is_refused_with_per_epoch_monitors(tmp_path):
+    from attndyn.proofs.errors import UsageError
+    cfg = small("fc", epochs=4, word_record_every=1)
+    train(cfg, progress=False, out_dir=tmp_path)
+    with pytest.raises(UsageError, match="--resume: early stopping, word records"):
+        train(cfg, progress=False, out_dir=tmp_path, resume=True)
