@@ -174,6 +174,7 @@ def test_a_resume_refuses_another_config_a_finished_run_and_an_empty_folder(tmp_
         assert len(err) == 1 and needle in err[0], (argv, err)
     assert not (tmp_path / "empty").exists()
     assert (out / "summary.json").read_bytes() == summary  # a refused resume leaves the run as it was
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # and Ctrl-C is ordinary again
 
 
 def test_killed_before_the_first_snapshot_resumes_from_epoch_0(tmp_path, reference):

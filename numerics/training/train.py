@@ -439,10 +439,14 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
     cfg_dict = json.loads(json.dumps(cfg.to_dict()))  # as config.json and the snapshot store it
     if resume and out is None:
         raise UsageError("resume: needs the run's output directory (out_dir)")
+    # with an output dir (simulate) Ctrl-C ends the run at an epoch boundary with a snapshot and status
+    # "interrupted"; without one (claims, reproduce, notebooks) it raises KeyboardInterrupt as usual.
+    # Installed before config.json is written: from the first file on, a Ctrl-C is taken at a boundary.
     if resume and (stopper is not None or word_rec is not None or observer is not None):
         raise UsageError("--resume: early stopping, word records and --budget keep per-epoch state that snapshots "
                          "do not hold yet; run again with --overwrite")
-    if out is not None:
+    interrupt = snapshot.DeferredInterrupt(enabled=out is not None).__enter__()
+    try:
         state = snapshot.load(out, cfg_dict) if resume else None
         if resume:  # accepted: an "interrupted" summary would go stale beside the resumed run
             (out / "summary.json").unlink(missing_ok=True)
@@ -454,8 +458,11 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
             done, loss0, seconds_before, loss = state.epoch, state.loss0, state.seconds, state.last_loss
             if loss0 is not None:
                 ceiling = TRAINING.unstable_factor * max(loss0, 1.0)
-        elif not resume:
+        elif out is not None and not resume:
             snapshot.write_config(out, cfg_dict)  # first: whatever follows belongs to this config
+    except BaseException:  # a refused resume: Ctrl-C is ordinary again
+        interrupt.__exit__()
+        raise
     snap_every = TRAINING.snapshot_seconds if snapshot_seconds is None else float(snapshot_seconds)
     start = done
 
@@ -472,11 +479,7 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
         E = start  # no epoch runs
     last_snapshot = time.perf_counter()
     t0 = time.perf_counter()
-    # with an output dir (simulate) Ctrl-C ends the run at an epoch boundary with a snapshot and status
-    # "interrupted"; without one (claims, reproduce, notebooks) it raises KeyboardInterrupt as usual
-    interrupt = snapshot.DeferredInterrupt(enabled=out is not None)
     try:
-        interrupt.__enter__()
         if out is not None and start == 0 and E > 0:
             save_state()  # epoch 0: a run killed from here on can always be resumed
         for epoch in range(start, E):
