@@ -115,6 +115,9 @@ class TrainingChecks:
     progress_interval: float = 0.1  # seconds between progress-bar refreshes (at most 10 per second)
     snapshot_seconds: float = 10.0  # wall time between trajectory snapshots when an output dir is given
     unstable_factor: float = 100.0  # a loss above this times max(initial loss, 1) ends training as "unstable"
+    # a loss whose rounding error eps * max|logit| exceeds this (nats) has lost its precision: the run ends
+    # as "precision-lost" (float64: logits beyond ~4.5e12; float32: beyond ~8.4e3)
+    loss_precision_atol: float = 1e-3
     # train.threads unset: below this many word occurrences per epoch run on 1 thread. At the paper's
     # size (84k occurrences, ~1.5 ms/epoch) 2 threads gain only ~1.16x idle but lose 1.1-1.4x beside two
     # CPU-bound processes (barrier waits on a descheduled thread); at 10^6 (21M) they gain ~1.8x idle.
@@ -130,7 +133,8 @@ TRAINING = TrainingChecks()
 class FlowSettings:
     """Gradient-flow integration (numerics/flow/) and the numeric claims N1, N2."""
 
-    max_steps: int = 1_000_000  # DOP853 step budget: beyond it a run returns status "failed"
+    max_steps: int = 1_000_000  # DOP853 step budget: beyond it a run returns status "budget" (undecided)
+    max_seconds: float = 600.0  # wall-time budget of one integration: beyond it status "budget" (undecided)
     max_events: int = 100_000  # switch budget (TL: a ReLU changing side or sliding along its kink)
     kink_max_trials: int = 20_000  # TL: mode assignments tried at a kink before giving up (failed)
     kink_rtol: float = 1e-9  # TL: sign tolerance of the one-sided rates dp/dt at a kink (relative)
@@ -180,6 +184,7 @@ class ConvergenceChecks:
     # an LP optimum counts as positive when above lp_tol * max(1, scale), scale the
     # largest |(w_y - w_j).u| the box |u|_inf <= 1 allows (so the test is scale-free)
     lp_tol: float = 1e-9
+    lp_rescale_above: float = 1e150  # a classifier with max |W| above this is scaled (exactly, by 2^-k) for the LPs
     kkt_tol: float = 1e-7  # max-margin QP: primal, dual and stationarity residuals (relative)
     horizon: float = 1e6  # flow time of the checker's reduced-flow run (tau, lr-scaled)
     n_save: int = 401  # log-spaced save times: 0, then horizon * first_fraction .. horizon
@@ -200,6 +205,10 @@ class ConvergenceChecks:
     # DOP853 step budget of the checker's run; a flow needing more is stiff (the loss stays
     # bounded away from 0, e.g. H-ach fails) and is integrated with LSODA instead
     dop853_max_steps: int = 2_000
+    lsoda_max_steps: int = 200_000  # LSODA step budget of the checker's flow (status "budget" beyond)
+    # wall-time budget of the checker's flow (DOP853 and the LSODA fallback together): a classifier
+    # scaled by 1e6 or a horizon of 1e12 ends "undecided: budget exhausted" instead of running for minutes
+    flow_max_seconds: float = 60.0
     lsoda_rtol: float = 1e-12  # LSODA keeps the SEN drift below NUMERIC.sen_flow_max at these
     lsoda_atol: float = 1e-14
     gd_epochs: int = 5000  # --confirm-gd: discrete GD epochs of the full model (the paper's run)

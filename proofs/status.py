@@ -48,6 +48,8 @@ class FlowStatus(Status):
 
     OK = "ok", "reached the last save time"
     FAILED = "failed", "stopped early (non-finite state, step or event budget, solver failure); samples reached are kept"
+    BUDGET = "budget", ("undecided: budget exhausted (the step or wall-time budget ran out before the last save "
+                        "time); samples reached are kept")
 
 
 class TrainStatus(Status):
@@ -57,6 +59,12 @@ class TrainStatus(Status):
     DIVERGED = "diverged", "the loss or the parameters became non-finite; the finite part is kept"
     UNSTABLE = "unstable", ("the loss rose far above its starting value (gradient descent is unstable at this "
                             "step size); training stopped there and the trajectory up to then is kept")
+    PRECISION_LOST = "precision-lost", ("the logits grew so large that the loss lost all precision (its rounding "
+                                        "error exceeds the tolerance); training stopped there, the trajectory kept")
+    OVERFLOW = "overflow", ("a parameter overflowed the float type (inf; float32 ends at 3.4e38); training "
+                            "stopped there and the finite part of the trajectory is kept")
+    INTERRUPTED = "interrupted", ("stopped by Ctrl-C (SIGINT) at an epoch boundary; the full training state "
+                                  "is in snapshot.npz and `simulate --resume` continues it")
 
 
 class PointStatus(Status):

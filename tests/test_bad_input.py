@@ -80,6 +80,12 @@ CASES = [
     ("verify-unknown-claim", ["verify", "--claim", "NOPE", "--no-report"], _nothing, ["unknown claim id", "NOPE"]),
     ("search-resume-nothing", ["search", "--claim", "sen-identity", "--budget", "2", "--workers", "1", "--out", "s",
                                "--resume", "--no-progress"], _nothing, ["--resume", "holds no search"]),
+    # resume (issue 10 §3)
+    ("resume-nothing", ["simulate", "--resume", "--out", "o"], _nothing, ["--resume o", "holds no run to resume"]),
+    ("resume-and-overwrite", ["simulate", "--resume", "--overwrite", "--out", "o"], _nothing,
+     ["--resume", "--overwrite", "give one of them"]),
+    ("snapshot-seconds-negative", ["simulate", "--preset", "paper-fc", "--snapshot-seconds", "-1", "--out", "o"],
+     _nothing, ["--snapshot-seconds", ">= 0"]),
     # the existing ones
     ("unknown-preset", ["simulate", "--preset", "nope", "--out", "o"], _nothing, ["--preset", "unknown preset"]),
     ("no-config", ["simulate", "--out", "o"], _nothing, ["CONFIG.toml", "--preset"]),

@@ -26,7 +26,9 @@ def test_an_unknown_status_is_rejected_naming_the_vocabulary(kind):
 def test_vocabularies_are_the_strings_the_result_files_already_hold():
     assert [s.value for s in ClaimStatus] == ["verified", "refuted", "error"]
     assert [s.value for s in Verdict] == ["converged", "not-converged", "undecided"]
-    assert [s.value for s in FlowStatus] == ["ok", "failed"]
-    assert [s.value for s in TrainStatus] == ["ok", "diverged", "unstable"]
-    # a search point's status is a flow status or an error of the evaluation itself
-    assert {s.value for s in FlowStatus} | {"error"} == {s.value for s in PointStatus}
+    assert [s.value for s in FlowStatus] == ["ok", "failed", "budget"]
+    assert [s.value for s in TrainStatus] == ["ok", "diverged", "unstable", "precision-lost", "overflow",
+                                              "interrupted"]
+    # a search point's status is a flow status or an error of the evaluation itself (a run that
+    # exhausted its budget is a "failed" point; its message says "budget exhausted")
+    assert ({s.value for s in FlowStatus} - {"budget"}) | {"error"} == {s.value for s in PointStatus}

@@ -139,11 +139,14 @@ def test_too_many_threads_is_a_usage_error():
 
 
 def test_divergence_stops_with_a_status_and_keeps_the_finite_trajectory(monkeypatch):
-    # the instability check (a huge but finite loss) would stop this run first: switch it off
+    # the instability and precision checks (a huge but finite loss) would stop this run first: switch them off
     # to reach the non-finite loss
     import dataclasses
     import attndyn.numerics.training.train as train_mod
-    monkeypatch.setattr(train_mod, "TRAINING", dataclasses.replace(train_mod.TRAINING, unstable_factor=float("inf")))
+    import attndyn.numerics.training.health as health_mod
+    off = dataclasses.replace(train_mod.TRAINING, unstable_factor=float("inf"), loss_precision_atol=float("inf"))
+    monkeypatch.setattr(train_mod, "TRAINING", off)
+    monkeypatch.setattr(health_mod, "TRAINING", off)  # and the precision check (huge logits come first)
     r = train(small("tc", epochs=200, lr=1e6, record_every=1), progress=False)
     assert r.status == "diverged"
     assert "diverged" in r.message and "train.lr" in r.message

@@ -52,6 +52,8 @@ import numpy as np
 
 from attndyn.numerics.config.schema import RunConfig
 from attndyn.numerics.convergence import hypotheses as hyp
+from attndyn.numerics.convergence.runs import budget as flow_budget
+from attndyn.numerics.convergence.runs import flow_progress as flow_progress_bar
 from attndyn.numerics.convergence.runs import run_flow, save_times
 from attndyn.numerics.data.corpus import sentence_counts
 from attndyn.numerics.flow.full import FullSystem
@@ -64,7 +66,7 @@ from attndyn.numerics.training.train import load_corpus, train
 from attndyn.proofs.asymptotics import max_margin, predictions, s_correction
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.settings import CONVERGENCE, NUMERIC
-from attndyn.proofs.status import Verdict
+from attndyn.proofs.status import FlowStatus, Verdict
 
 VERDICTS = tuple(v.value for v in Verdict)
 
@@ -437,12 +439,16 @@ def _decide(setting: ConvergenceSetting, word: int, hyps: tuple, res: FlowResult
         name = ("mu = u*.v increasing (hard margin, H-ach)" if by["H-ach"].holds
                 else "mu = u.v increasing (escape direction, H-esc)")
         name += " + SEN identity" if concl == "attention" else ""
-        if res is None or cert is None:
-            out[concl] = Conclusion(concl, "undecided", ("no flow evidence",), name)
+        if res is None or len(res.t) <= 1 or cert is None:
+            why = (f": the flow stopped at tau = 0 ({res.message})" if res is not None and len(res.t) <= 1
+                   else "")
+            out[concl] = Conclusion(concl, "undecided", (f"no flow evidence{why}",), name)
             continue
         reasons = [f"{key} holds ({h.detail.split(':')[0]})"]
         problems = []
-        if not res.ok:
+        if res.status == FlowStatus.BUDGET:
+            problems.append(f"the flow stopped early, {res.message}")
+        elif not res.ok:
             problems.append(f"the flow failed: {res.message}")
         if not cert["mu_increasing"]:
             problems.append(f"mu = u.v decreased on the flow (worst step {cert['worst_decrease']:.3g})")
@@ -462,12 +468,15 @@ def _decide(setting: ConvergenceSetting, word: int, hyps: tuple, res: FlowResult
 def check_convergence(setting, *, horizon: float = CONVERGENCE.horizon, n_save: int = CONVERGENCE.n_save,
                       confirm_gd: bool = False, gd_epochs: int | None = None,
                       raise_on_failure: bool = False,
-                      progress: Callable[[str], None] | None = None) -> ConvergenceReport:
+                      progress: Callable[[str], None] | None = None,
+                      flow_progress: bool = False) -> ConvergenceReport:
     """Decide convergence for every topic word of ``setting`` (a :class:`ConvergenceSetting`,
     a :class:`~attndyn.numerics.flow.systems.ReducedSystem`, or a :class:`~attndyn.numerics.config.schema.RunConfig`).
 
     Hypotheses first (:mod:`attndyn.numerics.convergence.hypotheses`), then the reduced flow to ``horizon``
-    with ``n_save`` log-spaced samples, the evidence, and the verdicts (see the module doc).
+    with ``n_save`` log-spaced samples (within the budgets of :func:`attndyn.numerics.convergence.runs.budget`:
+    a flow that exhausts one gives "undecided: budget exhausted"), the evidence, and the verdicts
+    (see the module doc).  ``flow_progress`` draws the flow's progress on stderr.
     ``confirm_gd`` also trains the full model with :func:`attndyn.numerics.training.train.train` for
     ``gd_epochs`` epochs (needs a setting built from a config) and compares.  Returns a
     :class:`ConvergenceReport`; raises :class:`ConvergenceFailure` only when
@@ -487,8 +496,13 @@ def check_convergence(setting, *, horizon: float = CONVERGENCE.horizon, n_save: 
     say(f"hypotheses decided for {S.T} topic word(s)")
     t0 = time.perf_counter()
     stiff = any(not h.holds for hs in hyps_all for h in hs if h.name == "H-ach")
-    res, solver = run_flow(S, t_eval, stiff=stiff)
+    bar, close = flow_progress_bar(flow_progress)
+    try:
+        res, solver = run_flow(S, t_eval, stiff=stiff, progress=bar)
+    finally:
+        close()
     flow = {"solver": solver, "status": res.status, "message": res.message, "horizon": float(t_eval[-1]),
+            "budget": flow_budget(),
             "tau_end": float(res.t[-1]) if len(res.t) else 0.0, "samples": int(len(res.t)),
             "n_steps": int(res.n_steps), "n_evals": int(res.n_evals),
             "seconds": round(time.perf_counter() - t0, 3), "time_unit": "τ = lr × epochs (rates η_v = η_k = 1 "
@@ -498,7 +512,7 @@ def check_convergence(setting, *, horizon: float = CONVERGENCE.horizon, n_save: 
     for w in range(S.T):
         hyps = hyps_all[w]
         ev, margin = _evidence(setting, res, w, hyps)
-        att, loss = _decide(setting, w, hyps, res if len(res.t) > 1 else None, ev, margin)
+        att, loss = _decide(setting, w, hyps, res, ev, margin)
         verdict = ("converged" if att.verdict == loss.verdict == "converged" else
                    "not-converged" if "not-converged" in (att.verdict, loss.verdict) else "undecided")
         reasons = tuple([f"attention -> 1: {att.verdict}: " + "; ".join(att.reasons),

@@ -119,6 +119,11 @@ def _differences(W, y) -> tuple[np.ndarray, np.ndarray, int]:
     if isinstance(y, bool) or int(y) != y or not 0 <= int(y) < W.shape[1]:
         raise UsageError(f"label y: expected an integer in 0..{W.shape[1] - 1}, got {y!r}")
     y = int(y)
+    big = float(np.max(np.abs(W)))
+    if big > CONVERGENCE.lp_rescale_above:
+        # w_y - w_j and the LP's sums would overflow (a matrix of 1e308); every hypothesis is
+        # invariant under W -> cW, c > 0, so scale by a power of two (exact) to max |W| in [1/2, 1)
+        W = W * 2.0 ** -int(np.ceil(np.log2(big)))
     A = np.delete((W[:, [y]] - W).T, y, axis=0)
     return W, A, y
 

@@ -181,6 +181,8 @@ def converged(result) -> dict:
 # --------------------------------------------------------------------------- summary
 
 def fmt_number(x, digits: int = 4) -> str:
+    if isinstance(x, str):  # a non-finite residual is written "inf"/"nan" (train.NONFINITE_NOTE)
+        return x
     return "n/a" if x is None else f"{x:.{digits}g}"
 
 

@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+import time
 from typing import Callable
 
 import numpy as np
-from scipy.integrate import DOP853
+from scipy.integrate import DOP853, LSODA
 from scipy.optimize import brentq
 
 from attndyn.numerics.flow.full import full_loss_and_grads, full_vector_field, FullSystem
@@ -82,15 +83,19 @@ def integrate(fun: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, t_eval: n
               progress: Callable[[float, float], None] | None = None,
               events: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
               on_event: Callable[[int, float, np.ndarray], str | None] | None = None,
-              max_events: int = FLOW.max_events) -> Trajectory:
-    r"""Integrate the autonomous ODE :math:`\dot x = \mathrm{fun}(x)` from τ = 0 with DOP853.
+              max_events: int = FLOW.max_events, method: str = "DOP853",
+              max_seconds: float | None = FLOW.max_seconds, budget_name: str | None = None) -> Trajectory:
+    r"""Integrate the autonomous ODE :math:`\dot x = \mathrm{fun}(x)` from τ = 0 with DOP853
+    (or ``method="LSODA"`` for stiff flows).
 
-    The stepper is SciPy's DOP853 (what ``solve_ivp(method="DOP853")`` uses), driven
+    The stepper is SciPy's DOP853 or LSODA (what ``solve_ivp(method=...)`` uses), driven
     step by step: states at ``t_eval`` come from its dense output as in ``solve_ivp``;
-    the run stops with status ``failed`` when the step size collapses, when more than
-    ``max_steps`` steps would be needed, or when the state stops being finite.  Trial
+    the run stops with status ``failed`` when the step size collapses or the state stops
+    being finite, and with status ``budget`` ("undecided: budget exhausted") when more than
+    ``max_steps`` steps or more than ``max_seconds`` of wall time would be needed.  Trial
     steps that overflow are rejected by the step control (a NaN error norm shrinks the
     step) rather than aborting.  ``progress(tau, tau_end)`` is called after each step.
+    ``budget_name`` is how a budget message names the wall-time budget (default: its seconds).
 
     Switching (a piecewise-smooth field, e.g. a ReLU changing side): ``events(x)`` returns
     event-function values ``g`` and directions (+1: fires when ``g`` rises through 0, -1:
@@ -99,6 +104,12 @@ def integrate(fun: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, t_eval: n
     return a failure message) and integration restarts from that point.
     """
     t_eval = _check_t_eval(t_eval)
+    steppers = {"DOP853": DOP853, "LSODA": LSODA}
+    if method not in steppers:
+        raise UsageError(f"method: expected one of {tuple(steppers)}, got {method!r}")
+    if events is not None and method != "DOP853":
+        raise UsageError("events: only with method='DOP853'")
+    wall_end = None if max_seconds is None else time.monotonic() + float(max_seconds)
     x0 = np.asarray(x0, dtype=np.float64)
     X = np.empty((len(t_eval), x0.size))
     n_evals = 0
@@ -127,18 +138,26 @@ def integrate(fun: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, t_eval: n
         return result("ok", "nothing to integrate (all save times are 0)")
     t, x = 0.0, x0
     while t < t_end:
-        solver = DOP853(f, t, x, t_end, rtol=rtol, atol=atol)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # non-finite is checked below
+            solver = steppers[method](f, t, x, t_end, rtol=rtol, atol=atol)
         g_old, dirs = events(x) if events is not None else (None, None)
         restart = False
         while solver.status == "running":
             if steps >= max_steps:
-                return result("failed", f"step budget exhausted: {max_steps} steps reached only tau = "
+                return result(FlowStatus.BUDGET, f"undecided: budget exhausted: the step budget of "
+                              f"{max_steps} {method} steps reached only tau = "
                               f"{solver.t:.6g} of {t_end:.6g} (a very stiff or non-smooth flow, e.g. a "
                               "learning rate too large, a ReLU pinned at its kink, or a horizon too "
                               "long for the budget)")
-            msg = solver.step()
+            if wall_end is not None and time.monotonic() > wall_end:
+                return result(FlowStatus.BUDGET, f"undecided: budget exhausted: the wall-time budget "
+                              f"{budget_name or f'of {max_seconds:g} s'} ran out at tau = {solver.t:.6g} of {t_end:.6g} after "
+                              f"{steps} {method} steps (a very stiff flow, a classifier scaled far up, or "
+                              "a horizon too long)")
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                msg = solver.step()
             if solver.status == "failed":
-                return result("failed", f"DOP853 failed at tau = {solver.t:.6g}: {msg}")
+                return result("failed", f"{method} failed at tau = {solver.t:.6g}: {msg}")
             steps += 1
             if not np.all(np.isfinite(solver.y)):
                 return result("failed", f"state became non-finite at tau = {solver.t:.6g}")
@@ -206,7 +225,8 @@ def reduced_flow(system: ReducedSystem, t_eval=None, *, horizon: float | None = 
                  rtol: float = NUMERIC.flow_rtol, atol: float = NUMERIC.flow_atol,
                  max_steps: int = FLOW.max_steps,
                  progress: Callable[[float, float], None] | None = None,
-                 relu_switching: bool = True) -> FlowResult:
+                 relu_switching: bool = True, max_seconds: float | None = FLOW.max_seconds,
+                 budget_name: str | None = None) -> FlowResult:
     """Integrate the reduced flow from ``system``'s initial state.
 
     Save times: ``t_eval`` if given, else :func:`time_grid` (``horizon``, ``n_save``,
@@ -227,33 +247,36 @@ def reduced_flow(system: ReducedSystem, t_eval=None, *, horizon: float | None = 
     if system.classifier == "tl" and relu_switching:
         sw = ReluSwitching(system, x0)
         traj = integrate(sw.field, x0, t_eval, rtol=rtol, atol=atol, max_steps=max_steps,
-                         progress=progress, events=sw.events, on_event=sw.on_event)
+                         progress=progress, events=sw.events, on_event=sw.on_event, max_seconds=max_seconds,
+                         budget_name=budget_name)
     else:
         traj = integrate(lambda x: reduced_vector_field(system, x), x0, t_eval,
-                         rtol=rtol, atol=atol, max_steps=max_steps, progress=progress)
+                         rtol=rtol, atol=atol, max_steps=max_steps, progress=progress, max_seconds=max_seconds,
+                         budget_name=budget_name)
     return _reduced_result(system, traj)
 
 
-def stiff_reduced_flow(system: ReducedSystem, t_eval, *, rtol: float, atol: float) -> FlowResult:
-    """The reduced flow with SciPy's LSODA (switches to BDF when stiff) instead of DOP853.
+def stiff_reduced_flow(system: ReducedSystem, t_eval, *, rtol: float, atol: float,
+                       max_steps: int = FLOW.max_steps, max_seconds: float | None = FLOW.max_seconds,
+                       progress: Callable[[float, float], None] | None = None,
+                       budget_name: str | None = None) -> FlowResult:
+    """The reduced flow with SciPy's LSODA (switches to BDF when stiff) instead of DOP853, within
+    the same step and wall-time budgets (status ``budget`` when one runs out).
 
     For flows whose loss stays bounded away from 0 (a label that is not achievable): the
     directions across the loss valley relax at a fixed rate while the flow itself slows down
     like 1/tau, which exhausts an explicit solver's step budget.  Never raises on a numerical
     failure: see :attr:`FlowResult.status`.
     """
-    from scipy.integrate import solve_ivp  # deferred: SciPy is slow to import
-
     if not isinstance(system, ReducedSystem):
         raise UsageError(f"system: expected a ReducedSystem, got {type(system).__name__}")
-    _check_solver_args(rtol, atol, 1)
-    t_eval = np.asarray(t_eval, dtype=np.float64)
-    sol = solve_ivp(lambda _t, x: reduced_vector_field(system, x), (0.0, float(t_eval[-1])),
-                    system.initial_state(), method="LSODA", t_eval=t_eval, rtol=rtol, atol=atol)
-    ok = sol.status == 0 and bool(np.all(np.isfinite(sol.y)))
-    msg = (f"LSODA reached tau = {sol.t[-1]:.6g} ({sol.nfev} evaluations)" if ok
-           else f"LSODA failed: {sol.message}")
-    traj = Trajectory(sol.t, sol.y.T, "ok" if ok else "failed", msg, int(sol.nfev), int(sol.nfev))
+    _check_solver_args(rtol, atol, max_steps)
+    traj = integrate(lambda x: reduced_vector_field(system, x), system.initial_state(), t_eval,
+                     rtol=rtol, atol=atol, max_steps=max_steps, progress=progress, method="LSODA",
+                     max_seconds=max_seconds, budget_name=budget_name)
+    if traj.status == FlowStatus.OK:
+        traj = Trajectory(traj.t, traj.X, traj.status, f"LSODA reached tau = {traj.t[-1]:.6g} "
+                          f"({traj.n_steps} steps, {traj.n_evals} evaluations)", traj.n_steps, traj.n_evals)
     return _reduced_result(system, traj)
 
 

@@ -146,7 +146,8 @@ class AttentionModel:
             if given.shape != shape:
                 raise UsageError(f"classifier {kind}: {name} must have shape {shape}, got {given.shape}")
             view = self._theta[off: off + int(np.prod(shape))].reshape(shape)
-            view[...] = given
+            with np.errstate(over="ignore"):  # out of float32's range -> inf: training reports "overflow"
+                view[...] = given
             self.classifier[name] = view
         if self.explicit_keys:
             self._keys = keys
@@ -222,6 +223,30 @@ class AttentionModel:
             return np.array(k0, dtype=self.embeddings.dtype)
         ds = (self._scores.astype(np.float64) - self._scores0) / q2
         return (k0 + ds[:, None] * q[None, :]).astype(self.embeddings.dtype)
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Every array that changes in training (copies): what a snapshot must hold to continue
+        bitwise.  The initial scores/keys behind :attr:`keys` are not here: they follow from the
+        config's seed (:meth:`initial`)."""
+        out = {"embeddings": self.embeddings.copy(), "query": self.query.copy(),
+               "classifier": self._theta.copy()}
+        out["keys" if self.explicit_keys else "scores"] = (self._keys if self.explicit_keys
+                                                            else self._scores).copy()
+        return out
+
+    def load_state(self, state: dict) -> None:
+        """Overwrite the trained arrays with :meth:`state`'s (same shapes and dtype, else UsageError)."""
+        targets = {"embeddings": self.embeddings, "query": self.query, "classifier": self._theta,
+                   ("keys" if self.explicit_keys else "scores"): (self._keys if self.explicit_keys
+                                                                  else self._scores)}
+        for name, arr in targets.items():
+            given = state.get(name)
+            if given is None or given.shape != arr.shape or given.dtype != arr.dtype:
+                raise UsageError(f"snapshot: parameter {name!r} does not match this config's model "
+                                 f"(expected {arr.dtype} {arr.shape}, got "
+                                 f"{None if given is None else f'{given.dtype} {given.shape}'})")
+        for name, arr in targets.items():
+            arr[...] = state[name]
 
     def copy(self) -> "AttentionModel":
         return AttentionModel(self.kind, self.embeddings, self.keys, self.query, self.classifier,

@@ -237,7 +237,8 @@ def _flow(F, x0: np.ndarray, t_eval: np.ndarray, rtol: float, atol: float, **kw)
     except _TimeUp:
         return t_eval[:1], x0[None, :], "failed", (f"time limit: the flow needed more than "
                                                    f"SEARCH.eval_seconds = {SEARCH.eval_seconds:g} s"), 0
-    return traj.t, traj.X, traj.status, traj.message, traj.n_steps
+    # a point whose run ran out of budget "failed" (PointStatus); the message says "budget exhausted"
+    return traj.t, traj.X, "failed" if traj.status == "budget" else traj.status, traj.message, traj.n_steps
 
 
 def simulate(point: dict, *, rtol: float | None = None, atol: float | None = None,
@@ -460,7 +461,8 @@ def convergence_metric(point: dict, *, n_save: int | None = None, horizon: float
         elif w.verdict == "undecided" and not w.failed_hypotheses:
             anomalies += 1
         words.append(e)
-    out = {"status": rep.flow["status"], "message": rep.flow["message"], "solver": rep.flow["solver"],
+    out = {"status": "failed" if rep.flow["status"] == "budget" else rep.flow["status"],  # PointStatus
+           "message": rep.flow["message"], "solver": rep.flow["solver"],
            "violation": float(max(gaps)) if gaps else 0.0, "words": words,
            "not_converged": len(gaps), "undecided": sum(w.verdict == "undecided" for w in rep.words),
            "anomalies": anomalies, "failed_hypotheses": sorted(failed),

@@ -37,8 +37,11 @@ class SerialPool:
 def quiet_dask_logs() -> None:
     """After Ctrl-C (which may reach the worker processes too) the connection errors dask logs
     while the cluster goes down are expected, and would bury our one-line message."""
-    # dask's logging config gives tornado.application its own level, so name it too
-    for name in ("distributed", "tornado", "tornado.application", "asyncio"):
+    # dask's logging config gives tornado.application and distributed.client their own levels,
+    # so every distributed.* logger that exists is named too
+    names = {"distributed", "distributed.client", "tornado", "tornado.application", "asyncio"}
+    names |= {n for n in logging.root.manager.loggerDict if n.startswith("distributed.")}
+    for name in sorted(names):
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
@@ -70,8 +73,20 @@ class DaskPool:
         return tag, res
 
     def close(self, interrupted: bool = False) -> None:
+        """Shut down in a fixed order, so nothing depends on teardown timing: (1) silence dask's
+        loggers here and, while the scheduler is still up, in every worker of our own cluster
+        (synchronous RPCs to live workers); (2) close the client; (3) close the cluster (workers,
+        then scheduler).  A worker still alive when the scheduler goes — e.g. its close timed out
+        on a loaded machine and this process exits first — would otherwise log
+        "Failed to communicate with scheduler during heartbeat" with a CommClosedError traceback."""
         if interrupted:
             quiet_dask_logs()
+        if self.cluster is not None:  # our LocalCluster: its workers print to our stderr
+            try:
+                self.client.run(quiet_dask_logs, on_error="ignore")
+            except Exception:  # noqa: BLE001 - a worker already gone prints nothing either
+                pass
+            quiet_dask_logs()  # the nannies live in this process
         try:
             self.client.close(timeout=5)
         except Exception:  # noqa: BLE001 - closing after an interrupt: best effort

@@ -13,23 +13,31 @@ A NaN/Inf loss stops training at that epoch: the result has status
 ``"diverged"``, a message naming the epoch, and the finite part of the
 trajectory (no exception).  A finite loss that rose above ``TRAINING.unstable_factor``
 times its start (at least 1) stops it likewise, with status ``"unstable"`` and a hint
-(a step size too large: lr 1e3 used to end "ok" with a loss of 3e4).  With ``out_dir`` the trajectory is also written to
-``out_dir/trajectory.npz`` every ``TRAINING.snapshot_seconds`` and on Ctrl-C, so a
-killed run keeps its finished epochs.
+(a step size too large: lr 1e3 used to end "ok" with a loss of 3e4).  Logits so large that the
+loss lost its precision end it as ``"precision-lost"``, a parameter that became inf as
+``"overflow"`` (:mod:`attndyn.numerics.training.health`).  With ``out_dir`` the config is
+written first (``config.json``), then the full training state (``snapshot.npz``) and the
+trajectory every ``snapshot_seconds`` (default ``TRAINING.snapshot_seconds``) and at the end;
+Ctrl-C stops at the next epoch boundary with status ``"interrupted"``, and ``resume=True``
+continues from the snapshot to the bitwise-same result (:mod:`attndyn.numerics.training.snapshot`).
 
 Determinism: the same config (seed included) gives bitwise-identical results,
 and so does any thread count — the kernels reduce over fixed chunks in a fixed
 order (``attndyn.proofs.settings.KERNEL``), never per thread.
 
-Size: past 500 lines because the loop, its records, snapshots, stop statuses, the per-epoch
-``observer`` hook of the residual budget and the result (with the summary it writes) form one
-driver; the update rules live in numerics/training/optimizers.py and the monitors (early
-stopping, every word's records) in :mod:`attndyn.numerics.training.monitor`.
+Size: past 500 lines because the loop, its records, snapshots, stop statuses (ok, diverged,
+unstable, precision-lost, overflow, interrupted), the per-epoch ``observer`` hook of the residual
+budget and the result (with the summary it writes) form one driver; the update rules live in
+numerics/training/optimizers.py, the monitors (early stopping, every word's records) in
+:mod:`attndyn.numerics.training.monitor`, the snapshot format and resume in
+:mod:`attndyn.numerics.training.snapshot`, the precision and overflow checks in
+:mod:`attndyn.numerics.training.health`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 import io
+import json
 import math
 import os
 from pathlib import Path
@@ -43,6 +51,7 @@ from attndyn.numerics.config.schema import RunConfig
 from attndyn.numerics.data.corpus import Corpus, mean_length_minus_one
 from attndyn.numerics.data.sst import read_sst
 from attndyn.numerics.kernels.stats import record_stats
+from attndyn.numerics.training import health, snapshot
 from attndyn.numerics.training.memory import check_fits
 from attndyn.numerics.training.monitor import EarlyStopping, WordRecorder
 from attndyn.numerics.training.optimizers import make_stepper
@@ -117,6 +126,13 @@ class Trajectory:
         (a["nontopic_score_mean"][r], a["nontopic_score_maxabs"][r],
          a["nontopic_norm_mean"][r], a["nontopic_norm_max"][r]) = stats
         self.n += 1
+
+    def restore(self, arrays: dict[str, np.ndarray]) -> None:
+        """Continue from the records of a snapshot (:meth:`arrays`)."""
+        n = len(arrays["epoch"])
+        for k, a in self.a.items():
+            a[:n] = arrays[k]
+        self.n = n
 
     def arrays(self) -> dict[str, np.ndarray]:
         out = {k: v[: self.n].copy() for k, v in self.a.items()}
@@ -228,7 +244,7 @@ class TrainResult:
                 "m": _num(self.topic_m[t]),
                 "attention_mean": _num(self.topic_attention_mean[t]),
                 "attention_min": _num(self.topic_attention_min[t]),
-                "sen_residual_max": _num(np.max(res[:, t])) if len(res) else None,
+                "sen_residual_max": _residual(np.max(res[:, t])) if len(res) else None,
             })
         sen = self.sen_residual_max()
         tr_train = self.config.train
@@ -246,7 +262,8 @@ class TrainResult:
             "test_accuracy": _num(self.test_accuracy),
             "accuracy": {k: _num(v) for k, v in self.accuracy.items()},
             "q_norm": _num(q_norm),
-            "sen_residual_max": _num(sen),
+            "sen_residual_max": _residual(sen),
+            **({"sen_residual_note": NONFINITE_NOTE} if sen is not None and not math.isfinite(sen) else {}),
             "sen_unreachable_records": int(np.sum(unreachable)),
             "sen_hypotheses": {
                 "query_fixed": "query" not in tr_train.trainable,
@@ -265,6 +282,19 @@ class TrainResult:
         _atomic_savez(npz, self.trajectory)
         js = write_json(d / "summary.json", summary, "--out")
         return {"summary": js, "trajectory": npz}
+
+
+NONFINITE_NOTE = ('a SEN residual that is not a finite number is written as the string "inf" or "nan" '
+                  "(JSON has no infinity): a parameter or score overflowed, or the word has no SEN curve")
+
+
+def _residual(x):
+    """A residual for JSON: a float, or the string ``"inf"``/``"nan"`` (never ``null``, which would
+    read as "not measured"); None only when nothing was measured."""
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else ("nan" if math.isnan(x) else "inf")
 
 
 def _num(x):
@@ -342,12 +372,14 @@ def _topic_attention(model: AttentionModel, train_c: Corpus, topic_words: np.nda
 
 def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
           out_dir: str | os.PathLike | None = None, stop_below: float | None = None,
-          observer=None) -> TrainResult:
+          observer=None, *, resume: bool = False, snapshot_seconds: float | None = None) -> TrainResult:
     """Train the attention model of ``cfg`` on ``corpus`` (default: the corpus ``cfg.corpus``
-    names) and return a :class:`TrainResult` (status ``ok`` or ``diverged``).  ``stop_below``: stop
+    names) and return a :class:`TrainResult` (a :class:`TrainStatus`).  ``stop_below``: stop
     after the first epoch whose loss (the step's: at the epoch's start for a full batch, the mean
     of the batch losses for mini-batches) is at most this value.  ``observer(epoch, model, batch)``,
-    if given, sees the point before each step (``batch`` None for mini-batches)."""
+    if given, sees the point before each step (``batch`` None for mini-batches).  ``resume``
+    continues the run in ``out_dir`` from its snapshot; ``snapshot_seconds`` is the wall time
+    between snapshots (0: every epoch; default ``TRAINING.snapshot_seconds``)."""
     if not isinstance(cfg, RunConfig):
         raise UsageError(f"config: expected a RunConfig, got {type(cfg).__name__}")
     if corpus is None and cfg.corpus.kind == "synthetic":
@@ -403,16 +435,71 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
     done = 0
     loss0, ceiling = None, math.inf  # the first loss, and the rise above it that means instability
     loss = float("nan")
+    seconds_before = 0.0  # wall time of the run before a resume
+    cfg_dict = json.loads(json.dumps(cfg.to_dict()))  # as config.json and the snapshot store it
+    if resume and out is None:
+        raise UsageError("resume: needs the run's output directory (out_dir)")
+    # with an output dir (simulate) Ctrl-C ends the run at an epoch boundary with a snapshot and status
+    # "interrupted"; without one (claims, reproduce, notebooks) it raises KeyboardInterrupt as usual.
+    # Installed before config.json is written: from the first file on, a Ctrl-C is taken at a boundary.
+    if resume and (stopper is not None or word_rec is not None or observer is not None):
+        raise UsageError("--resume: early stopping, word records and --budget keep per-epoch state that snapshots "
+                         "do not hold yet; run again with --overwrite")
+    interrupt = snapshot.DeferredInterrupt(enabled=out is not None).__enter__()
+    try:
+        state = snapshot.load(out, cfg_dict) if resume else None
+        if resume:  # accepted: an "interrupted" summary would go stale beside the resumed run
+            (out / "summary.json").unlink(missing_ok=True)
+        if state is not None:  # continue exactly where the snapshot left off
+            model.load_state(state.params)
+            traj.restore(state.trajectory)
+            batch_rng.bit_generator.state = state.rng_state
+            snapshot.load_optimizer_state(optimizer, state.optimizer or {})
+            done, loss0, seconds_before, loss = state.epoch, state.loss0, state.seconds, state.last_loss
+            if loss0 is not None:
+                ceiling = TRAINING.unstable_factor * max(loss0, 1.0)
+        elif out is not None and not resume:
+            snapshot.write_config(out, cfg_dict)  # first: whatever follows belongs to this config
+    except BaseException:  # a refused resume: Ctrl-C is ordinary again
+        interrupt.__exit__()
+        raise
+    snap_every = TRAINING.snapshot_seconds if snapshot_seconds is None else float(snapshot_seconds)
+    start = done
+
+    def save_state(finished: bool = False) -> None:
+        if out is None:
+            return
+        snapshot.save(out, snapshot.TrainState(done, model.state(), traj.arrays(), batch_rng.bit_generator.state,
+                                               loss0, seconds_before + time.perf_counter() - t0, loss,
+                                               finished, snapshot.optimizer_state(optimizer)), cfg_dict)
+        _atomic_savez(out / "trajectory.npz", traj.arrays())
+
+    if health.overflowed(model):  # e.g. a classifier matrix of 1e308 cast to float32
+        status, message = TrainStatus.OVERFLOW, health.overflow_message(model, "at the start", lr)
+        E = start  # no epoch runs
     last_snapshot = time.perf_counter()
     t0 = time.perf_counter()
     try:
-        for epoch in range(E):
+        if out is not None and start == 0 and E > 0:
+            save_state()  # epoch 0: a run killed from here on can always be resumed
+        for epoch in range(start, E):
+            if interrupt.requested:  # Ctrl-C, taken at this epoch boundary (consistent state)
+                status = TrainStatus.INTERRUPTED
+                break
             record = epoch % every == 0
             if word_rec is not None:
                 word_rec.add(epoch, model)
             if record and stopper is not None and stopper.observe(epoch, model):
                 break  # patience exhausted: the parameters after `epoch` (= done) epochs are the last
             if record:
+                problem = health.precision_problem(model, train_c)
+                if problem:
+                    status = TrainStatus.PRECISION_LOST
+                    message = _stopped_message(f"the loss lost its precision after {epoch} epochs: {problem}",
+                                               traj, "Hint: the classifier's scale (model.classifier_matrix) or "
+                                               f"train.lr = {lr:g} is far too large; losses past this point "
+                                               "would be rounding noise (e.g. 0.0 where the true loss is log K)")
+                    break
                 rec_loss = None
                 if not full:  # the loss at this point needs its own forward pass
                     rec_loss, _, _ = model.evaluate(train_c.word_ids, train_c.offsets, train_c.labels)
@@ -432,6 +519,10 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
                 status = TrainStatus.UNSTABLE
                 message = _unstable_message(epoch, loss, loss0, lr, traj)
                 break
+            if not math.isfinite(loss) and health.overflowed(model):
+                status = TrainStatus.OVERFLOW
+                message = _stopped_message(health.overflow_message(model, f"in epoch {epoch}", lr), traj, "")
+                break
             if not math.isfinite(loss):
                 status = "diverged"
                 last = int(traj.a["epoch"][traj.n - 1]) if traj.n else None
@@ -444,11 +535,21 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
             bar.update(done, f"loss {loss:.6g}")
             if stop_below is not None and loss <= stop_below:  # reached a target loss (reproduce optimizers)
                 break
-            if out is not None and time.perf_counter() - last_snapshot > TRAINING.snapshot_seconds:
-                _atomic_savez(out / "trajectory.npz", traj.arrays())
+            if out is not None and time.perf_counter() - last_snapshot >= snap_every:
+                save_state()
                 last_snapshot = time.perf_counter()
-        seconds = time.perf_counter() - t0
+        interrupt.__exit__()
+        seconds = seconds_before + time.perf_counter() - t0
+        if status == TrainStatus.INTERRUPTED:
+            save_state()
+            last = int(traj.a["epoch"][traj.n - 1]) if traj.n else None
+            message = (f"interrupted at epoch {done} of {E}; kept: config.json, snapshot.npz (the full training "
+                       f"state after epoch {done}), trajectory.npz ({traj.n} records"
+                       + (f", epochs 0..{last})" if traj.n else ")")
+                       + (f"; continue with: attndyn simulate --resume --out {out}" if out is not None else ""))
         final_loss, _, _ = model.evaluate(train_c.word_ids, train_c.offsets, train_c.labels)
+        if status == TrainStatus.PRECISION_LOST:
+            final_loss = float("nan")  # rounding noise (e.g. 0.0 for log K): not reported as a loss
         if status == "ok" and math.isfinite(final_loss) and final_loss > ceiling:
             status = TrainStatus.UNSTABLE
             message = _unstable_message(done, final_loss, loss0, lr, traj)
@@ -465,11 +566,10 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
                 status = "diverged"
                 message = (f"training diverged at epoch {done}: the final loss is {final_loss} "
                            f"(train.lr = {lr} is probably too large)")
-    except KeyboardInterrupt:
-        if out is not None:
-            _atomic_savez(out / "trajectory.npz", traj.arrays())
+    except KeyboardInterrupt:  # a second Ctrl-C inside an epoch: the last snapshot stays as it is
         raise
     finally:
+        interrupt.__exit__()
         bar.update(done, f"loss {loss:.6g}", force=True)
         bar.close()
         if old_threads is not None:
@@ -498,9 +598,18 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
         result.extra["early_stopping"] = stopper.summary()
     if word_rec is not None:
         result.trajectory.update(word_rec.arrays())
+    if out is not None and status != TrainStatus.INTERRUPTED:
+        save_state(finished=True)  # the final state: a finished run's parameters, bitwise
     if out is not None:
         _atomic_savez(out / "trajectory.npz", result.trajectory)
     return result
+
+
+def _stopped_message(what: str, traj: Trajectory, hint: str) -> str:
+    last = int(traj.a["epoch"][traj.n - 1]) if traj.n else None
+    return (f"{what}; stopped there, "
+            + (f"{traj.n} trajectory records kept (epochs 0..{last})" if traj.n else "no trajectory record kept")
+            + (f". {hint}" if hint else ""))
 
 
 def _unstable_message(epoch: int, loss: float, loss0: float, lr: float, traj: Trajectory) -> str:
@@ -517,13 +626,12 @@ class _Snap:
     def __init__(self, traj: Trajectory, epoch: int, model: AttentionModel):
         self.traj = traj
         traj.add(epoch, model, float("nan"))
+        traj.n -= 1  # staged: not part of the trajectory (nor of a snapshot) until its loss is known
 
     def commit(self, loss: float) -> None:
-        r = self.traj.n - 1
-        if math.isfinite(loss):
-            self.traj.a["loss"][r] = loss
-        else:  # keep only the finite part of the trajectory
-            self.traj.n -= 1
+        if math.isfinite(loss):  # keep only the finite part of the trajectory
+            self.traj.a["loss"][self.traj.n] = loss
+            self.traj.n += 1
 
 
 def _minibatch_epoch(step, train_c: Corpus, t_cfg, rng, d_e: int) -> float:

@@ -36,6 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"epochs of --confirm-gd (default {CONVERGENCE.gd_epochs})")
     p.add_argument("--horizon", type=float, default=CONVERGENCE.horizon, metavar="T",
                    help=f"flow time of the reduced flow, tau = lr x epochs (default {CONVERGENCE.horizon:g})")
+    p.add_argument("--no-progress", action="store_true", help="no progress of the flow on stderr")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     name = args.preset or str(args.config)
     setting = setting_from_config(cfg, name=name, corpus=corpus)
     report = check_convergence(setting, horizon=args.horizon, confirm_gd=args.confirm_gd,
-                               gd_epochs=args.gd_epochs, progress=None)
+                               gd_epochs=args.gd_epochs, progress=None, flow_progress=not args.no_progress)
     print_report(setting, report)
     if args.json is not None:
         from attndyn.numerics.provenance import provenance  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import sys
 
 from attndyn.proofs.errors import UsageError
@@ -18,6 +19,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="output directory (created if needed)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the run already in DIR (by default simulate refuses to write over one)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run killed in DIR from its snapshot (to the bitwise-same result as an "
+                        "uninterrupted run); the config comes from DIR/config.json")
+    p.add_argument("--snapshot-seconds", type=float, default=None, metavar="S",
+                   help="wall time between snapshots of the full training state (0: every epoch; "
+                        "default TRAINING.snapshot_seconds)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("--no-verdict", action="store_true",
                    help="skip the closing verdict (the numeric claims N1, N3, C1 on this setting)")
@@ -28,7 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(DIR/budget_terms.npz; read by `attndyn budget DIR`)")
 
 
-RUN_FILES = ("summary.json", "trajectory.npz", "budget_terms.npz")  # a directory holding any of these holds a run
+# a directory holding any of these holds a run
+RUN_FILES = ("summary.json", "trajectory.npz", "budget_terms.npz", "config.json", "snapshot.npz")
 FIGURE_FILES = tuple(f"{stem}.{ext}" for stem in ("loss", "attention", "sen") for ext in ("png", "pdf"))
 
 
@@ -74,9 +82,22 @@ def run(args: argparse.Namespace) -> int:
     from attndyn.numerics.training.train import (train)  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
     from attndyn.numerics.outputs import (writable_dir)  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
 
-    cfg = config_from_args(args)
-    out = writable_dir(args.out, "--out")  # before spending minutes on training
-    check_no_run(out, args.overwrite)
+    from attndyn.numerics.config.schema import RunConfig  # deferred: keeps `attndyn --help` fast
+    from attndyn.numerics.training import snapshot  # deferred: keeps `attndyn --help` fast
+
+    if args.snapshot_seconds is not None and not args.snapshot_seconds >= 0:
+        raise UsageError(f"--snapshot-seconds: expected a number >= 0, got {args.snapshot_seconds}")
+    if args.resume and args.overwrite:
+        raise UsageError("--resume continues the run in --out, --overwrite replaces it: give one of them")
+    if args.resume:
+        stored = RunConfig.from_dict(snapshot.read_config(Path(args.out)))
+        out = writable_dir(args.out, "--out")
+        # a config given again must be the run's own (train() compares it with the snapshot's)
+        cfg = config_from_args(args) if (args.config or args.preset or args.overrides) else stored
+    else:
+        cfg = config_from_args(args)
+        out = writable_dir(args.out, "--out")  # before spending minutes on training
+        check_no_run(out, args.overwrite)
     if args.overwrite:  # the old run's files go first, so no file of it is left beside the new one
         for name in RUN_FILES + FIGURE_FILES:
             (out / name).unlink(missing_ok=True)
@@ -85,10 +106,14 @@ def run(args: argparse.Namespace) -> int:
         from attndyn.numerics.training.budget import BudgetRecorder, check_budget_config  # deferred: only with --budget
         from attndyn.numerics.training.train import load_corpus  # deferred: only with --budget
 
+        if args.resume:
+            raise UsageError("--resume: a run with --budget records every epoch from the start; "
+                             "it cannot be resumed (run it again with --overwrite)")
         check_budget_config(cfg)
         corpus = load_corpus(cfg.corpus)
         recorder = BudgetRecorder(cfg, corpus)
-    result = train(cfg, corpus, progress=not args.no_progress, out_dir=out, observer=recorder)
+    result = train(cfg, corpus, progress=not args.no_progress, out_dir=out, observer=recorder,
+                   resume=args.resume, snapshot_seconds=args.snapshot_seconds)
     files = result.save(out)
     if recorder is not None:
         files["budget"] = recorder.save(out)
@@ -99,7 +124,8 @@ def run(args: argparse.Namespace) -> int:
           f"({1e3 * result.seconds / max(result.epochs, 1):.3f} ms/epoch), "
           f"final loss {summary['final_loss']}, test accuracy "
           f"{'n/a' if acc is None else f'{acc:.4f}'}, |q| {summary['q_norm']:.4g}"
-          + (f", SEN residual max {sen:.3g}" if sen is not None else ""))
+          + (f", SEN residual max {sen if isinstance(sen, str) else format(sen, '.3g')}"
+             if sen is not None else ""))
     print(f"wrote {files['summary']} and {files['trajectory']}"
           + (f" and {files['budget']}" if "budget" in files else ""))
     if not args.no_figures:
@@ -115,5 +141,5 @@ def run(args: argparse.Namespace) -> int:
             files = result.save(out)
     if result.status != "ok":
         print(f"attndyn simulate: {result.message}", file=sys.stderr)
-        return ExitCode.NOT_AS_EXPECTED
+        return ExitCode.INTERRUPTED if result.status == "interrupted" else ExitCode.NOT_AS_EXPECTED
     return ExitCode.OK
