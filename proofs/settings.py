@@ -307,7 +307,8 @@ class PaperClaimSettings:
     sen_rates: tuple[tuple[float, float], ...] = ((0.1, 0.1), (0.2, 0.05))  # (eta*eta_v, eta*eta_k)
     sen_control_seed: int = 3  # the control's own run
     rounding_factor: float = 16.0  # float64 rounding allowance per step: factor * eps * |terms|
-    suppression_epochs: int = 400  # mutual suppression then promotion: steps of the constructed run
+    suppression_epochs: int = 150  # mutual suppression then promotion: steps of the constructed run (turn at 66)
+    suppression_lr: float = 0.5  # eta*eta_v = eta*eta_k of that run: the turn comes within a few seconds
     suppression_alpha: float = 0.5  # |v_t(0)|: the topic word's embedding starts at -alpha * w_y/|w_y|
 
 

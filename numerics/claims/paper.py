@@ -144,6 +144,7 @@ def p1_capacity_ordering() -> Outcome:
     assumptions=_CAPACITY_ASSUMPTIONS + (
         f"keys frozen (embeddings and the TC/TL classifier train), {PAPER_CLAIMS.capacity_control_epochs} epochs: "
         r"$s_t = q\cdot k_t = 0$ throughout, so every attention weight is $1/(m+1)$",),
+    slow=True,  # the control of a slow claim: 9 short runs, run with it by --all
 )
 def neg_capacity_keys_frozen() -> Outcome:
     d = Derivation()
