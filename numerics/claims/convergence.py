@@ -8,8 +8,9 @@ r"""Claims of the convergence checker (issue 4): C1, C2 and a negative control.
   ``not-converged`` for label 0's topic words *for the loss*, names H-ach as the failed
   hypothesis, and still certifies their attention :math:`\to1` — the two conclusions need
   different hypotheses.
-* ``neg-convergence-wrong-expectation`` (expected ``refuted``) — the verifier of C1 fed the
-  non-achievable setting with the (wrong) expectation "every word converges": it must refute.
+* ``neg-convergence-wrong-expectation`` (expected ``refuted``) — the verifier of C1 fed its own
+  non-achievable setting (column 2 replaced, not C2's column 0; its own checker run) with the
+  (wrong) expectation "every word converges": it must refute.
 
 The symbolic claims ``C0-certificate`` and ``C0-asymptotics`` behind the checker live in
 :mod:`attndyn.proofs.claims.asymptotics`.
@@ -56,17 +57,26 @@ def non_achievable_matrix(W: np.ndarray, label: int = NON_ACHIEVABLE_LABEL) -> n
 
 
 @lru_cache(maxsize=None)
-def non_achievable_setting() -> ConvergenceSetting:
+def non_achievable_setting(label: int = NON_ACHIEVABLE_LABEL) -> ConvergenceSetting:
     base = paper_setting()
-    W = non_achievable_matrix(base.system.theta0["W"])
+    W = non_achievable_matrix(base.system.theta0["W"], label)
+    K = W.shape[1]
     return replace(base, system=base.system.replace(theta0={"W": W}),
-                   name=f"{PRESET}, column {NON_ACHIEVABLE_LABEL} = average of columns "
-                        f"{NON_ACHIEVABLE_LABEL + 1} and {NON_ACHIEVABLE_LABEL + 2}")
+                   name=f"{PRESET}, column {label} = average of columns "
+                        f"{(label + 1) % K} and {(label + 2) % K}")
+
+
+# the control's own setting: another label made non-achievable, so it is decided by its own run
+CONTROL_LABEL = 2
 
 
 @lru_cache(maxsize=None)
 def _report(which: str) -> ConvergenceReport:
-    return check_convergence(paper_setting() if which == "paper" else non_achievable_setting())
+    if which == "paper":
+        return check_convergence(paper_setting())
+    if which == "control":
+        return check_convergence(non_achievable_setting(CONTROL_LABEL))
+    return check_convergence(non_achievable_setting())
 
 
 def _summary(report: ConvergenceReport) -> dict:
@@ -167,12 +177,14 @@ def c2_hypothesis_needed() -> Outcome:
     "neg-convergence-wrong-expectation",
     "Negative control: 'every word converges' for a non-achievable label must be refuted",
     kind="numeric",
-    statement=(r"The verifier of C1 applied to the setting of C2 with the wrong expectation that every "
-               r"topic word converges."),
+    statement=(r"The verifier of C1 applied, with the wrong expectation that every topic word converges, to "
+               r"its own setting: column $w_" + str(CONTROL_LABEL) + r"$ of the paper's classifier replaced by $(w_"
+               + str((CONTROL_LABEL + 1) % 4) + r" + w_" + str((CONTROL_LABEL + 2) % 4)
+               + r")/2$ (not C2's column), checked by its own run."),
     assumptions=_ASSUMPTIONS,
     expected="refuted",
 )
 def neg_convergence_wrong_expectation() -> Outcome:
-    rep = _report("non-achievable")
+    rep = _report("control")
     status, reason = expect_all_converged(rep)
     return Outcome(status, reason, _steps(rep), _summary(rep))
