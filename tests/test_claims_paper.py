@@ -93,3 +93,18 @@ def test_suppression_statement_is_rendered_from_the_ratio():
     assert stated in claims()["P3-suppression-promotion"].statement
     assert sp.latex(sen_full.H_EXPR) in claims()["N5-sen-full-model"].statement
     assert sp.latex(sen_full.STEP_EXPR) in claims()["N5-sen-full-model"].statement
+
+
+def test_n3r_residual_verdict_and_ratio():
+    """The closed form with the run's own ratio fits a short unequal-rate run; the ratio-1 curve is
+    further off than with the right ratio (the control's mechanism), and a residual above the bound
+    is refuted with its signed extremes kept."""
+    from attndyn.numerics.claims import sen_rates
+
+    run = sen_rates.rates_run(0.2, 0.05, 0, 200)
+    right = sen_rates.curve_residuals(run, 4.0)
+    wrong = sen_rates.curve_residuals(run, 1.0)
+    assert np.abs(right).max() < np.abs(wrong).max()
+    assert sen_rates.residual_verdict({"r": right})[0] == "verified"
+    status, _, details = sen_rates.residual_verdict({"r": np.array([[0.0], [-0.3]])})
+    assert status == "refuted" and details["runs"]["r"]["signed_min"] == -0.3
