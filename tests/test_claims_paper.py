@@ -108,3 +108,14 @@ def test_n3r_residual_verdict_and_ratio():
     assert sen_rates.residual_verdict({"r": right})[0] == "verified"
     status, _, details = sen_rates.residual_verdict({"r": np.array([[0.0], [-0.3]])})
     assert status == "refuted" and details["runs"]["r"]["signed_min"] == -0.3
+
+
+def test_search_resume_dedup_verdict():
+    from attndyn.numerics.claims import search_resume as sr
+
+    assert sr.dedup_verdict([0, 1, 2, 3], 4, {"evaluated_this_run": 0})[0] == "verified"
+    assert sr.dedup_verdict([0, 1, 1, 2, 3], 4, {"evaluated_this_run": 0})[0] == "refuted"
+    assert sr.dedup_verdict([0, 1, 3], 4, None)[0] == "refuted"
+    assert sr.dedup_verdict([0, 1, 2, 3], 4, {"evaluated_this_run": 2})[0] == "refuted"
+    assert sr.x1_search_resume_dedup().status == "verified"
+    assert sr.neg_search_raw_duplicates().status == "refuted"
