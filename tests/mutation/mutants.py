@@ -18,6 +18,9 @@ class Mutant:
     new: str
     why: str  # the realistic bug it stands for
     kind: str
+    # claims run by name instead of the default `attndyn verify` (a bug only a slow claim reaches;
+    # the runner passes `--claim ID` for each, which runs slow claims too)
+    claims: tuple[str, ...] = ()
 
 
 SCORES = "numerics/kernels/scores.py"
@@ -84,4 +87,13 @@ MUTANTS: list[Mutant] = [
            "    rtol: float = 1e-9\n",
            "    rtol: float = 1e-3\n",
            "the symbolic checks' numeric tolerance loosened 10^6 x", "tolerance"),
+    Mutant("suppression-s4-no-step-square", "numerics/claims/suppression.py",
+           "    gap = np.abs(dv2 - Rn * ds - step2)\n",
+           "    gap = np.abs(dv2 - Rn * ds)\n",
+           "S4 on a discrete trajectory checked without the step's own square |dv|^2", "residual"),
+    Mutant("capacity-order-direction", "numerics/claims/paper.py",
+           "                gap = values[seed][hi][metric] - values[seed][lo][metric]\n",
+           "                gap = values[seed][lo][metric] - values[seed][hi][metric]\n",
+           "capacity ordering compared in the wrong direction (TL > TC > FC)", "statement",
+           claims=("P1-capacity-ordering",)),
 ]
