@@ -169,7 +169,7 @@ N2_UNEQUAL_RATES = (("fc", 1.0, 0.25),)  # (classifier, eta_v, eta_k): ratio 4, 
               + r"\}$ lies in $[" + f"{NUMERIC.gd_slope_range[0]:g}, {NUMERIC.gd_slope_range[1]:g}" + r"]$.",
     assumptions=_ASSUMPTIONS + (r"horizon $T = " + f"{FLOW.gd_horizon:g}" + r"$; FC, TC and TL",
                                 r"and, with unequal rates (H carries $\eta_v/\eta_k$): " + ", ".join(
-                                    f"{k.upper()} with $\eta_v = {v:g}$, $\eta_k = {q:g}$"
+                                    rf"{k.upper()} with $\eta_v = {v:g}$, $\eta_k = {q:g}$"
                                     for k, v, q in N2_UNEQUAL_RATES)),
 )
 def n2_sen_gd_order() -> Outcome:
