@@ -71,3 +71,14 @@ def test_s2_refutes_a_wrong_first_integral():
 
     out = sy.verify_first_integral(lambda m: sen_H(m + 1), "H with 1/(m+1)", stream=20)
     assert out.status == "refuted"
+
+
+def test_lemmas_statement_bound_and_perturbed_refuted():
+    from attndyn.proofs.claims import lemmas
+
+    st = claims()["C0-lemmas"].statement
+    for e in (lemmas.F_SEN, lemmas.A_ATT, lemmas.LOSS_BOUND, lemmas.STALL):
+        assert sp.latex(e) in st
+    assert lemmas.facts_verdict(lemmas.lemma_facts())[0] == "verified"
+    wrong = lemmas.F_SEN.xreplace({lemmas.M: -lemmas.M})  # s - e^s/m: not increasing
+    assert lemmas.facts_verdict(lemmas.lemma_facts(wrong))[0] == "refuted"

@@ -148,7 +148,8 @@ def hypothesis_needed_verdict(report: ConvergenceReport, label: int = NON_ACHIEV
     kind="numeric",
     statement=(r"With the paper's fixed linear classifier every topic word $t$ satisfies the hypotheses "
                r"(H-ach, H-esc, $|q|>0$, $\eta_v,\eta_k>0$, $\pi_t>0$) and its attention $a_t\to 1$ and "
-               r"loss $\to 0$, certified by $\mu = \hat u^*\cdot v_t$ increasing and the SEN identity."),
+               r"loss $\to 0$, certified by $\mu = \hat u^*\cdot v_t$ increasing and the SEN identity (the steps between: "
+               r"C0-lemmas)."),
     assumptions=_ASSUMPTIONS,
 )
 def c1_convergence_paper() -> Outcome:
