@@ -334,7 +334,7 @@ def sen_closed_form_stated() -> sp.Expr:
     statement=(
         # rendered from the expression the check compares (sen_closed_form_stated)
         r"$|q|^2(|v_t|^2 - |v_0|^2) = " + sp.latex(readable(sen_closed_form_stated()))
-        + r"$; for $\eta_v=\eta_k$, $s_0 = 0$, $v_0 = 0$: "
+        + r"$. With $\eta_v=\eta_k$, $s_0 = 0$ and $v_0 = 0$ this is the paper's curve "
         r"$|q||v_t| = \sqrt{2\left(s_t + (e^{s_t}-1)/m\right)}$."
     ),
     assumptions=(
