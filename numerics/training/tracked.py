@@ -9,8 +9,9 @@ group) does not offer.  It keeps, after each of the ``epochs`` steps (record 0 i
 every topic word's score :math:`s_t`, embedding :math:`v_t` and the loss — what the paper's
 claims about single words (SEN with :math:`\eta_v\ne\eta_k`, mutual suppression) are decided on.
 
-``init`` may edit the freshly initialised :class:`AttentionModel` (e.g. put one embedding
-against its label's classifier column) before the first step; it is recorded by name only.
+``init(model, corpus)`` may edit the freshly initialised :class:`AttentionModel` (e.g. put one
+embedding against its label's classifier column) before the first step; the caller states what
+it does (the claims say it in their assumptions).
 """
 from __future__ import annotations
 
