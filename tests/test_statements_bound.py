@@ -33,3 +33,52 @@ def test_resolution_control_fails_under_a_loose_tolerance(monkeypatch):
     assert controls.neg_sen_resolution().status == "refuted"
     monkeypatch.setattr(confirm, "SYMBOLIC", replace(confirm.SYMBOLIC, rtol=1e-3))
     assert controls.neg_sen_resolution().status == "error"
+
+
+# --- every expression-based statement: printed from the checked object, refuted when perturbed
+
+def test_s2_s3_s4_statements_are_the_checked_expressions():
+    from attndyn.proofs.algebra import scalarize
+    from attndyn.proofs.claims import symbolic as sy
+    from attndyn.proofs.dynamics import sen_H
+
+    c = claims()
+    assert sp.latex(readable(scalarize(sen_H()))) in c["S2-sen-identity"].statement
+    assert sp.latex(readable(sy.sen_closed_form_stated())) in c["S3-sen-closed-form"].statement
+    assert sp.latex(readable(sy.promotion_ratio_stated())) in c["S4-mutual-promotion"].statement
+
+
+def test_s3_refutes_a_wrong_coefficient(monkeypatch):
+    from attndyn.proofs.claims import symbolic as sy
+
+    right = sy.sen_closed_form_stated()
+    wrong = right.xreplace({sy.BASE.m: sy.BASE.m + 1})  # 1/(m+1) in the closed form
+    monkeypatch.setattr(sy, "sen_closed_form_stated", lambda: wrong)
+    assert sy.s3_sen_closed_form().status == "refuted"
+
+
+def test_s4_refutes_a_wrong_coefficient(monkeypatch):
+    from attndyn.proofs.claims import symbolic as sy
+
+    wrong = sy.promotion_ratio_stated() * sp.Rational(1, 2)  # R without its factor 2
+    monkeypatch.setattr(sy, "promotion_ratio_stated", lambda: wrong)
+    assert sy.s4_mutual_promotion().status == "refuted"
+
+
+def test_s2_refutes_a_wrong_first_integral():
+    from attndyn.proofs.claims import symbolic as sy
+    from attndyn.proofs.dynamics import sen_H
+
+    out = sy.verify_first_integral(lambda m: sen_H(m + 1), "H with 1/(m+1)", stream=20)
+    assert out.status == "refuted"
+
+
+def test_lemmas_statement_bound_and_perturbed_refuted():
+    from attndyn.proofs.claims import lemmas
+
+    st = claims()["C0-lemmas"].statement
+    for e in (lemmas.F_SEN, lemmas.A_ATT, lemmas.LOSS_BOUND, lemmas.STALL):
+        assert sp.latex(e) in st
+    assert lemmas.facts_verdict(lemmas.lemma_facts())[0] == "verified"
+    wrong = lemmas.F_SEN.xreplace({lemmas.M: -lemmas.M})  # s - e^s/m: not increasing
+    assert lemmas.facts_verdict(lemmas.lemma_facts(wrong))[0] == "refuted"

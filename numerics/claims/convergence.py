@@ -8,8 +8,9 @@ r"""Claims of the convergence checker (issue 4): C1, C2 and a negative control.
   ``not-converged`` for label 0's topic words *for the loss*, names H-ach as the failed
   hypothesis, and still certifies their attention :math:`\to1` — the two conclusions need
   different hypotheses.
-* ``neg-convergence-wrong-expectation`` (expected ``refuted``) — the verifier of C1 fed the
-  non-achievable setting with the (wrong) expectation "every word converges": it must refute.
+* ``neg-convergence-wrong-expectation`` (expected ``refuted``) — the verifier of C1 fed its own
+  non-achievable setting (column 2 replaced, not C2's column 0; its own checker run) with the
+  (wrong) expectation "every word converges": it must refute.
 
 The symbolic claims ``C0-certificate`` and ``C0-asymptotics`` behind the checker live in
 :mod:`attndyn.proofs.claims.asymptotics`.
@@ -62,12 +63,17 @@ def non_achievable_matrix(W: np.ndarray, label: int = NON_ACHIEVABLE_LABEL) -> n
 
 
 @lru_cache(maxsize=None)
-def non_achievable_setting() -> ConvergenceSetting:
+def non_achievable_setting(label: int = NON_ACHIEVABLE_LABEL) -> ConvergenceSetting:
     base = paper_setting()
-    W = non_achievable_matrix(base.system.theta0["W"])
+    W = non_achievable_matrix(base.system.theta0["W"], label)
+    K = W.shape[1]
     return replace(base, system=base.system.replace(theta0={"W": W}),
-                   name=f"{PRESET}, column {NON_ACHIEVABLE_LABEL} = average of columns "
-                        f"{NON_ACHIEVABLE_LABEL + 1} and {NON_ACHIEVABLE_LABEL + 2}")
+                   name=f"{PRESET}, column {label} = average of columns "
+                        f"{(label + 1) % K} and {(label + 2) % K}")
+
+
+# the control's own setting: another label made non-achievable, so it is decided by its own run
+CONTROL_LABEL = 2
 
 
 def setting_report(setting, non_achievable: bool = False) -> ConvergenceReport:
@@ -90,7 +96,11 @@ def setting_report(setting, non_achievable: bool = False) -> ConvergenceReport:
 
 @lru_cache(maxsize=None)
 def _report(which: str) -> ConvergenceReport:
-    return check_convergence(paper_setting() if which == "paper" else non_achievable_setting())
+    if which == "paper":
+        return check_convergence(paper_setting())
+    if which == "control":
+        return check_convergence(non_achievable_setting(CONTROL_LABEL))
+    return check_convergence(non_achievable_setting())
 
 
 def _summary(report: ConvergenceReport) -> dict:
@@ -266,7 +276,8 @@ def hypothesis_needed_verdict(report: ConvergenceReport, label: int = NON_ACHIEV
     kind="numeric",
     statement=(r"With the paper's fixed linear classifier every topic word $t$ satisfies the hypotheses "
                r"(H-ach, H-esc, $|q|>0$, $\eta_v,\eta_k>0$, $\pi_t>0$) and its attention $a_t\to 1$ and "
-               r"loss $\to 0$, certified by $\mu = \hat u^*\cdot v_t$ increasing and the SEN identity."),
+               r"loss $\to 0$, certified by $\mu = \hat u^*\cdot v_t$ increasing and the SEN identity (the steps between: "
+               r"C0-lemmas)."),
     assumptions=_ASSUMPTIONS,
 )
 def c1_convergence_paper(setting=None) -> Outcome:
@@ -297,12 +308,52 @@ def c2_hypothesis_needed() -> Outcome:
     "neg-convergence-wrong-expectation",
     "Negative control: 'every word converges' for a non-achievable label must be refuted",
     kind="numeric",
-    statement=(r"The verifier of C1 applied to the setting of C2 with the wrong expectation that every "
-               r"topic word converges."),
+    statement=(r"The verifier of C1 applied, with the wrong expectation that every topic word converges, to "
+               r"its own setting: column $w_" + str(CONTROL_LABEL) + r"$ of the paper's classifier replaced by $(w_"
+               + str((CONTROL_LABEL + 1) % 4) + r" + w_" + str((CONTROL_LABEL + 2) % 4)
+               + r")/2$ (not C2's column), checked by its own run."),
     assumptions=_ASSUMPTIONS,
     expected="refuted",
 )
 def neg_convergence_wrong_expectation(setting=None) -> Outcome:
-    rep = _report("non-achievable") if setting is None else setting_report(setting, non_achievable=True)
+    rep = _report("control") if setting is None else setting_report(setting, non_achievable=True)
     status, reason = expect_all_converged(rep)
     return Outcome(status, reason, _steps(rep), _summary(rep))
+
+
+# C1 with eta_v != eta_k: the certificate's SEN step carries the ratio (a checker that assumed
+# ratio 1 would misjudge |v_t| -> infinity from s_t -> infinity)
+UNEQUAL_RATES = ((2.0, 0.5), (0.5, 2.0))  # (eta_v, eta_k) of the reduced flow
+
+
+@lru_cache(maxsize=None)
+def _rates_report(lr_v: float, lr_k: float) -> ConvergenceReport:
+    base = paper_setting()
+    return check_convergence(replace(base, system=base.system.replace(lr_v=lr_v, lr_k=lr_k),
+                                     name=f"{PRESET}, eta_v = {lr_v:g}, eta_k = {lr_k:g}"))
+
+
+@claim(
+    "C1r-convergence-paper-rates",
+    "The paper's FC setting with eta_v != eta_k: every topic word converges",
+    kind="numeric",
+    statement=(r"C1's statement with unequal rates: for $(\eta_v, \eta_k) \in \{"
+               + ", ".join(f"({v:g}, {k:g})" for v, k in UNEQUAL_RATES)
+               + r"\}$ every topic word satisfies the hypotheses and converges (attention $\to 1$, loss $\to 0$), "
+               r"certified by $\mu$ increasing and the SEN identity with ratio $\eta_v/\eta_k$."),
+    assumptions=_ASSUMPTIONS[:1] + (
+        r"reduced model: non-topic words at score 0 / embedding 0; gradient flow with the rates above to "
+        r"$\tau = " + f"{CONVERGENCE.horizon:g}$",),
+    slow=True,
+)
+def c1r_convergence_paper_rates() -> Outcome:
+    steps, summaries, verdicts = [], {}, []
+    for lv, lk in UNEQUAL_RATES:
+        rep = _rates_report(lv, lk)
+        status, reason = expect_all_converged(rep)
+        verdicts.append((status, f"eta_v/eta_k = {lv / lk:g}: {reason}"))
+        steps += _steps(rep)
+        summaries[f"eta_v/eta_k={lv / lk:g}"] = _summary(rep)
+    worst = next((v for v in verdicts if v[0] == "error"), None) or next(
+        (v for v in verdicts if v[0] == "refuted"), None) or verdicts[0]
+    return Outcome(worst[0], " | ".join(r for _, r in verdicts), steps, {"runs": summaries})

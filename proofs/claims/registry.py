@@ -301,7 +301,8 @@ def decide(exact_zero: bool, numeric_zero: bool, what: str) -> tuple[str, str]:
     problem) and is reported as ``error`` rather than silently trusted.
     """
     if exact_zero and numeric_zero:
-        return "verified", f"{what}: simplifies exactly to 0 and vanishes at every random point"
+        return "verified", (f"{what}: route exact simplification to 0, confirmed numerically at the "
+                            f"random points within the tolerance")
     if not exact_zero and not numeric_zero:
         return "refuted", f"{what}: does not simplify to 0 and is nonzero at a random point"
     return "error", (

@@ -271,7 +271,8 @@ def verify_first_integral(H_builder: HBuilder, name: str, stream: int = 20) -> O
     "The SEN quantity is a first integral of the gradient flow",
     kind="symbolic",
     statement=(
-        r"$H = |q|^2|v_t|^2 - 2\frac{\eta_v}{\eta_k}\left(s_t + \frac{e^{s_t}}{m}\right)$ "
+        # rendered from the very builder the check differentiates (sen_H)
+        r"$H = " + sp.latex(readable(scalarize(sen_H()))) + r"$ "
         r"satisfies $\dot H = 0$ along the gradient flow."
     ),
     assumptions=(
@@ -331,8 +332,9 @@ def sen_closed_form_stated() -> sp.Expr:
     "Closed form of the SEN curve",
     kind="symbolic",
     statement=(
-        r"$|q|^2(|v_t|^2 - |v_0|^2) = 2\frac{\eta_v}{\eta_k}\left((s_t - s_0) + "
-        r"\frac{e^{s_t} - e^{s_0}}{m}\right)$; for $\eta_v=\eta_k$, $s_0 = 0$, $v_0 = 0$: "
+        # rendered from the expression the check compares (sen_closed_form_stated)
+        r"$|q|^2(|v_t|^2 - |v_0|^2) = " + sp.latex(readable(sen_closed_form_stated()))
+        + r"$. With $\eta_v=\eta_k$, $s_0 = 0$ and $v_0 = 0$ this is the paper's curve "
         r"$|q||v_t| = \sqrt{2\left(s_t + (e^{s_t}-1)/m\right)}$."
     ),
     assumptions=(
@@ -418,7 +420,8 @@ def s3_sen_closed_form() -> Outcome:
     kind="symbolic",
     statement=(
         r"$\frac{d|v_t|^2}{d\tau} = R\,\frac{ds_t}{d\tau}$ with "
-        r"$R = \frac{2\eta_v}{\eta_k}\frac{1 + e^{s_t}/m}{|q|^2} > 0$: score and embedding norm "
+        # rendered from the expression the check compares (promotion_ratio_stated)
+        r"$R = " + sp.latex(readable(promotion_ratio_stated())) + r" > 0$: score and embedding norm "
         r"rise together ($g\cdot v_t < 0$) or fall together ($g\cdot v_t > 0$)."
     ),
     assumptions=(

@@ -18,6 +18,9 @@ class Mutant:
     new: str
     why: str  # the realistic bug it stands for
     kind: str
+    # claims run by name instead of the default `attndyn verify` (a bug only a slow claim reaches;
+    # the runner passes `--claim ID` for each, which runs slow claims too)
+    claims: tuple[str, ...] = ()
 
 
 SCORES = "numerics/kernels/scores.py"
@@ -88,4 +91,13 @@ MUTANTS: list[Mutant] = [
            "    fs = STEP ** 2 * st[\"c2\"]\n",
            "    fs = STEP ** 3 * st[\"c2\"]\n",
            "budget's finite-step source eta^3 c2 instead of eta^2 c2 (it would scale like eta^2)", "budget"),
+    Mutant("suppression-s4-no-step-square", "numerics/claims/suppression.py",
+           "    gap = np.abs(dv2 - Rn * ds - step2)\n",
+           "    gap = np.abs(dv2 - Rn * ds)\n",
+           "S4 on a discrete trajectory checked without the step's own square |dv|^2", "residual"),
+    Mutant("capacity-order-direction", "numerics/claims/paper.py",
+           "                gap = values[seed][hi][metric] - values[seed][lo][metric]\n",
+           "                gap = values[seed][lo][metric] - values[seed][hi][metric]\n",
+           "capacity ordering compared in the wrong direction (TL > TC > FC)", "statement",
+           claims=("P1-capacity-ordering",)),
 ]

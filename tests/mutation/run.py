@@ -72,10 +72,13 @@ def environment(tmp: Path) -> dict:
     return env
 
 
-def run_verify(tmp: Path, pkg: Path) -> dict:
-    """Run verify on the copy; return {status, statuses, changed, seconds, stderr tail}."""
+def run_verify(tmp: Path, pkg: Path, claims: tuple[str, ...] = ()) -> dict:
+    """Run verify on the copy (the named ``claims`` only, when given); return {status, statuses,
+    changed, seconds, stderr tail}."""
     out_json = tmp / "verify.json"
     cmd = [sys.executable, "-m", "attndyn.reports.cli", "verify", "--no-report", "--json", str(out_json)]
+    for c in claims:
+        cmd += ["--claim", c]
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(cmd, cwd=tmp, env=environment(tmp), capture_output=True, text=True,
@@ -118,7 +121,10 @@ def evaluate(mutant: Mutant | None, with_tests: bool) -> dict:
         check_import(tmp)
         if mutant is not None:
             apply(mutant, pkg)
-        row = {"id": mutant.id if mutant else "(unmutated)", "verify": run_verify(tmp, pkg)}
+        claims = mutant.claims if mutant else ()
+        row = {"id": mutant.id if mutant else "(unmutated)", "verify": run_verify(tmp, pkg, claims)}
+        if claims:
+            row["claims_run"] = list(claims)
         if with_tests and mutant is not None:
             row["tests"] = run_tests(tmp, pkg)
         return row
