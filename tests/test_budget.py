@@ -223,12 +223,12 @@ def test_claim_statements_render_the_checked_bounds():
     from attndyn.proofs.settings import BUDGET
 
     c = claims()
-    assert f"{BUDGET.closure_rtol:g}" in c["N5-budget-paper"].statement
+    assert f"{BUDGET.closure_rtol:g}" in c["N6-budget-paper"].statement
     for name in ("finite-step", "nontopic-scores", "nontopic-embeddings", "lengths", "query"):
-        assert name in c["N5-budget-paper"].statement
+        assert name in c["N6-budget-paper"].statement
     assert "nontopic-scores" in c["neg-budget-no-nontopic-scores"].statement
-    assert f"{BUDGET.slope_tol:g}" in c["N6-budget-eta-scaling"].statement
-    assert c["N5-budget-paper"].slow and not c["N6-budget-eta-scaling"].slow
+    assert f"{BUDGET.slope_tol:g}" in c["N7-budget-eta-scaling"].statement
+    assert c["N6-budget-paper"].slow and not c["N7-budget-eta-scaling"].slow
 
 
 def test_an_overflowed_drift_never_closes(tiny_run):

@@ -1,11 +1,11 @@
 r"""Numeric claims about the residual budget of the SEN quantity (issue 12 §2).
 
-* ``N5-budget-paper`` (slow) — on the paper's FC run (5000 full-batch epochs, lr 0.1) the derived
+* ``N6-budget-paper`` (slow) — on the paper's FC run (5000 full-batch epochs, lr 0.1) the derived
   sources of :mod:`attndyn.proofs.budget`, evaluated at every epoch and summed, predict the measured
   drift :math:`H_t(E) - H_t(0)` of every topic word within ``BUDGET.closure_rtol``.
 * ``neg-budget-no-nontopic-scores`` (slow, expected refuted) — the same budget with the
   ``nontopic-scores`` source left out must miss by more than the same bound.
-* ``N6-budget-eta-scaling`` — at a fixed horizon :math:`\tau = \eta E` the finite-step source scales
+* ``N7-budget-eta-scaling`` — at a fixed horizon :math:`\tau = \eta E` the finite-step source scales
   like :math:`\eta` (fitted log-log slope within ``BUDGET.slope_tol`` of 1), on a small corpus.
 * ``neg-budget-scores-eta-scaling`` (expected refuted) — the non-topic scores' source, a flow
   effect of order :math:`\eta^0`, does not scale like :math:`\eta` by the same test.
@@ -119,7 +119,7 @@ _PAPER = (r"the \texttt{paper-fc} preset: the paper's synthetic corpus, $d = 10$
 
 
 @claim(
-    "N5-budget-paper",
+    "N6-budget-paper",
     "The residual budget of the SEN quantity closes on the paper's run",
     kind="numeric",
     slow=True,
@@ -172,7 +172,7 @@ _SCALING = (rf"a small synthetic corpus ({SCALING['corpus']['n_sentences']} sent
 
 
 @claim(
-    "N6-budget-eta-scaling",
+    "N7-budget-eta-scaling",
     "The finite-step source of the budget scales like the step size",
     kind="numeric",
     statement=(r"At a fixed horizon the finite-step source $\sum_n \eta^2 c_2(\theta_n)$ scales like "

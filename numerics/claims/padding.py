@@ -1,7 +1,7 @@
 r"""Numeric claims about the authors' padding (issue 11): the padded SEN relation
 (``S8-pad-sen``, :mod:`attndyn.proofs.padding`) against a real padded run.
 
-* ``N5-pad-sen-run`` — the paper's synthetic FC setting, every sentence padded to L = 31 tokens with
+* ``N8-pad-sen-run`` — the paper's synthetic FC setting, every sentence padded to L = 31 tokens with
   one trainable ``$PAD$`` word (m = 20 real non-topic words + 10 PAD tokens): each topic word's
   :math:`|q||v_t|` stays within N3's bound of the prediction :func:`pad_sen_prediction` built from
   the run's own PAD score :math:`p(\tau)` (m replaced by :math:`M(p) = r + k_P e^{p}`).
@@ -99,7 +99,7 @@ def _outcome(which: str, expect_within: bool) -> Outcome:
 
 
 @claim(
-    "N5-pad-sen-run",
+    "N8-pad-sen-run",
     "A padded run follows the padded SEN relation (m replaced by M(p))",
     kind="numeric",
     statement=(r"On the padded run, $\max_{\tau,t}\big||q||v_t| - \sqrt{|q|^2|v_{t,0}|^2 + 2\frac{\eta_v}{\eta_k}"
