@@ -247,9 +247,42 @@ def test_resume_keeps_the_optimizer_state(tmp_path, monkeypatch, optimizer):
                 assert a[k].tobytes() == b[k].tobytes(), k
 
 
-def test_resume_is_refused_with_per_epoch_monitors(tmp_path):
+def test_resume_continues_early_stopping_and_word_records_bitwise(tmp_path, monkeypatch):
+    """The monitors' state (dev-loss history, best loss and best-dev parameters; every word's
+    records) is in the snapshot: resumed after epoch 9, the run ends bitwise as the uninterrupted one,
+    early-stopping summary included."""
+    cfg = small("tc", epochs=40, record_every=2, word_record_every=3, early_stopping_patience=6, lr=0.3)
+    kept = {}
+    real_save = snapshot.save
+
+    def save(out, state, config):
+        if state.epoch == 9 and not state.finished:
+            kept["state"] = snapshot.TrainState(**{**state.__dict__})
+        return real_save(out, state, config)
+
+    monkeypatch.setattr(snapshot, "save", save)
+    ref = train(cfg, progress=False, out_dir=tmp_path / "ref", snapshot_seconds=0)
+    assert ref.status == "ok" and "state" in kept
+    assert any(k.startswith("es.") for k in kept["state"].monitors)
+    assert any(k.startswith("wr.") for k in kept["state"].monitors)
+    d = tmp_path / "cut"
+    d.mkdir()
+    cfg_dict = json.loads(json.dumps(cfg.to_dict()))
+    snapshot.write_config(d, cfg_dict)
+    real_save(d, kept["state"], cfg_dict)
+    res = train(cfg, progress=False, out_dir=d, resume=True, snapshot_seconds=0)
+    assert set(ref.trajectory) == set(res.trajectory) and "dev_loss" in res.trajectory
+    assert "word_scores" in res.trajectory
+    for k, v in ref.trajectory.items():
+        assert v.tobytes() == res.trajectory[k].tobytes(), k
+    for k, v in ref.model.state().items():
+        assert v.tobytes() == res.model.state()[k].tobytes(), k
+    assert ref.extra["early_stopping"] == res.extra["early_stopping"]
+
+
+def test_resume_is_refused_with_the_budget_recorder(tmp_path):
     from attndyn.proofs.errors import UsageError
-    cfg = small("fc", epochs=4, word_record_every=1)
+    cfg = small("fc", epochs=4)
     train(cfg, progress=False, out_dir=tmp_path)
-    with pytest.raises(UsageError, match="--resume: early stopping, word records"):
-        train(cfg, progress=False, out_dir=tmp_path, resume=True)
+    with pytest.raises(UsageError, match="--resume: --budget"):
+        train(cfg, progress=False, out_dir=tmp_path, resume=True, observer=lambda *a: None)

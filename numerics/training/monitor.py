@@ -89,6 +89,26 @@ class EarlyStopping:
         return {"dev_epoch": np.asarray(self.epochs, np.int64), "dev_loss": np.asarray(self.dev_loss),
                 "dev_accuracy": np.asarray(self.dev_acc), "test_accuracy": np.asarray(self.test_acc)}
 
+    def state(self) -> dict[str, np.ndarray]:
+        """Everything :meth:`load_state` needs to continue after a resume (snapshot arrays)."""
+        out = {f"es.{k}": v for k, v in self.arrays().items()}
+        out["es.best"] = np.array([np.nan if self.best_epoch is None else self.best_epoch, self.best_loss,
+                                   float(self.stopped_by_patience)])
+        out.update({f"es.best.{k}": v for k, v in (self._best or {}).items()})
+        return out
+
+    def load_state(self, arrays: dict) -> None:
+        """Continue from :meth:`state` (bitwise: the same lists, best loss and best parameters)."""
+        self.epochs = [int(e) for e in arrays["es.dev_epoch"]]
+        self.dev_loss = [float(x) for x in arrays["es.dev_loss"]]
+        self.dev_acc = [float(x) for x in arrays["es.dev_accuracy"]]
+        self.test_acc = [float(x) for x in arrays["es.test_accuracy"]]
+        best_epoch, self.best_loss, stopped = (float(x) for x in arrays["es.best"])
+        self.best_epoch = None if math.isnan(best_epoch) else int(best_epoch)
+        self.stopped_by_patience = bool(stopped)
+        best = {k[len("es.best."):]: v.copy() for k, v in arrays.items() if k.startswith("es.best.")}
+        self._best = best or None
+
     def summary(self) -> dict:
         """The record for summary.json (``early_stopping``)."""
         reason = ("patience exhausted" if self.stopped_by_patience
@@ -162,6 +182,17 @@ class WordRecorder:
     def arrays(self) -> dict[str, np.ndarray]:
         return {"word_epoch": self.epoch[: self.n].copy(), "word_scores": self.scores[: self.n].copy(),
                 "word_norms": self.norms[: self.n].copy()}
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The records so far (snapshot arrays), for :meth:`load_state` after a resume."""
+        return {f"wr.{k}": v for k, v in self.arrays().items()}
+
+    def load_state(self, arrays: dict) -> None:
+        n = len(arrays["wr.word_epoch"])
+        self.epoch[:n] = arrays["wr.word_epoch"]
+        self.scores[:n] = arrays["wr.word_scores"]
+        self.norms[:n] = arrays["wr.word_norms"]
+        self.n = n
 
 
 def _num(x):

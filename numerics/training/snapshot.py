@@ -54,6 +54,7 @@ class TrainState:
     last_loss: float  # loss of the last epoch (progress display)
     finished: bool = False  # True for the snapshot written after the last epoch
     optimizer: dict = None  # optimizer_state(): steps taken and every group's state arrays (momentum, Adam)
+    monitors: dict = None  # the monitors' state arrays (early stopping, word records), keys prefixed es./wr.
 
 
 def write_config(out: Path, config: dict) -> Path:
@@ -82,6 +83,7 @@ def save(out: Path, state: TrainState, config: dict) -> Path:
     arrays = {f"param.{k}": v for k, v in state.params.items()}
     arrays.update({f"traj.{k}": v for k, v in state.trajectory.items()})
     arrays.update({f"opt.{k}": v for k, v in (state.optimizer or {}).items()})
+    arrays.update({f"mon.{k}": v for k, v in (state.monitors or {}).items()})
     arrays["meta"] = np.array(json.dumps(meta, allow_nan=True))
     buf = io.BytesIO()
     np.savez(buf, **arrays)
@@ -119,6 +121,7 @@ def load(out: Path, config: dict) -> TrainState | None:
             params = {k[6:]: z[k] for k in z.files if k.startswith("param.")}
             traj = {k[5:]: z[k] for k in z.files if k.startswith("traj.")}
             opt = {k[4:]: z[k] for k in z.files if k.startswith("opt.")}
+            mon = {k[4:]: z[k] for k in z.files if k.startswith("mon.")}
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
         raise UsageError(f"--resume {p}: not a readable snapshot ({exc})") from None
     if meta.get("format") != FORMAT:
@@ -132,7 +135,7 @@ def load(out: Path, config: dict) -> TrainState | None:
     if meta.get("finished"):
         raise UsageError(f"--resume {out}: the run already finished ({meta['epoch']} epochs); nothing to resume")
     return TrainState(int(meta["epoch"]), params, traj, meta["rng_state"], meta["loss0"],
-                      float(meta["seconds"]), float(meta["last_loss"]), False, opt)
+                      float(meta["seconds"]), float(meta["last_loss"]), False, opt, mon)
 
 
 def optimizer_state(opt) -> dict[str, np.ndarray]:

@@ -442,9 +442,9 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
     # with an output dir (simulate) Ctrl-C ends the run at an epoch boundary with a snapshot and status
     # "interrupted"; without one (claims, reproduce, notebooks) it raises KeyboardInterrupt as usual.
     # Installed before config.json is written: from the first file on, a Ctrl-C is taken at a boundary.
-    if resume and (stopper is not None or word_rec is not None or observer is not None):
-        raise UsageError("--resume: early stopping, word records and --budget keep per-epoch state that snapshots "
-                         "do not hold yet; run again with --overwrite")
+    if resume and observer is not None:
+        raise UsageError("--resume: --budget keeps per-epoch sums that snapshots do not hold yet; run again "
+                         "with --overwrite")
     interrupt = snapshot.DeferredInterrupt(enabled=out is not None).__enter__()
     try:
         state = snapshot.load(out, cfg_dict) if resume else None
@@ -455,6 +455,9 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
             traj.restore(state.trajectory)
             batch_rng.bit_generator.state = state.rng_state
             snapshot.load_optimizer_state(optimizer, state.optimizer or {})
+            for monitor in (stopper, word_rec):
+                if monitor is not None:
+                    monitor.load_state(state.monitors or {})
             done, loss0, seconds_before, loss = state.epoch, state.loss0, state.seconds, state.last_loss
             if loss0 is not None:
                 ceiling = TRAINING.unstable_factor * max(loss0, 1.0)
@@ -471,7 +474,9 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
             return
         snapshot.save(out, snapshot.TrainState(done, model.state(), traj.arrays(), batch_rng.bit_generator.state,
                                                loss0, seconds_before + time.perf_counter() - t0, loss,
-                                               finished, snapshot.optimizer_state(optimizer)), cfg_dict)
+                                               finished, snapshot.optimizer_state(optimizer),
+                                               {k: v for m in (stopper, word_rec) if m is not None
+                                                for k, v in m.state().items()}), cfg_dict)
         _atomic_savez(out / "trajectory.npz", traj.arrays())
 
     if health.overflowed(model):  # e.g. a classifier matrix of 1e308 cast to float32
