@@ -214,11 +214,10 @@ def test_deferred_interrupt_stops_at_an_epoch_boundary():
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
-@pytest.mark.parametrize("optimizer", ["momentum", "adam"])
-def test_resume_keeps_the_optimizer_state(tmp_path, monkeypatch, optimizer):
-    """A stateful optimizer (velocity; Adam's m, v and step count) continues bitwise: the snapshot
-    written after epoch 9 of an uninterrupted run is put alone in a folder and resumed."""
-    cfg = small("tc", epochs=20, record_every=3, optimizer=optimizer, lr=0.05)
+def _resumed_after_epoch_9(cfg, tmp_path, monkeypatch):
+    """Train ``cfg`` uninterrupted into ``ref``, keep the snapshot written after epoch 9, put it alone
+    in a folder ``cut`` and resume there; return (reference result, kept state, resumed result), and
+    check that the trajectory and the parameters of the two runs are bitwise the same."""
     kept = {}
     real_save = snapshot.save
 
@@ -230,18 +229,27 @@ def test_resume_keeps_the_optimizer_state(tmp_path, monkeypatch, optimizer):
     monkeypatch.setattr(snapshot, "save", save)
     ref = train(cfg, progress=False, out_dir=tmp_path / "ref", snapshot_seconds=0)
     assert ref.status == "ok" and "state" in kept
-    assert int(kept["state"].optimizer["t"]) == 9 and len(kept["state"].optimizer) > 1
     d = tmp_path / "cut"
     d.mkdir()
     cfg_dict = json.loads(json.dumps(cfg.to_dict()))
     snapshot.write_config(d, cfg_dict)
     real_save(d, kept["state"], cfg_dict)
     res = train(cfg, progress=False, out_dir=d, resume=True, snapshot_seconds=0)
+    assert set(ref.trajectory) == set(res.trajectory)
     for k, v in ref.trajectory.items():
         assert v.tobytes() == res.trajectory[k].tobytes(), k
     for k, v in ref.model.state().items():
         assert v.tobytes() == res.model.state()[k].tobytes(), k
-    with np.load(tmp_path / "ref" / "snapshot.npz") as a, np.load(d / "snapshot.npz") as b:
+    return ref, kept["state"], res
+
+
+@pytest.mark.parametrize("optimizer", ["momentum", "adam"])
+def test_resume_keeps_the_optimizer_state(tmp_path, monkeypatch, optimizer):
+    """A stateful optimizer (velocity; Adam's m, v and step count) continues bitwise."""
+    cfg = small("tc", epochs=20, record_every=3, optimizer=optimizer, lr=0.05)
+    _, state, _ = _resumed_after_epoch_9(cfg, tmp_path, monkeypatch)
+    assert int(state.optimizer["t"]) == 9 and len(state.optimizer) > 1
+    with np.load(tmp_path / "ref" / "snapshot.npz") as a, np.load(tmp_path / "cut" / "snapshot.npz") as b:
         for k in a.files:
             if k.startswith("opt."):
                 assert a[k].tobytes() == b[k].tobytes(), k
@@ -249,34 +257,12 @@ def test_resume_keeps_the_optimizer_state(tmp_path, monkeypatch, optimizer):
 
 def test_resume_continues_early_stopping_and_word_records_bitwise(tmp_path, monkeypatch):
     """The monitors' state (dev-loss history, best loss and best-dev parameters; every word's
-    records) is in the snapshot: resumed after epoch 9, the run ends bitwise as the uninterrupted one,
+    records) is in the snapshot: the resumed run ends bitwise as the uninterrupted one, its
     early-stopping summary included."""
     cfg = small("tc", epochs=40, record_every=2, word_record_every=3, early_stopping_patience=6, lr=0.3)
-    kept = {}
-    real_save = snapshot.save
-
-    def save(out, state, config):
-        if state.epoch == 9 and not state.finished:
-            kept["state"] = snapshot.TrainState(**{**state.__dict__})
-        return real_save(out, state, config)
-
-    monkeypatch.setattr(snapshot, "save", save)
-    ref = train(cfg, progress=False, out_dir=tmp_path / "ref", snapshot_seconds=0)
-    assert ref.status == "ok" and "state" in kept
-    assert any(k.startswith("es.") for k in kept["state"].monitors)
-    assert any(k.startswith("wr.") for k in kept["state"].monitors)
-    d = tmp_path / "cut"
-    d.mkdir()
-    cfg_dict = json.loads(json.dumps(cfg.to_dict()))
-    snapshot.write_config(d, cfg_dict)
-    real_save(d, kept["state"], cfg_dict)
-    res = train(cfg, progress=False, out_dir=d, resume=True, snapshot_seconds=0)
-    assert set(ref.trajectory) == set(res.trajectory) and "dev_loss" in res.trajectory
-    assert "word_scores" in res.trajectory
-    for k, v in ref.trajectory.items():
-        assert v.tobytes() == res.trajectory[k].tobytes(), k
-    for k, v in ref.model.state().items():
-        assert v.tobytes() == res.model.state()[k].tobytes(), k
+    ref, state, res = _resumed_after_epoch_9(cfg, tmp_path, monkeypatch)
+    assert any(k.startswith("es.") for k in state.monitors) and any(k.startswith("wr.") for k in state.monitors)
+    assert "dev_loss" in res.trajectory and "word_scores" in res.trajectory
     assert ref.extra["early_stopping"] == res.extra["early_stopping"]
 
 
