@@ -77,8 +77,22 @@ def test_lemmas_statement_bound_and_perturbed_refuted():
     from attndyn.proofs.claims import lemmas
 
     st = claims()["C0-lemmas"].statement
-    for e in (lemmas.F_SEN, lemmas.A_ATT, lemmas.LOSS_BOUND, lemmas.STALL):
+    for e in (lemmas.F_SEN, lemmas.A_ATT, lemmas.LOSS_BOUND, lemmas.STALL, lemmas.RATE_BOUND):
         assert sp.latex(e) in st
     assert lemmas.facts_verdict(lemmas.lemma_facts())[0] == "verified"
     wrong = lemmas.F_SEN.xreplace({lemmas.M: -lemmas.M})  # s - e^s/m: not increasing
     assert lemmas.facts_verdict(lemmas.lemma_facts(wrong))[0] == "refuted"
+    # L8 with the sign of S5's bound flipped: the loss would not be pushed down
+    assert lemmas.facts_verdict(lemmas.lemma_facts(rate_bound=-lemmas.RATE_BOUND))[0] == "refuted"
+
+
+def test_lemma_l7_margin_identity_fails_with_a_wrong_coefficient():
+    from attndyn.proofs.claims import lemmas
+
+    facts = lemmas.margin_facts()
+    assert all(f.holds and f.numeric_ok for f in facts)
+    # gamma (1 - p_y) replaced by gamma p_y: no longer the identity L7 rests on
+    p = sp.symbols("p1:3", nonnegative=True)
+    eps = sp.symbols("epsilon1:3", nonnegative=True)
+    lhs = sum(pj * (lemmas.GAMMA + ej) for pj, ej in zip(p, eps)) - lemmas.GAMMA * (1 - sum(p))
+    assert not lemmas.identity_fact("wrong", lhs, sum(pj * ej for pj, ej in zip(p, eps)) + lemmas.GAMMA).holds
