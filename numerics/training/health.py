@@ -6,7 +6,7 @@ about :math:`\varepsilon|z_{ij}|` (:math:`\varepsilon` the float type's machine 
 computed loss is only known to :math:`\delta = \varepsilon\max_{ij}|z_{ij}|` — a classifier
 matrix of 1e308 gives logits near 1e306 and a computed loss of 0.0 where the true one is
 :math:`\log K`.  When :math:`\delta` exceeds ``TRAINING.loss_precision_atol`` (nats) the run ends
-as ``precision-lost``.  The check is cheap: the bound :math:`|z| \le \max_w|v_w|\,\|W\|_2`
+as ``precision-lost``.  The check is cheap: the bound :math:`|z| \le \max_w|v_w|\,\|W\|_F` (Frobenius, :math:`\ge \|W\|_2`)
 (:math:`c_i` is a convex combination of embeddings; tl: :math:`\|W_2\|(\|W_1\|\max|v| + |b_1|) + |b_2|`)
 is computed at every record, and the logits themselves only when the bound exceeds the threshold.
 
@@ -22,6 +22,8 @@ from attndyn.proofs.settings import TRAINING
 
 
 def _opnorm(a) -> float:
+    """An upper bound of the operator norm: the Frobenius norm (>= the spectral norm; an SVD at
+    every record cost more than the rest of the check), scaled so that 1e308 entries do not overflow."""
     a = np.asarray(a, dtype=np.float64)
     if a.size == 0:
         return 0.0
@@ -29,13 +31,16 @@ def _opnorm(a) -> float:
         scale = float(np.max(np.abs(a)))
         if not np.isfinite(scale) or scale == 0.0:
             return scale
-        return scale * float(np.linalg.norm(a / scale, 2 if a.ndim == 2 else None))
+        b = a / scale
+        return scale * float(np.sqrt(np.vdot(b, b)))
 
 
 def logit_bound(model) -> float:
     """An upper bound of :math:`\\max_{i,j}|z_{ij}|` from the parameters alone (see the module docstring)."""
     with np.errstate(over="ignore", invalid="ignore"):
-        vmax = float(np.max(np.linalg.norm(model.embeddings.astype(np.float64), axis=1))) if model.vocab_size else 0.0
+        E = model.embeddings
+        # row norms in float64 without a float64 copy of the table (this runs at every record)
+        vmax = float(np.sqrt(np.max(np.einsum("ij,ij->i", E, E, dtype=np.float64)))) if E.size else 0.0
         c = model.classifier
         if model.kind == "tl":
             hidden = _opnorm(c["W1"]) * vmax + _opnorm(c["b1"])
