@@ -392,8 +392,10 @@ def _measure_spec(spec: dict) -> dict:
     return measure(spec["impl"], size, spec["warmup"], spec["epochs"], spec["threads"], spec["check"])
 
 
-def _in_subprocess(spec: dict) -> dict:
-    cmd = [sys.executable, "-m", "attndyn.numerics.experiments.bench", "--worker", json.dumps(spec)]
+def _in_subprocess(spec: dict, module: str = "attndyn.numerics.experiments.bench") -> dict:
+    """``python -m module --worker SPEC`` in a fresh process (its peak memory its own): the JSON on
+    its last stdout line, or ``{"error": ...}`` on a timeout, a failed exit or no result."""
+    cmd = [sys.executable, "-m", module, "--worker", json.dumps(spec)]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=BENCH.worker_timeout,
                               stdin=subprocess.DEVNULL)

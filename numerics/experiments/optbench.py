@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import subprocess
 import sys
 import time
 from typing import Callable, Sequence
@@ -28,7 +27,7 @@ import numba
 
 from attndyn.numerics.config.schema import CorpusSpec, ModelConfig, RunConfig, TrainConfig
 from attndyn.numerics.data.corpus import synthetic
-from attndyn.numerics.experiments.bench import D, peak_rss_bytes, Size
+from attndyn.numerics.experiments.bench import _in_subprocess, D, peak_rss_bytes, Size
 from attndyn.numerics.model.attention import AttentionModel, Batch
 from attndyn.numerics.training.optimizers import make_stepper
 from attndyn.numerics.training.train import auto_threads
@@ -125,19 +124,7 @@ def _measure_spec(spec: dict) -> dict:
 
 def _worker(spec: dict) -> dict:
     """:func:`measure` in a fresh subprocess (its peak memory its own); ``{"error": ...}`` on failure."""
-    cmd = [sys.executable, "-m", "attndyn.numerics.experiments.optbench", "--worker", json.dumps(spec)]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=BENCH.worker_timeout,
-                              stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {BENCH.worker_timeout:.0f} s"}
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-6:])
-        return {"error": f"exit status {proc.returncode}" + (f": {tail}" if tail else "")}
-    try:
-        return json.loads(proc.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        return {"error": f"no result from the worker: {proc.stdout[-300:]!r}"}
+    return _in_subprocess(spec, "attndyn.numerics.experiments.optbench")
 
 
 if __name__ == "__main__":
