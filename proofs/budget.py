@@ -52,10 +52,15 @@ QDOT = MatrixSymbol(r"\dot q", S.d, 1)
 X_GV, X_GN, X_Q = inner(S.g, S.v), inner(S.g, S.N), inner(S.q, S.q)
 OCCURRENCE_INPUTS = {"s": S.s, "Z0": S.Z0, "m": S.m, "m_i": M_I, "q2": X_Q, "gv": X_GV, "gN": X_GN,
                      "eta_v": ETA_V, "eta_k": ETA_K}
+# the other optimizers' steps, as rates (step / eta), query fixed: the plain gradient step on the
+# step's own batch (B) -- for a full batch the reference step itself
+VDOT_B = MatrixSymbol(r"\dot v_t^{B}", S.d, 1)
+KDOT_B = MatrixSymbol(r"\dot k_t^{B}", S.d, 1)
 # the inputs of the step terms (totals over the sentences)
 STEP_INPUTS = {"s": S.s, "m": S.m, "q2": X_Q, "v2": inner(S.v, S.v), "vV": inner(S.v, VDOT),
                "V2": inner(VDOT, VDOT), "qK": inner(S.q, KDOT), "qQ": inner(S.q, QDOT),
                "Q2": inner(QDOT, QDOT), "kQ": inner(S.k, QDOT), "KQ": inner(KDOT, QDOT),
+               "vV_B": inner(S.v, VDOT_B), "V2_B": inner(VDOT_B, VDOT_B), "qK_B": inner(S.q, KDOT_B),
                "eta_v": ETA_V, "eta_k": ETA_K, "eta": STEP}
 
 
@@ -63,9 +68,15 @@ STEP_INPUTS = {"s": S.s, "m": S.m, "q2": X_Q, "v2": inner(S.v, S.v), "vV": inner
 class BudgetSource:
     """One derived source of :math:`\\Delta H`.
 
-    ``per`` is ``"occurrence"`` (a rate per topic-word occurrence, summed over sentences and
-    multiplied by :math:`\\eta`) or ``"step"`` (a per-step change from the step's totals);
-    ``inputs`` names the numeric inputs (keys of :data:`OCCURRENCE_INPUTS` / :data:`STEP_INPUTS`)."""
+    ``per`` is ``"occurrence"`` (a rate per topic-word occurrence, summed over the step's
+    sentences and multiplied by :math:`\\eta`) or ``"step"`` (a per-step change from the step's
+    totals); ``inputs`` names the numeric inputs (keys of :data:`OCCURRENCE_INPUTS` /
+    :data:`STEP_INPUTS`).  ``step`` says which step's totals fill the :math:`\\dot v_t, \\dot k_t,
+    \\dot q` slots of a step source: ``"reference"`` (full-batch gradient descent from the current
+    point) or ``"actual"`` (the optimizer's step divided by :math:`\\eta`); the batch's plain
+    gradient step has its own symbols (:data:`VDOT_B`, :data:`KDOT_B`).  For full-batch gradient
+    descent the three steps are one.  ``applies`` is the optimizers whose runs include the source
+    (``None``: every run)."""
 
     name: str
     title: str
@@ -73,6 +84,8 @@ class BudgetSource:
     per: str
     expr: sp.Expr
     inputs: tuple[str, ...]
+    step: str = "reference"
+    applies: tuple[str, ...] | None = None
 
     def function(self):
         """The expression lambdified (NumPy) over ``inputs``, in that order."""
@@ -191,7 +204,52 @@ def _register_defaults() -> None:
     register_source(BudgetSource("finite-step", "finite step, second order", "S6-discrete-drift", "step", fs,
                                  _inputs(fs, STEP_INPUTS)))
     register_source(BudgetSource("higher-order", "finite step, remainder of third order and above", "S6-discrete-drift",
-                                 "step", st["r3"], _inputs(st["r3"], STEP_INPUTS)))
+                                 "step", st["r3"], _inputs(st["r3"], STEP_INPUTS), step="actual"))
+    for src in optimizer_sources():
+        register_source(src)
+
+
+# ------------------------------------------------------------ other optimizers (issue 12)
+
+def at_batch_step(expr: sp.Expr) -> sp.Expr:
+    r"""``expr`` (a step term with the query fixed) at the batch's plain gradient step
+    :math:`\dot v_t^B, \dot k_t^B` instead of :math:`\dot v_t, \dot k_t`."""
+    swap = {STEP_INPUTS[k]: STEP_INPUTS[k + "_B"] for k in ("vV", "V2", "qK")}
+    return fixed_query(expr).xreplace(swap)
+
+
+@lru_cache(maxsize=None)
+def optimizer_pieces() -> dict[str, sp.Expr]:
+    r"""The exact split of one step of any optimizer (query fixed).  With :math:`\bar F` the
+    full-batch field, :math:`F_B` the field of the step's batch and :math:`\Delta` the step taken,
+
+    .. math:: \Delta H = \underbrace{\eta\nabla H\cdot F_B}_{\text{occurrence pieces}}
+        + \underbrace{\eta^2c_2(\bar F)}_{\text{finite-step}}
+        + \underbrace{\eta^2c_2(F_B) - \eta^2c_2(\bar F)}_{\text{mini-batch-noise}}
+        + \underbrace{\nabla H\cdot(\Delta - \eta F_B) + c_2(\Delta) - \eta^2 c_2(F_B)}_{\text{momentum / adam}}
+        + R_3(\Delta),
+
+    which telescopes (``c_1`` is linear in the step, ``c_2`` homogeneous of degree 2)."""
+    st = step_change()
+    c1, c2 = fixed_query(st["c1"]), fixed_query(st["c2"])
+    noise = STEP ** 2 * (at_batch_step(c2) - c2)  # evaluated with the reference step in the slots
+    deviation = STEP * (c1 - at_batch_step(c1)) + STEP ** 2 * (c2 - at_batch_step(c2))  # actual step in the slots
+    return {"mini-batch-noise": sp.expand(noise), "optimizer": sp.expand(deviation)}
+
+
+def optimizer_sources() -> list[BudgetSource]:
+    """``mini-batch-noise`` (runs with ``train.batch_size``), ``momentum`` (momentum, nesterov)
+    and ``adam-scaling`` (adam), from :func:`optimizer_pieces`."""
+    p = optimizer_pieces()
+    noise, dev = p["mini-batch-noise"], p["optimizer"]
+    return [
+        BudgetSource("mini-batch-noise", "mini-batch noise, second order", "O2-sgd-epoch-drift", "step", noise,
+                     _inputs(noise, STEP_INPUTS), step="reference", applies=("sgd", "momentum", "nesterov", "adam")),
+        BudgetSource("momentum", "momentum: the step minus the batch's gradient step", "O1b-heavy-ball-drift", "step",
+                     dev, _inputs(dev, STEP_INPUTS), step="actual", applies=("momentum", "nesterov")),
+        BudgetSource("adam-scaling", "Adam: the step minus the batch's gradient step", "O3-adam-sign-flow", "step",
+                     dev, _inputs(dev, STEP_INPUTS), step="actual", applies=("adam",)),
+    ]
 
 
 @lru_cache(maxsize=None)
@@ -236,4 +294,5 @@ def derivation(D) -> None:
 
 
 # the names of the sources in table order; "higher-order" is reported beside, not hidden in, the sum
-ORDER = ("finite-step", "nontopic-scores", "nontopic-embeddings", "lengths", "query", "higher-order")
+ORDER = ("finite-step", "mini-batch-noise", "momentum", "adam-scaling", "nontopic-scores", "nontopic-embeddings",
+         "lengths", "query", "higher-order")

@@ -14,7 +14,7 @@ from attndyn.numerics.config.presets import preset_config
 from attndyn.numerics.config.schema import CorpusSpec
 from attndyn.numerics.data.corpus import SyntheticConfig
 from attndyn.numerics.training.budget import BudgetRecorder, check_budget_config
-from attndyn.numerics.training.budget_table import budget_table, cumulative, sen_H
+from attndyn.numerics.training.budget_table import budget_table, cumulative, sen_H, source_names
 from attndyn.numerics.training.train import load_corpus, train
 from attndyn.proofs import budget as B
 from attndyn.proofs.algebra import inner, is_exactly_zero
@@ -83,11 +83,88 @@ def test_every_step_closes_to_round_off(tiny_run):
     tr = res.trajectory
     assert np.array_equal(tr["epoch"], np.arange(len(tr["epoch"])))
     H = sen_H(tr["q_norm"], tr["topic_scores"], tr["topic_norms"], terms["m"])
-    total = sum(terms[f"term_{n}"] for n in B.ORDER)
+    assert source_names(terms) == ["finite-step", "nontopic-scores", "nontopic-embeddings", "lengths", "query", "higher-order"]
+    total = sum(terms[f"term_{n}"] for n in source_names(terms))
     assert np.max(np.abs(np.diff(H, axis=0) - total)) <= 1e-12 * max(1.0, np.max(np.abs(H)))
     for n in ("lengths", "nontopic-scores", "nontopic-embeddings", "finite-step"):
         assert np.max(np.abs(terms[f"term_{n}"])) > 1e-10, n
     assert terms["kernel_gap"] < 1e-12 and terms["kernel_checks"] >= 8
+
+
+OPTIMIZER_RUNS = {  # (train overrides, the optimizer's own source)
+    "sgd": (dict(optimizer="sgd", batch_size=16), "mini-batch-noise"),
+    "momentum": (dict(optimizer="momentum", momentum=0.9, lr=0.01), "momentum"),
+    "nesterov": (dict(optimizer="nesterov", momentum=0.9, lr=0.01, batch_size=25), "momentum"),
+    "adam": (dict(optimizer="adam", lr=0.01), "adam-scaling"),
+}
+
+
+def optimizer_run(name, recorder_as=None):
+    """A short run of optimizer ``name`` recorded by a recorder built for ``recorder_as`` (default:
+    the run's own config; another one is the control: its mirror predicts the wrong steps)."""
+    kw, _ = OPTIMIZER_RUNS[name]
+    cfg = small_cfg(spread=2, epochs=30, **kw)
+    corpus = load_corpus(cfg.corpus)
+    rec_cfg = cfg if recorder_as is None else small_cfg(spread=2, epochs=30, **OPTIMIZER_RUNS[recorder_as][0])
+    rec = BudgetRecorder(rec_cfg, corpus, check_every=7)
+    res = train(cfg, corpus, progress=False, observer=rec)
+    rec.finish(res.model)
+    return res, rec.arrays()
+
+
+def epoch_gap(res, terms) -> float:
+    """Largest |measured per-epoch change of H - sum of the sources' increments| over the run."""
+    tr = res.trajectory
+    H = sen_H(tr["q_norm"], tr["topic_scores"], tr["topic_norms"], terms["m"])
+    total = sum(terms[f"term_{n}"] for n in source_names(terms))
+    return float(np.max(np.abs(np.diff(H, axis=0) - total)) / max(1.0, np.max(np.abs(H))))
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZER_RUNS))
+def test_other_optimizers_close_step_by_step(name):
+    """Every epoch of an sgd / momentum / nesterov / adam run: the measured change of H equals the
+    sum of the sources, which include the optimizer's own; the mirrored step is the kernels' step."""
+    res, terms = optimizer_run(name)
+    own = OPTIMIZER_RUNS[name][1]
+    names = source_names(terms)
+    assert own in names and "higher-order" in names
+    assert ("mini-batch-noise" in names) == (OPTIMIZER_RUNS[name][0].get("batch_size") is not None)
+    assert epoch_gap(res, terms) <= 1e-12
+    assert float(terms["step_gap"]) < 1e-9 and float(terms["kernel_gap"]) < 1e-12
+    assert np.max(np.abs(terms[f"term_{own}"])) > 1e-8
+    batches = -(-60 * 8 // 10 // 16) if name == "sgd" else (-(-48 // 25) if name == "nesterov" else 1)
+    assert int(terms["steps"]) == 30 * batches
+
+
+@pytest.mark.parametrize("name,wrong", [("momentum", "gd"), ("adam", "momentum"), ("nesterov", "momentum")])
+def test_a_recorder_that_mirrors_the_wrong_optimizer_does_not_close(name, wrong):
+    """Control: the sources are only right with the run's own update rule (the closure decides)."""
+    cfg = small_cfg(spread=2, epochs=30, **OPTIMIZER_RUNS[name][0])
+    corpus = load_corpus(cfg.corpus)
+    rec = BudgetRecorder(replace(cfg, train=replace(cfg.train, optimizer=wrong)), corpus)
+    res = train(cfg, corpus, progress=False, observer=rec)
+    rec.finish(res.model)
+    terms = rec.arrays()
+    assert epoch_gap(res, terms) > 1e-6 and float(terms["step_gap"]) > 1e-3
+
+
+def test_a_diverging_run_keeps_its_budget_to_the_last_finite_epoch(tmp_path, capsys):
+    """issue 12: a run that diverges keeps its partial trajectory and budget (simulate --budget);
+    lr 1e3 with a trained classifier makes the loss explode within a few epochs."""
+    out = tmp_path / "run"
+    main(["simulate", "--preset", "ablation-tc-both", "--set", "corpus.n_sentences=100", "--set",
+          "corpus.n_nontopic=30", "--set", "train.lr=1e3", "--set", "train.epochs=200", "--set", "train.threads=1",
+          "--budget", "--no-progress", "--no-verdict", "--out", str(out)])
+    assert "RuntimeWarning" not in capsys.readouterr().err
+    assert json.loads((out / "summary.json").read_text())["status"] == "unstable"
+    terms = dict(np.load(out / "budget_terms.npz"))
+    traj = dict(np.load(out / "trajectory.npz"))
+    n = len(traj["epoch"])
+    assert 2 <= n < 200 and np.array_equal(terms["epoch"][:n], traj["epoch"])
+    for name in source_names(terms):  # every step between finite records has finite terms
+        assert np.all(np.isfinite(terms[f"term_{name}"][:n - 1])), name
+    assert main(["budget", str(out), "--no-plot"]) in (0, 1)  # the table is written either way
+    assert json.loads((out / "budget.json").read_text())["epochs"] == [0, int(traj["epoch"][-1])]
 
 
 def test_cumulative_is_the_plain_sum_of_increments(tiny_run):
@@ -144,8 +221,9 @@ def test_verdicts_on_made_up_inputs():
 
 
 def test_bad_configs_are_one_line_usage_errors():
-    with pytest.raises(UsageError, match="train.batch_size"):
-        check_budget_config(small_cfg(batch_size=10))
+    with pytest.raises(UsageError, match="train.trainable: a trained query"):
+        cfg = small_cfg(batch_size=10, optimizer="sgd")
+        check_budget_config(replace(cfg, train=replace(cfg.train, trainable=cfg.train.trainable | {"query"})))
     cfg = small_cfg()
     with pytest.raises(UsageError, match="train.trainable"):
         check_budget_config(replace(cfg, train=replace(cfg.train, trainable=frozenset({"embeddings"}))))
@@ -247,6 +325,7 @@ def test_query_trained_run_closes_step_by_step_with_the_query_source():
     cfg = replace(cfg, train=replace(cfg.train, trainable=cfg.train.trainable | {"query"}))
     traj, terms = run_with_budget(cfg)
     H = sen_H(traj["q_norm"], traj["topic_scores"], traj["topic_norms"], terms["m"])
-    total = sum(terms[f"term_{n}"] for n in B.ORDER)
+    assert source_names(terms) == ["finite-step", "nontopic-scores", "nontopic-embeddings", "lengths", "query", "higher-order"]
+    total = sum(terms[f"term_{n}"] for n in source_names(terms))
     assert np.max(np.abs(np.diff(H, axis=0) - total)) <= 1e-12 * max(1.0, np.max(np.abs(H)))
     assert np.max(np.abs(terms["term_query"])) > 1e-8 and terms["kernel_gap"] < 1e-12

@@ -42,6 +42,7 @@ def run_with_budget(cfg, corpus=None):
     corpus = load_corpus(cfg.corpus) if corpus is None else corpus
     rec = BudgetRecorder(cfg, corpus)
     res = train(cfg, corpus, progress=False, observer=rec)
+    rec.finish(res.model)
     if res.status != "ok":
         raise RuntimeError(f"budget run did not finish: {res.message}")
     return res.trajectory, rec.arrays()

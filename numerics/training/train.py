@@ -377,7 +377,7 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
     names) and return a :class:`TrainResult` (a :class:`TrainStatus`).  ``stop_below``: stop
     after the first epoch whose loss (the step's: at the epoch's start for a full batch, the mean
     of the batch losses for mini-batches) is at most this value.  ``observer(epoch, model, batch)``,
-    if given, sees the point before each step (``batch`` None for mini-batches).  ``resume``
+    if given, sees the point before each step (``batch`` the step's own: the split, or a mini-batch).  ``resume``
     continues the run in ``out_dir`` from its snapshot; ``snapshot_seconds`` is the wall time
     between snapshots (0: every epoch; default ``TRAINING.snapshot_seconds``)."""
     if not isinstance(cfg, RunConfig):
@@ -509,12 +509,15 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
                 if not full:  # the loss at this point needs its own forward pass
                     rec_loss, _, _ = model.evaluate(train_c.word_ids, train_c.offsets, train_c.labels)
                 snap = _Snap(traj, epoch, model)
-            if observer is not None:  # e.g. the residual budget (numerics/training/budget.py)
-                observer(epoch, model, batch if full else None)
+            stepper = step
+            if observer is not None:  # e.g. the residual budget (numerics/training/budget.py): sees every step's point
+                def stepper(b, _epoch=epoch):
+                    observer(_epoch, model, b)
+                    return step(b)
             if full:
-                loss = step(batch)
+                loss = stepper(batch)
             else:
-                loss = _minibatch_epoch(step, train_c, t_cfg, batch_rng, d_e)
+                loss = _minibatch_epoch(stepper, train_c, t_cfg, batch_rng, d_e)
             if record:
                 snap.commit(loss if full else rec_loss)
             if loss0 is None and math.isfinite(loss):

@@ -116,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
                    resume=args.resume, snapshot_seconds=args.snapshot_seconds)
     files = result.save(out)
     if recorder is not None:
+        recorder.finish(result.model)  # the last step against the kernels' too
         files["budget"] = recorder.save(out)
     summary = result.summary()
     sen = summary["sen_residual_max"]
