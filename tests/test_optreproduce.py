@@ -22,7 +22,12 @@ def test_small_run_matches_losses_and_writes_everything(tmp_path):
         target = rows["gd"]["final_loss"]
         assert rows["gd"]["epochs"] == 60
         for o, r in rows.items():
-            assert r["status"] == "ok" and r["budget"] is None
+            assert r["status"] == "ok"
+            b = r["budget"]  # recorded during the run: the derived sources against the measured drift of H
+            assert b is not None and b["step_gap"] < 1e-9, (c, o, b)
+            assert abs(sum(b["shares"].values()) - 1) < 1e-12 and b["dominant"] == max(b["shares"], key=b["shares"].get)
+            own = {"sgd": "mini-batch-noise", "momentum": "momentum", "nesterov": "momentum", "adam": "adam-scaling"}
+            assert (own[o] in b["shares"]) if o != "gd" else not set(own.values()) & set(b["shares"])
             if o != "gd" and r["matched"]:
                 # stopped at the first epoch at or below the reference loss
                 assert r["final_loss"] <= target and r["epochs"] <= 60
@@ -32,6 +37,9 @@ def test_small_run_matches_losses_and_writes_everything(tmp_path):
         assert (tmp_path / "o" / f).stat().st_size > 1000
     assert (tmp_path / "o" / "runs" / "tc-adam" / "trajectory.npz").exists()
     assert len(table(saved)) == 1 + len(CLASSIFIERS) * len(OPTIMIZERS)
+    assert all(("closes (" in line or "OPEN (" in line) for line in table(saved)[1:])
+    assert (tmp_path / "o" / "runs" / "fc-sgd" / "budget_terms.npz").exists()
+    assert main(["budget", str(tmp_path / "o" / "runs" / "fc-momentum"), "--no-plot"]) in (0, 1)
     # the report picks it up (reports/sections/optimizers.py), from --reproduced or REPORT_DIR/reproduce/
     sec = reproduction_section(tmp_path / "o")
     assert sec.title == "Reproduction: optimizers at matched loss" and "matched" in sec.body_latex

@@ -61,12 +61,30 @@ VERSION = 1
 
 
 def residual_budget(run_dir: Path) -> dict | None:
-    """Hook for the per-optimizer residual budget (issue 12 §2, ``attndyn budget RUN_DIR``):
-    given one saved run (``run_dir/summary.json`` + ``trajectory.npz``), return the budget's
-    JSON (predicted drift per source, their sum, measured drift per topic word).  The budget
-    engine is not part of this build, so this returns None and the table says so; when it
-    lands, call it here — every run directory this command writes is a complete run for it."""
-    return None
+    """The run's residual budget (issue 12 §2; ``attndyn budget RUN_DIR`` prints the full table):
+    from ``run_dir/trajectory.npz`` and the per-epoch terms ``budget_terms.npz`` recorded during
+    the run, whether the derived sources' total closes on the measured drift of H for every topic
+    word, the largest relative gap, and each source's share of the summed |contribution| over the
+    topic words (the dominant one first).  None when the run has no recorded terms."""
+    from attndyn.numerics.training.budget_table import budget_table  # deferred: the CLI parser reads this module
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "budget_terms.npz").is_file() or not (run_dir / "trajectory.npz").is_file():
+        return None
+    with np.load(run_dir / "trajectory.npz") as tz, np.load(run_dir / "budget_terms.npz") as bz:
+        traj, terms = dict(tz), dict(bz)
+    try:
+        b = budget_table(traj, terms)
+    except UsageError:  # e.g. fewer than two records
+        return None
+    weight = {n: sum(abs(r["sources"][n] or 0.0) for r in b["words"]) for n in b["in_total"]}
+    whole = sum(weight.values()) or 1.0
+    shares = dict(sorted(((n, w / whole) for n, w in weight.items()), key=lambda kv: -kv[1]))
+    return {"closes": b["closes"], "max_relative_gap": b["max_relative_gap"], "closure_rtol": b["closure_rtol"],
+            "dominant": next(iter(shares)), "shares": shares,
+            "measured_max_abs": max((abs(r["measured"]) for r in b["words"] if r["measured"] is not None),
+                                    default=None),
+            "step_gap": float(terms.get("step_gap", np.nan)), "file": "budget_terms.npz"}
 
 
 def _config(classifier: str, optimizer: str, overrides: Sequence[str], batch: int, epochs: int | None = None):
@@ -112,6 +130,7 @@ def reproduce_optimizers(out_dir=None, overrides: Sequence[str] = (), *, progres
                          log: Callable[[str], None] = print) -> dict:
     """Train every (classifier, optimizer) run at matched loss, draw the figure, write and return the summary."""
     from attndyn.numerics.outputs import writable_dir, write_json  # deferred: the CLI parser reads this module; keeps `attndyn --help` fast
+    from attndyn.numerics.training.budget import BudgetRecorder  # deferred: as above
     from attndyn.numerics.training.train import load_corpus, train  # deferred: the CLI parser reads this module; keeps `attndyn --help` fast
 
     bad = [o for o in overrides if o.split("=", 1)[0].strip() in ("train.optimizer", "train.lr")]
@@ -131,9 +150,11 @@ def reproduce_optimizers(out_dir=None, overrides: Sequence[str] = (), *, progres
             log(f"{c.upper()} {o}: lr {cfg.train.lr:g}" + (f", batches of {cfg.train.batch_size}"
                                                           if cfg.train.batch_size else "")
                 + (f", target loss {target:.6g}" if target is not None else f", {cap} epochs (reference)"))
+            recorder = BudgetRecorder(cfg, corpus)  # the residual budget, recorded during the run (issue 12 §2)
             t0 = time.perf_counter()
-            result = train(cfg, corpus, progress=progress, stop_below=None if o == "gd" else target)
+            result = train(cfg, corpus, progress=progress, stop_below=None if o == "gd" else target, observer=recorder)
             seconds = time.perf_counter() - t0
+            recorder.finish(result.model)
             matched = None
             if o == "gd":
                 target = result.final_loss if result.status == "ok" else None
@@ -141,6 +162,7 @@ def reproduce_optimizers(out_dir=None, overrides: Sequence[str] = (), *, progres
                 matched = bool(result.epochs < cap or result.final_loss <= target)
             run_dir = out / "runs" / f"{c}-{o}"
             result.save(run_dir)
+            recorder.save(run_dir)
             row = _row(c, o, result, cfg, matched if o != "gd" else True, seconds, run_dir)
             rows.append(row)
             results[(c, o)] = result
@@ -148,7 +170,9 @@ def reproduce_optimizers(out_dir=None, overrides: Sequence[str] = (), *, progres
     figures = draw(results, out)
     summary = {"version": VERSION, "experiment": "optimizers", "out_dir": str(out), "rule": RULE,
                "overrides": list(overrides), "epochs_cap": {c: plans[(c, "gd")].train.epochs for c in CLASSIFIERS},
-               "budget_note": "per-run residual budget: hook residual_budget() (issue 12 §2), not in this build",
+               "budget_note": ("per run: the residual budget of H (issue 12 §2) recorded during the run "
+                               "(runs/*/budget_terms.npz; `attndyn budget runs/NAME` prints the full table); "
+                               "closes = |total - measured| <= rtol |measured| for every topic word"),
                "wall_seconds": round(time.perf_counter() - t_all, 2), "runs": rows, "figures": figures}
     write_json(out / "summary.json", summary, "--out")
     return summary
@@ -166,6 +190,15 @@ def _line(r: dict) -> str:
             f"{r['training_seconds']:.1f} s")
 
 
+def budget_cell(b: dict | None) -> str:
+    """The budget in a few words: closes (largest gap) and the dominant source with its share."""
+    if b is None:
+        return "n/a"
+    gap = b["max_relative_gap"]
+    return (f"{'closes' if b['closes'] else 'OPEN'} ({'n/a' if gap is None else f'{100 * gap:.2g} %'}), "
+            f"{b['dominant']} {100 * b['shares'][b['dominant']]:.0f} %")
+
+
 def table(summary: dict) -> list[str]:
     """The printed table: one line per run."""
     head = (f"{'clf':<3} {'optimizer':<9} {'lr':>6} {'epochs':>6} {'matched':>9} {'final loss':>11} "
@@ -176,7 +209,7 @@ def table(summary: dict) -> list[str]:
         lines.append(f"{r['classifier']:<3} {r['optimizer']:<9} {r['lr']:>6g} {r['epochs']:>6} {m:>9} "
                      f"{_fmt(r['final_loss'], 4):>11} {_fmt(r['sen_residual_final']):>13} "
                      f"{_fmt(r['sen_residual_max']):>11} {_fmt(r['topic_attention_mean']):>9} "
-                     f"{r['training_seconds']:>8.2f} {'n/a' if r['budget'] is None else 'yes'}")
+                     f"{r['training_seconds']:>8.2f} {budget_cell(r['budget'])}")
     return lines
 
 

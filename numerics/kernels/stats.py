@@ -49,3 +49,23 @@ def record_stats(scores, emb, topic_words, is_topic, out_scores, out_norms):
     if n == 0:
         return np.nan, np.nan, np.nan, np.nan
     return s_sum / n, s_max, n_sum / n, n_max
+
+
+@njit(**NUMBA_FLAGS)
+def sentence_sums(word_ids, offsets, scores, emb, P, NV):
+    r"""Per sentence :math:`i`: :math:`P_i = \sum_{w\in S_i} e^{s_w}` and
+    :math:`N_i = \sum_{w\in S_i} e^{s_w} v_w` (unshifted: the residual budget's derived formulas
+    are in :math:`e^{s}`, numerics/training/budget.py), written into ``P`` (n) and ``NV`` (n x d).
+    Serial: one pass in sentence order, so the sums do not depend on threads."""
+    d = emb.shape[1]
+    for i in range(offsets.shape[0] - 1):
+        p = 0.0
+        for j in range(d):
+            NV[i, j] = 0.0
+        for o in range(offsets[i], offsets[i + 1]):
+            w = word_ids[o]
+            e = np.exp(scores[w])
+            p += e
+            for j in range(d):
+                NV[i, j] += e * emb[w, j]
+        P[i] = p

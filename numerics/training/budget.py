@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from attndyn.numerics.data.corpus import Corpus, mean_length_minus_one
+from attndyn.numerics.kernels.stats import sentence_sums
 from attndyn.numerics.model import classifiers as cl
 from attndyn.numerics.model import reference
 from attndyn.proofs.budget import OCCURRENCE_INPUTS, occurrence_field, ORDER, sources
@@ -136,7 +137,8 @@ class BudgetRecorder:
         present = np.isin(self.topic_words, train_c.word_ids[hits])
         if present.any():
             self.m[present] = mean_length_minus_one(train_c, self.topic_words[present])
-        self.topic_index = {int(w): t for t, w in enumerate(self.topic_words)}
+        self.slot = np.full(corpus.vocab_size, -1, dtype=np.int64)  # word -> its topic index (-1: not a topic word)
+        self.slot[self.topic_words] = np.arange(T)
         self.train = (train_c.word_ids, train_c.offsets, train_c.labels)
         self.sources = {n: s for n, s in sources().items()
                         if s.applies is None or (self.optimizer in s.applies
@@ -153,7 +155,6 @@ class BudgetRecorder:
         self.kernel_checks = 0
         self.step_gap = 0.0  # the predicted step against the kernels' (every step)
         self.steps = 0
-        self._buf = None
         self._mirror = None
         self._pending = None  # (v_t, s_t, predicted dv, ds) of the last step, checked at the next call
         self._checked_epoch = -1
@@ -168,22 +169,17 @@ class BudgetRecorder:
         E = np.asarray(model.embeddings, dtype=np.float64)
         q = np.asarray(model.query, dtype=np.float64)
         q2 = float(q @ q)
-        e = np.exp(s_all[word_ids])  # unshifted: the derived formulas are in e^s, Z_0
-        starts = offsets[:-1]  # every sentence is non-empty (Batch.build checks it)
-        P = np.add.reduceat(e, starts)
-        if self._buf is None or self._buf.shape[1] != E.shape[1] or len(self._buf) < len(word_ids):
-            self._buf = np.empty((len(word_ids), E.shape[1]))  # reused: no 1e5 x d allocation per step
-        buf = self._buf[:len(word_ids)]
-        np.take(E, word_ids, axis=0, out=buf)
-        np.multiply(buf, e[:, None], out=buf)
-        NV = np.add.reduceat(buf, starts, axis=0)
+        n = len(offsets) - 1
+        P, NV = np.empty(n), np.empty((n, E.shape[1]))
+        sentence_sums(word_ids, offsets, s_all, E, P, NV)  # P_i = sum e^{s_w}, N_i = sum e^{s_w} v_w (unshifted)
         C = NV / P[:, None]
         params = {k: np.asarray(v, dtype=np.float64) for k, v in model.classifier.items()}
         _, G, _ = cl.loss_and_grads(model.kind, params, C, labels)
         # every occurrence of a topic word: its sentence and topic index; the rest of the sentence is "non-topic"
-        hits = np.flatnonzero(np.isin(word_ids, self.topic_words))
+        slot = self.slot[word_ids]  # the topic index of each occurrence, -1 for a non-topic word
+        hits = np.flatnonzero(slot >= 0)
         i = np.searchsorted(offsets, hits, side="right") - 1
-        occ_topic = np.array([self.topic_index[int(w)] for w in word_ids[hits]], dtype=np.int64)
+        occ_topic = slot[hits]
         w = self.topic_words[occ_topic]
         st = s_all[w]
         et = np.exp(st)
