@@ -291,8 +291,18 @@ def derivation(D) -> None:
     D.eq(r"The step's second-order term with $\dot q = 0$ ($\dot v_t$, $\dot k_t$ the step's totals)",
          r"\eta^2 c_2", display("finite-step"))
     D.eq(r"The query's terms when it trains (S7a)", r"\eta\,\dot H_q", display("query"))
+    D.note(r"Other optimizers: the step taken is $\Delta$, the plain gradient step on the step's batch "
+           r"$\eta\dot v_t^B, \eta\dot k_t^B$, the full-batch one $\eta\dot v_t, \eta\dot k_t$ (query fixed). "
+           r"The occurrence pieces are summed over the batch's sentences; the rest of $\Delta H$ splits "
+           r"exactly (checked symbolically: $c_1$ is linear in the step, $c_2$ quadratic) into")
+    D.eq(r"mini-batch noise (the batch's step against the full batch's, second order)",
+         r"\Delta H^{\text{noise}}", sp.latex(optimizer_pieces()["mini-batch-noise"]))
+    D.eq(r"momentum / Adam ($\dot v_t, \dot k_t$ here the step taken divided by $\eta$)",
+         r"\Delta H^{\text{opt}}", sp.latex(optimizer_pieces()["optimizer"]))
 
 
 # the names of the sources in table order; "higher-order" is reported beside, not hidden in, the sum
 ORDER = ("finite-step", "mini-batch-noise", "momentum", "adam-scaling", "nontopic-scores", "nontopic-embeddings",
          "lengths", "query", "higher-order")
+# the sources only runs of other optimizers (or mini-batches) have (optimizer_sources)
+OPTIMIZER_ONLY = ("mini-batch-noise", "momentum", "adam-scaling")

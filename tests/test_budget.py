@@ -65,6 +65,36 @@ def test_registry_rejects_duplicates_and_missing_inputs():
         B.register_source(B.BudgetSource("x", "x", "S6", "step", src.expr, ("eta",)))
 
 
+def test_optimizer_pieces_telescope_to_the_exact_step_change():
+    """finite-step + noise + deviation + eta c1(batch step) + R3 = the exact change of H for the
+    step taken, and the noise / deviation vanish when the three steps coincide."""
+    st, p = B.step_change(), B.optimizer_pieces()
+    same = {B.STEP_INPUTS[k + "_B"]: B.STEP_INPUTS[k] for k in ("vV", "V2", "qK")}
+    assert is_exactly_zero(p["mini-batch-noise"].xreplace(same)) and is_exactly_zero(p["optimizer"].xreplace(same))
+    STEP = B.STEP
+    whole = (p["optimizer"] + STEP * B.at_batch_step(st["c1"]) + STEP ** 2 * B.at_batch_step(st["c2"])
+             + B.fixed_query(st["r3"]) - B.fixed_query(st["exact"]))
+    assert is_exactly_zero(whole)
+    # control: the deviation with the batch's first-order term left in does not telescope
+    assert not is_exactly_zero(whole + STEP * B.at_batch_step(st["c1"]))
+
+
+def test_sentence_sums_kernel_matches_numpy():
+    from attndyn.numerics.kernels.stats import sentence_sums
+
+    rng = np.random.default_rng(3)
+    V, d = 40, 3
+    lengths = rng.integers(1, 7, size=25)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    ids = rng.integers(0, V, size=offsets[-1]).astype(np.int64)
+    s, E = rng.normal(size=V), rng.normal(size=(V, d))
+    P, NV = np.empty(25), np.empty((25, d))
+    sentence_sums(ids, offsets, s, E, P, NV)
+    e = np.exp(s[ids])
+    assert np.allclose(P, np.add.reduceat(e, offsets[:-1]), rtol=1e-14)
+    assert np.allclose(NV, np.add.reduceat(E[ids] * e[:, None], offsets[:-1], axis=0), rtol=1e-13, atol=1e-15)
+
+
 # ------------------------------------------------------------------ along a real run
 
 @pytest.fixture(scope="module")
@@ -329,3 +359,19 @@ def test_query_trained_run_closes_step_by_step_with_the_query_source():
     total = sum(terms[f"term_{n}"] for n in source_names(terms))
     assert np.max(np.abs(np.diff(H, axis=0) - total)) <= 1e-12 * max(1.0, np.max(np.abs(H)))
     assert np.max(np.abs(terms["term_query"])) > 1e-8 and terms["kernel_gap"] < 1e-12
+
+
+def test_optimizers_verdict_needs_closure_and_the_own_source_on_top():
+    """N9's verdict on hand-made tables: closes and dominant -> verified; the own source not on
+    top for one word -> refuted; a gap above the bound -> refuted."""
+    from attndyn.numerics.claims.budget import optimizers_verdict
+
+    def table(gap, dominant):
+        words = [{"word": w, "measured": 1.0, "total": 1.0 + gap, "dominant": dominant} for w in range(3)]
+        return {"words": words, "closure_rtol": 0.1, "omitted": [], "kernel_gap": 0.0, "route": "r"}
+
+    good = {"momentum": table(0.01, "momentum"), "adam": table(-0.02, "adam-scaling")}
+    assert optimizers_verdict(good)[0] == "verified"
+    assert optimizers_verdict({**good, "adam": table(-0.02, "nontopic-scores")})[0] == "refuted"
+    status, reason, details = optimizers_verdict({**good, "momentum": table(0.2, "momentum")})
+    assert status == "refuted" and details["runs"]["momentum"]["signed_max"] == pytest.approx(0.2)

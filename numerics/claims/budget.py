@@ -9,6 +9,11 @@ r"""Numeric claims about the residual budget of the SEN quantity (issue 12 §2).
   like :math:`\eta` (fitted log-log slope within ``BUDGET.slope_tol`` of 1), on a small corpus.
 * ``neg-budget-scores-eta-scaling`` (expected refuted) — the non-topic scores' source, a flow
   effect of order :math:`\eta^0`, does not scale like :math:`\eta` by the same test.
+* ``N9-budget-optimizers`` (slow) — on short ``paper-fc`` runs with mini-batch SGD, heavy-ball
+  momentum and Adam the budget, with each optimizer's own source, closes for every topic word, and
+  the momentum / Adam source is the largest one of its run for every topic word.
+* ``neg-budget-optimizers-own-source-omitted`` (slow, expected refuted) — the same budgets with the
+  momentum / Adam source left out.
 
 The verdict functions are apart from the runs, so tests can feed them failing inputs.
 """
@@ -25,13 +30,13 @@ from attndyn.numerics.data.corpus import SyntheticConfig
 from attndyn.numerics.training.budget import BudgetRecorder
 from attndyn.numerics.training.budget_table import budget_table, REMAINDER
 from attndyn.numerics.training.train import load_corpus, train
-from attndyn.proofs.budget import derivation, ORDER
+from attndyn.proofs.budget import derivation, OPTIMIZER_ONLY, ORDER
 from attndyn.proofs.claims.registry import claim, Derivation, Outcome
 from attndyn.proofs.settings import BUDGET
 
 REPORT_ORDER = 62  # after the training claims (numerics/claims/training.py)
 
-IN_TOTAL = tuple(n for n in ORDER if n != REMAINDER)  # the sources summed by the budget
+IN_TOTAL = tuple(n for n in ORDER if n != REMAINDER and n not in OPTIMIZER_ONLY)  # a gd run's summed sources
 CONTROL_OMITS = ("nontopic-scores",)
 SCALING = {"horizon": 5.0, "corpus": dict(n_nontopic=50, m=5, n_sentences=200)}
 
@@ -206,4 +211,93 @@ def neg_budget_scores_eta_scaling() -> Outcome:
     lrs = sorted(runs)
     status, reason, details = slope_verdict(lrs, [runs[x]["nontopic-scores"] for x in lrs], "nontopic-scores drift")
     d.note("The runs of N6; the source is a rate times $\\eta$ over $\\tau/\\eta$ steps: $O(1)$.")
+    return Outcome(status, reason, d.steps, details)
+
+
+# --------------------------------------------------------------------------- other optimizers
+
+OPTIMIZER_RUNS = {  # short paper-fc runs (train overrides) and the optimizer's own source
+    "sgd": (dict(optimizer="sgd", batch_size=400, lr=0.1, epochs=100), "mini-batch-noise"),
+    "momentum": (dict(optimizer="momentum", momentum=0.9, lr=0.01, epochs=600), "momentum"),
+    "adam": (dict(optimizer="adam", lr=0.01, epochs=100), "adam-scaling"),
+}
+DOMINANT = ("momentum", "adam")  # runs whose own source must be the largest for every topic word
+
+
+@lru_cache(maxsize=None)
+def optimizer_budget_runs() -> dict:
+    """name -> (trajectory, terms) of each run of :data:`OPTIMIZER_RUNS`, trained once per process."""
+    base = preset_config("paper-fc")
+    corpus = load_corpus(base.corpus)
+    return {name: run_with_budget(replace(base, train=replace(base.train, **kw)), corpus)
+            for name, (kw, _) in OPTIMIZER_RUNS.items()}
+
+
+def optimizers_verdict(tables: dict) -> tuple[str, str, dict]:
+    """Every run's budget closes (:func:`closure_verdict`) and, for :data:`DOMINANT`, the run's own
+    source has the largest |contribution| of every topic word."""
+    per, reasons, worst = {}, [], "verified"
+    rank = {"verified": 0, "refuted": 1, "error": 2}
+    for name, table in tables.items():
+        status, reason, details = closure_verdict(table)
+        own = OPTIMIZER_RUNS[name][1]
+        if status == "verified" and name in DOMINANT:
+            not_top = [r["word"] for r in table["words"] if r["dominant"] != own]
+            if not_top:
+                status, reason = "refuted", f"{own} is not the largest source for topic words {not_top}"
+        per[name] = {"status": status, **{k: details.get(k) for k in ("max_relative_gap", "signed_min",
+                                                                       "signed_max", "headroom", "dominant")}}
+        reasons.append(f"{name}: {reason}")
+        worst = max(worst, status, key=rank.get)
+    gaps = [v["max_relative_gap"] for v in per.values() if v["max_relative_gap"] is not None]
+    details = {"runs": per, "bound": BUDGET.closure_rtol,
+               "headroom": BUDGET.closure_rtol / max(gaps) if gaps and max(gaps) > 0 else None,
+               "route": "numeric: each run's derived sources summed over its steps against its measured drift of H"}
+    return worst, "; ".join(reasons), details
+
+
+_OPT_ASSUMPTIONS = (
+    r"the \texttt{paper-fc} preset's corpus and model, float64, one numba thread; runs: "
+    + "; ".join(f"{n} " + ", ".join(f"{k} {v}" for k, v in kw.items() if k != "optimizer")
+                for n, (kw, _) in OPTIMIZER_RUNS.items()),
+    r"the optimizer mirrored on the topic words' rows from the derived gradients (PyTorch's rules)",
+)
+
+
+@claim(
+    "N9-budget-optimizers",
+    "The residual budget closes for mini-batch SGD, momentum and Adam, and names their own source",
+    kind="numeric",
+    slow=True,
+    statement=(r"For each run and topic word $|\text{total} - \Delta H_t| \le " + f"{BUDGET.closure_rtol:g}"
+               + r"\,|\Delta H_t|$ with the run's sources including "
+               + ", ".join(rf"\texttt{{{src}}} ({n})" for n, (_, src) in OPTIMIZER_RUNS.items())
+               + r"; for " + ", ".join(DOMINANT) + r" that source is every topic word's largest."),
+    assumptions=_OPT_ASSUMPTIONS,
+)
+def n9_budget_optimizers() -> Outcome:
+    d = Derivation()
+    runs = optimizer_budget_runs()
+    status, reason, details = optimizers_verdict({n: budget_table(*runs[n]) for n in runs})
+    derivation(d)
+    return Outcome(status, reason, d.steps, details)
+
+
+@claim(
+    "neg-budget-optimizers-own-source-omitted",
+    "Control: without the momentum and Adam sources those budgets do not close",
+    kind="numeric",
+    slow=True,
+    expected="refuted",
+    statement=(r"The budgets of N9's " + ", ".join(DOMINANT) + r" runs with their own source ("
+               + ", ".join(rf"\texttt{{{OPTIMIZER_RUNS[n][1]}}}" for n in DOMINANT)
+               + r") left out still close within " + f"{BUDGET.closure_rtol:g}" + r" for every topic word."),
+    assumptions=_OPT_ASSUMPTIONS,
+)
+def neg_budget_optimizers_own_source_omitted() -> Outcome:
+    d = Derivation()
+    runs = optimizer_budget_runs()
+    tables = {n: budget_table(*runs[n], omit=(OPTIMIZER_RUNS[n][1],)) for n in DOMINANT}
+    status, reason, details = optimizers_verdict(tables)
+    d.note("The runs of N9; each table sums every source but the optimizer's own.")
     return Outcome(status, reason, d.steps, details)

@@ -97,6 +97,20 @@ def _check_runs(values: dict) -> str | None:
     return ("runs did not finish: " + "; ".join(bad)) if bad else None
 
 
+def _capacity_outcome(epochs: int, keys_frozen: bool, note: str) -> Outcome:
+    """P1 and its control: every preset and seed trained for ``epochs``, judged by :func:`ordering_verdict`."""
+    d = Derivation()
+    d.note(note)
+    values = _capacity_values(epochs, keys_frozen)
+    bad = _check_runs(values)
+    if bad:
+        return Outcome("error", bad, d.steps, {"per_seed": values})
+    status, reason, details = ordering_verdict(values, epochs)
+    details["epochs"] = epochs
+    details["route"] = "numeric: strict ordering against float64 rounding"
+    return Outcome(status, reason, d.steps, details)
+
+
 def _ordering_statement(order=CAPACITY_ORDER) -> str:
     chain = " > ".join(r"\mathrm{" + k.upper() + "}" for k in order)
     return (r"For every seed, $" + chain + r"$ in the topic words' mean final score $\bar s = \frac1T\sum_t s_t$ "
@@ -121,18 +135,9 @@ _CAPACITY_ASSUMPTIONS = (
     slow=True,
 )
 def p1_capacity_ordering() -> Outcome:
-    d = Derivation()
-    d.note("Train each preset for each seed; take the mean over the 8 topic words of the final score and of "
-           "the mean attention weight over each word's training sentences.")
-    E = PAPER_CLAIMS.capacity_epochs
-    values = _capacity_values(E, False)
-    bad = _check_runs(values)
-    if bad:
-        return Outcome("error", bad, d.steps, {"per_seed": values})
-    status, reason, details = ordering_verdict(values, E)
-    details["epochs"] = E
-    details["route"] = "numeric: strict ordering against float64 rounding"
-    return Outcome(status, reason, d.steps, details)
+    return _capacity_outcome(PAPER_CLAIMS.capacity_epochs, False,
+                             "Train each preset for each seed; take the mean over the 8 topic words of the final "
+                             "score and of the mean attention weight over each word's training sentences.")
 
 
 @claim(
@@ -147,17 +152,9 @@ def p1_capacity_ordering() -> Outcome:
     slow=True,  # the control of a slow claim: 9 short runs, run with it by --all
 )
 def neg_capacity_keys_frozen() -> Outcome:
-    d = Derivation()
-    d.note(r"With $k_t$ fixed at 0 the scores never leave 0 whatever the classifier: the gaps are exactly 0.")
-    E = PAPER_CLAIMS.capacity_control_epochs
-    values = _capacity_values(E, True)
-    bad = _check_runs(values)
-    if bad:
-        return Outcome("error", bad, d.steps, {"per_seed": values})
-    status, reason, details = ordering_verdict(values, E)
-    details["epochs"] = E
-    details["route"] = "numeric: strict ordering against float64 rounding"
-    return Outcome(status, reason, d.steps, details)
+    return _capacity_outcome(PAPER_CLAIMS.capacity_control_epochs, True,
+                             r"With $k_t$ fixed at 0 the scores never leave 0 whatever the classifier: the gaps "
+                             r"are exactly 0.")
 
 
 # --------------------------------------------------------------------------- ablation
