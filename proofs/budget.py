@@ -296,9 +296,9 @@ def derivation(D) -> None:
            r"The occurrence pieces are summed over the batch's sentences; the rest of $\Delta H$ splits "
            r"exactly (checked symbolically: $c_1$ is linear in the step, $c_2$ quadratic) into")
     D.eq(r"mini-batch noise (the batch's step against the full batch's, second order)",
-         r"\Delta H^{\text{noise}}", sp.latex(optimizer_pieces()["mini-batch-noise"]))
+         r"\Delta H^{\text{noise}}", sp.latex(sp.factor(optimizer_pieces()["mini-batch-noise"])))
     D.eq(r"momentum / Adam ($\dot v_t, \dot k_t$ here the step taken divided by $\eta$)",
-         r"\Delta H^{\text{opt}}", sp.latex(optimizer_pieces()["optimizer"]))
+         r"\Delta H^{\text{opt}}", sp.latex(sp.factor(optimizer_pieces()["optimizer"])))
 
 
 # the names of the sources in table order; "higher-order" is reported beside, not hidden in, the sum

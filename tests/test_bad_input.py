@@ -129,8 +129,10 @@ CASES = [
                       "--set", "train.eps=-1e-8", "--out", "o"], _nothing, ["train.eps", ">= 0"]),
     # attndyn budget / simulate --budget (issue 12)
     ("budget-no-run", ["budget", "nowhere"], _nothing, ["RUN_DIR", "summary.json"]),
-    ("simulate-budget-minibatch", ["simulate", "--preset", "paper-fc", "--set", "train.batch_size=10", "--budget",
-                                   "--out", "r"], _nothing, ["train.batch_size", "full-batch"]),
+    ("simulate-budget-query-minibatch", ["simulate", "--preset", "paper-fc", "--set", "train.batch_size=10",
+                                         "--set", "train.optimizer=sgd", "--set",
+                                         'train.trainable=["embeddings", "keys", "query"]', "--budget", "--out", "r"],
+     _nothing, ["train.trainable", "trained query", "full-batch"]),
     ("simulate-budget-keys-frozen", ["simulate", "--preset", "ablation-fc-kf", "--budget", "--out", "r"], _nothing,
      ["train.trainable", "keys and embeddings"]),
 ]
