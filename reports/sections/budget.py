@@ -20,7 +20,9 @@ from attndyn.reports.latex.mathlayout import display_math
 TITLE = "Residual budget of the SEN quantity"
 
 COLORS = {"finite-step": "tab:blue", "nontopic-scores": "tab:orange", "nontopic-embeddings": "tab:green",
-          "lengths": "tab:red", "query": "tab:purple", "higher-order": "tab:gray"}
+          "lengths": "tab:red", "query": "tab:purple", "higher-order": "tab:gray", "mini-batch-noise": "tab:olive",
+          "momentum": "tab:brown", "adam-scaling": "tab:pink"}
+OTHER_COLOR = "tab:cyan"  # a source registered later without a colour here
 
 
 def load_run(run_dir) -> tuple[dict, dict, dict]:
@@ -69,7 +71,7 @@ def plot_budget(traj: dict, terms: dict, out_base: Path, omit=()) -> list[Path]:
         scale = max(np.max(np.abs(H[:, t] - H[0, t])), 1e-300)
         shown = [n for n in names if np.max(np.abs(cum[n][:, t])) > 1e-9 * scale]
         if shown:
-            ax.stackplot(ep, *[cum[n][:, t] for n in shown], colors=[COLORS.get(n) for n in shown],
+            ax.stackplot(ep, *[cum[n][:, t] for n in shown], colors=[COLORS.get(n, OTHER_COLOR) for n in shown],
                          labels=shown, alpha=0.75)
         ax.plot(ep, H[:, t] - H[0, t], color="black", lw=1.0, ls="--", label="measured")
         ax.set_title(f"word {int(terms['topic_words'][t])}", fontsize=8)
