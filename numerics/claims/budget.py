@@ -157,16 +157,16 @@ def n5_budget_paper() -> Outcome:
     kind="numeric",
     slow=True,
     expected="refuted",
-    statement=(r"The budget of N5 with " + ", ".join(rf"\texttt{{{n}}}" for n in CONTROL_OMITS)
+    statement=(r"The budget of N6 with " + ", ".join(rf"\texttt{{{n}}}" for n in CONTROL_OMITS)
                + r" left out still satisfies $|\text{total} - \Delta H_t| \le "
                + f"{BUDGET.closure_rtol:g}" + r"\,|\Delta H_t|$ for every topic word."),
-    assumptions=_PAPER + (r"the bound is N5's, a fraction of each word's own measured drift",),
+    assumptions=_PAPER + (r"the bound is N6's, a fraction of each word's own measured drift",),
 )
 def neg_budget_no_nontopic_scores() -> Outcome:
     d = Derivation()
     traj, terms = paper_budget_run()
     status, reason, details = closure_verdict(budget_table(traj, terms, omit=CONTROL_OMITS))
-    d.note("The same run and table as N5, one source omitted from the total.")
+    d.note("The same run and table as N6, one source omitted from the total.")
     return Outcome(status, reason, d.steps, details)
 
 
