@@ -37,3 +37,41 @@ def test_the_real_sources_exist_and_numba_uses_the_hashed_folder():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          check=True).stdout.split()
     assert out[0] == "/tmp/attndyn-user-cache"
+
+
+# ------------------------------------------------------------------ processes sharing the folder
+
+N_SAVES = 60  # per process: enough overlapping read-modify-writes that an unlocked index loses entries
+
+
+def _save_signatures(folder: str, first: int, start) -> None:
+    from numba.core.caching import IndexDataCacheFile
+
+    f = IndexDataCacheFile(folder, "kernel", ("stamp", 1))
+    start.wait()
+    for i in range(first, first + N_SAVES):
+        f.save(("signature", i), ("machine code", i))
+
+
+def test_two_processes_saving_signatures_of_one_kernel_keep_every_entry(tmp_path):
+    """numba's save reads the index, picks the first free data file and rewrites the index: two
+    processes (two pytest-xdist workers compiling the float64 and float32 kernel) must not drop
+    each other's entries, nor point a signature at the other's data (numba's load does not check)."""
+    import multiprocessing
+
+    from numba.core.caching import IndexDataCacheFile
+
+    assert getattr(IndexDataCacheFile.save, "attndyn_locked", False)  # done by `import attndyn.numerics`
+    ctx = multiprocessing.get_context("fork")  # the children inherit the patched class
+    start = ctx.Event()
+    procs = [ctx.Process(target=_save_signatures, args=(str(tmp_path), j * N_SAVES, start)) for j in range(2)]
+    for p in procs:
+        p.start()
+    start.set()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    f = IndexDataCacheFile(str(tmp_path), "kernel", ("stamp", 1))
+    assert len(f._load_index()) == 2 * N_SAVES
+    for i in range(2 * N_SAVES):
+        assert f.load(("signature", i)) == ("machine code", i), i
