@@ -16,7 +16,13 @@ kernel (float64 and float32) at the same moment both pick ``….1.nbc``: the ind
 and the data file may hold the *other* signature's machine code, which numba's ``load`` does not
 check against the key.  :func:`lock_index_writes` (run by :func:`configure`) therefore holds an
 exclusive ``flock`` on ``<index>.lock`` around ``save`` and a shared one around ``load``, so an
-index and the data files it names change together.
+index and the data files it names change together.  It also serialises *compiling* one kernel
+across processes (an exclusive ``flock`` on ``<index>.compile`` around ``Dispatcher.compile``):
+a process that needs a kernel another one is compiling waits and then loads the other's result
+from the cache instead of compiling it a second time (two test workers starting on a cold cache).
+The locks follow the call graph (a kernel's compile holds its own lock while it compiles the
+kernels it calls), which has no cycles, so they cannot deadlock; numba's in-process compiler lock
+is taken first, so threads of one process never wait on each other's file lock.
 """
 from __future__ import annotations
 
@@ -79,6 +85,42 @@ def lock_index_writes() -> None:
     if not getattr(cls.save, "attndyn_locked", False):
         cls.save = _locked(cls.save, exclusive=True)
         cls.load = _locked(cls.load, exclusive=False)
+    from numba.core.dispatcher import Dispatcher  # deferred: as above
+
+    if not getattr(Dispatcher.compile, "attndyn_locked", False):
+        Dispatcher.compile = _compile_once(Dispatcher.compile)
+
+
+_COMPILING: set[str] = set()  # index files whose compile lock this process holds (recursion)
+
+
+def _compile_once(compile_):
+    """``Dispatcher.compile`` under an exclusive lock per cached kernel (see the module docstring)."""
+    @functools.wraps(compile_)
+    def compile(self, sig):
+        from numba.core import sigutils  # deferred: as above
+        from numba.core.compiler_lock import global_compiler_lock  # deferred: as above
+
+        index = getattr(getattr(getattr(self, "_cache", None), "_cache_file", None), "_index_path", None)
+        if index is None:  # a kernel without cache=True: nothing to share
+            return compile_(self, sig)
+        try:
+            args, _ = sigutils.normalize_signature(sig)
+            if tuple(args) in self.overloads:  # compiled here already: no one to wait for
+                return compile_(self, sig)
+        except Exception:  # numba's own compile reports a bad signature
+            return compile_(self, sig)
+        with global_compiler_lock:  # first: one thread of this process at a time past here
+            if index in _COMPILING:
+                return compile_(self, sig)
+            with _flocked(index + ".compile", exclusive=True):
+                _COMPILING.add(index)
+                try:
+                    return compile_(self, sig)
+                finally:
+                    _COMPILING.discard(index)
+    compile.attndyn_locked = True
+    return compile
 
 
 def configure() -> str | None:

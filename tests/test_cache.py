@@ -75,3 +75,42 @@ def test_two_processes_saving_signatures_of_one_kernel_keep_every_entry(tmp_path
     assert len(f._load_index()) == 2 * N_SAVES
     for i in range(2 * N_SAVES):
         assert f.load(("signature", i)) == ("machine code", i), i
+
+
+KERNEL = '''
+import numba
+
+
+@numba.njit(cache=True)
+def norm2(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s += x[i] * x[i]
+    return s
+'''
+
+COMPILE_AT = '''
+import sys, time
+import attndyn.numerics  # patches numba's dispatcher and cache
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+import kernel_mod
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # both processes reach the compile together
+kernel_mod.norm2(np.ones(3))
+print(sum(kernel_mod.norm2.stats.cache_misses.values()), sum(kernel_mod.norm2.stats.cache_hits.values()))
+'''
+
+
+def test_two_processes_needing_one_kernel_on_a_cold_cache_compile_it_once(tmp_path):
+    """Two test workers starting together: the second waits for the first's compile and loads it."""
+    import time
+
+    (tmp_path / "kernel_mod.py").write_text(KERNEL)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    at = time.time() + 8  # after both interpreters have imported numba, even on a loaded machine
+    procs = [subprocess.Popen([sys.executable, "-c", COMPILE_AT, str(tmp_path), repr(at)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in outs]
+    misses, hits = zip(*(map(int, out.split()) for out, _ in outs))
+    assert sorted(misses) == [0, 1] and sorted(hits) == [0, 1], outs
