@@ -81,21 +81,25 @@ KERNEL = '''
 import numba
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)  # parallel: a compile long enough (~1 s) for the two to overlap
 def norm2(x):
     s = 0.0
-    for i in range(x.shape[0]):
+    for i in numba.prange(x.shape[0]):
         s += x[i] * x[i]
     return s
 '''
 
-COMPILE_AT = '''
-import sys, time
+COMPILE_TOGETHER = '''
+import os, pathlib, sys, time
 import attndyn.numerics  # patches numba's dispatcher and cache
 import numpy as np
 sys.path.insert(0, sys.argv[1])
 import kernel_mod
-time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # both processes reach the compile together
+ready = pathlib.Path(sys.argv[1], "ready")
+(ready / str(os.getpid())).touch()
+end = time.monotonic() + 60
+while len(list(ready.iterdir())) < 2 and time.monotonic() < end:  # both imported: compile together
+    time.sleep(0.005)
 kernel_mod.norm2(np.ones(3))
 print(sum(kernel_mod.norm2.stats.cache_misses.values()), sum(kernel_mod.norm2.stats.cache_hits.values()))
 '''
@@ -103,12 +107,10 @@ print(sum(kernel_mod.norm2.stats.cache_misses.values()), sum(kernel_mod.norm2.st
 
 def test_two_processes_needing_one_kernel_on_a_cold_cache_compile_it_once(tmp_path):
     """Two test workers starting together: the second waits for the first's compile and loads it."""
-    import time
-
     (tmp_path / "kernel_mod.py").write_text(KERNEL)
+    (tmp_path / "ready").mkdir()
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
-    at = time.time() + 8  # after both interpreters have imported numba, even on a loaded machine
-    procs = [subprocess.Popen([sys.executable, "-c", COMPILE_AT, str(tmp_path), repr(at)], env=env,
+    procs = [subprocess.Popen([sys.executable, "-c", COMPILE_TOGETHER, str(tmp_path)], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), [err for _, err in outs]
