@@ -30,15 +30,13 @@ from attndyn.numerics.kernels.index import word_index
 from attndyn.numerics.kernels.keys import epoch_keys, key_scores, word_pass_keys
 from attndyn.numerics.kernels.lowrank import epoch_lowrank, forward_backward_lr, word_pass_lr
 from attndyn.numerics.kernels.scores import epoch_scores, forward_backward, forward_eval, word_pass
+from attndyn.numerics.config.schema import KERNEL_PATHS  # train.kernel: auto, lowrank, full
 from attndyn.numerics.model import classifiers as cl
 from attndyn.numerics.model.spec import is_linear, KIND_CODES, layout, OUTPUT_WEIGHT, PARAMETERS
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.settings import KERNEL
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
-# which kernel computes a linear classifier's step (``train.kernel``): "auto" the K-wide low-rank
-# path (numerics/kernels/lowrank.py) when K < d_e, where it never loses; "lowrank" / "full" force one
-KERNEL_PATHS = ("auto", "lowrank", "full")
 
 
 CHUNKS = Chunks(KERNEL.sentence_chunk, KERNEL.word_chunk)  # the kernels' fixed reduction chunks
@@ -237,9 +235,11 @@ class AttentionModel:
         emb = streams[3].normal(0.0, m.emb_init_std, (vocab_size, m.d_e))
         # Adam scales each key coordinate on its own, so a key leaves the line k0 + R q and
         # the scores alone no longer determine it: Adam keeps the keys (numerics/training/optimizers.py)
-        return cls(m.classifier, emb, keys, query, classifier,
-                   explicit_keys="query" in t.trainable or getattr(t, "optimizer", "gd") == "adam",
-                   dtype=t.dtype)
+        out = cls(m.classifier, emb, keys, query, classifier,
+                  explicit_keys="query" in t.trainable or getattr(t, "optimizer", "gd") == "adam",
+                  dtype=t.dtype)
+        out.kernel_path = getattr(t, "kernel", "auto")
+        return out
 
     # ----------------------------------------------------------------- views
     @property
