@@ -322,12 +322,12 @@ class AttentionModel:
         clf = Classifier(code, self._theta, K, H)
         if lr_query and not self.explicit_keys:
             raise UsageError("lr_query: the query is fixed in this model (explicit_keys=False)")
+        if self.explicit_keys:  # the keys move by eta_k (dL/ds_w) q
+            lr_s = float(lr_keys)
+        else:  # the scores move by eta_k |q|^2 dL/ds_w
+            q = self.query.astype(np.float64)
+            lr_s = float(lr_keys) * float(q @ q)
         if self.lowrank():
-            if self.explicit_keys:
-                lr_s = float(lr_keys)
-            else:
-                q = self.query.astype(np.float64)
-                lr_s = float(lr_keys) * float(q @ q)
             return float(epoch_lowrank(batch.sentences(), batch.words(), self._scores, self.embeddings,
                                        self._keys_or_none(), self.query, self._shared_exp(), clf,
                                        rates(v=lr_embeddings, s=lr_s, q=lr_query, c=lr_classifier), CHUNKS,
@@ -335,10 +335,8 @@ class AttentionModel:
         if self.explicit_keys:
             return float(epoch_keys(batch.sentences(), batch.words(), self._scores, self.embeddings,
                                     self._keys, self.query, self._shared_exp(), clf,
-                                    rates(v=lr_embeddings, s=lr_keys, q=lr_query, c=lr_classifier),
+                                    rates(v=lr_embeddings, s=lr_s, q=lr_query, c=lr_classifier),
                                     CHUNKS, batch.work(), self._dtheta, self._dq))
-        q = self.query.astype(np.float64)
-        lr_s = float(lr_keys) * float(q @ q)
         return float(epoch_scores(batch.sentences(), batch.words(), self._scores, self.embeddings,
                                   self._shared_exp(), clf, rates(v=lr_embeddings, s=lr_s, c=lr_classifier),
                                   CHUNKS, batch.work(), self._dtheta))
