@@ -45,7 +45,8 @@ The kernel's process also times the *floors* of the same epoch
 index and table (memory) and the kernel's flops at the measured multiply-add rate
 (arithmetic); per word occurrence, the kernel's cost is printed beside both.  The memory floor
 is measured twice: over a d-wide table (the embeddings, what the d-wide kernels gather) and over
-a K-wide one (what the low-rank kernels gather); both ratios are printed.  With three
+a K-wide one (K + 1 floats a row: the rows [u_w, e_w] and [d_i, r_i] the low-rank kernels gather);
+both ratios are printed.  With three
 or more sizes N = V (``--scale``: 1e4, 1e5, 1e6, 4e6) the exponent of epoch time in N is fitted.
 
 Targets (issue 13, this 2-core machine): kernel >= 25x PyTorch per epoch at the
@@ -366,9 +367,10 @@ def measure_floors(batch, model, warmup: int, epochs: int, threads: int) -> dict
 
     emb = model.embeddings
     K = int(model.n_classes)
-    # the d-wide floor gathers the embedding table; the K-wide one a table of u_w = W^T v_w (V x K),
-    # what the low-rank kernels gather per occurrence, with a K-wide per-sentence table
-    tables = {"": (emb, np.empty_like(batch.G)), "_k": (np.zeros((emb.shape[0], K)), np.empty((batch.n, K)))}
+    # the d-wide floor gathers the embedding table; the K-wide one the rows [u_w, e_w] (V x (K + 1)) and
+    # [d_i, r_i] (n x (K + 1)) that the low-rank kernels gather per occurrence
+    tables = {"": (emb, np.empty_like(batch.G)),
+              "_k": (np.zeros((emb.shape[0], K + 1)), np.empty((batch.n, K + 1)))}
     out = {}
     for tag, (table, ctx) in tables.items():
         def floor_epoch():
@@ -512,7 +514,7 @@ def run_bench(sizes: Sequence[Size], *, impls: Sequence[str] = IMPLS, quick: boo
         per_round: dict[str, list[dict]] = {impl: [] for impl in size_impls}
         for rnd in range(rounds):
             for impl in size_impls:
-                n_timed = timed if (impl == "kernel" or not big or epochs is not None) else min(
+                n_timed = timed if (impl in KERNELS or not big or epochs is not None) else min(
                     timed, BENCH.large_slow_epochs)
                 r = run({"impl": impl, "size": size_spec, "warmup": warm, "epochs": n_timed,
                          "threads": threads, "check": check and rnd == 0})

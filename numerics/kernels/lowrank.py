@@ -37,9 +37,12 @@ L/\partial b`, :math:`\partial L/\partial W` and :math:`\partial L/\partial q`, 
 order: bitwise identical for any thread count.  The summation order differs from scores.py's d_e
 path, so the two agree to rounding, not bit for bit.
 
-Per-sentence work: ``D`` (n x K, a view into the d_e path's ``G`` buffer when it fits),
-``lse`` and ``cg`` (= :math:`r_i`) of :class:`~attndyn.numerics.kernels.args.Work`; per word the
-V x K table ``u`` (float64).
+**One gather per occurrence.**  The per-word table ``u`` is V x (K + 1): row :math:`w` holds
+:math:`u_w` and :math:`e_w` side by side, and the per-sentence table ``D`` is n x (K + 1): row
+:math:`i` holds :math:`d_i` and :math:`r_i`, so each pass reads one contiguous row of K + 1 floats per
+occurrence (a single cache line for K <= 7) instead of a row plus a scalar from another array.
+``D`` is a view into the d_e path's ``G`` buffer when it fits (``lse`` as in scores.py; ``cg`` is
+not used); ``u`` is float64.
 """
 from __future__ import annotations
 
@@ -55,14 +58,17 @@ from attndyn.proofs.settings import NUMBA_FLAGS, NUMBA_PARALLEL_FLAGS
 
 
 @njit(**NUMBA_PARALLEL_FLAGS)
-def project(uw, emb, theta, K, chunk, u):
-    r""":math:`u_w = W^\top v_w` (K floats, float64) for the words ``uw``, written into ``u[w]``."""
+def project(uw, emb, theta, ew, chunk, u):
+    r"""Row :math:`w` of ``u`` (V x (K + 1), float64) for the words ``uw``: :math:`u_w = W^\top v_w`,
+    then :math:`e_w` (from ``ew``)."""
     d = emb.shape[1]
+    K = u.shape[1] - 1
     U = uw.shape[0]
     nch = (U + chunk - 1) // chunk
     for ch in prange(nch):
         for x in range(ch * chunk, min(U, (ch + 1) * chunk)):
             w = uw[x]
+            u[w, K] = ew[w]
             for k in range(K):
                 u[w, k] = 0.0
             for j in range(d):  # row by row: K independent sums
@@ -73,19 +79,19 @@ def project(uw, emb, theta, K, chunk, u):
 
 
 @njit(**NUMBA_PARALLEL_FLAGS)
-def sentence_pass_lr(sents, scores, ew, M, shared, floor, u, theta, d, grads_on, chunk, work, dtheta):
+def sentence_pass_lr(sents, scores, M, shared, floor, u, theta, d, grads_on, chunk, work, dtheta):
     r"""Logits, loss and :math:`\delta_i` of every sentence in K dimensions; returns ``(L, ok)``.
 
-    ``shared``: writes :math:`d_i = \delta_i/\tilde Z_i` to ``D[i]`` and
-    :math:`r_i = (z_i - b)\cdot\delta_i/\tilde Z_i` to ``r[i]``; ``ok`` is False when some
+    ``shared`` (:math:`e_w` from ``u[w, K]``): writes :math:`d_i = \delta_i/\tilde Z_i` to ``D[i, :K]`` and
+    :math:`r_i = (z_i - b)\cdot\delta_i/\tilde Z_i` to ``D[i, K]``; ``ok`` is False when some
     :math:`\tilde Z_i <` ``floor``.  Otherwise per-sentence shifts and :math:`d_i = \delta_i`,
     :math:`r_i = (z_i - b)\cdot\delta_i`.  Always ``lse[i]`` = :math:`\Lambda_i`.  When
     ``grads_on`` and the classifier has a bias, writes :math:`\partial L/\partial b =
     \sum_i\delta_i` into ``dtheta[d K:]`` (the W part is the word pass's)."""
     word_ids, offsets, labels, weight = sents
-    D, lse, r = work
+    D, lse, _ = work
     n = labels.shape[0]
-    K = u.shape[1]
+    K = u.shape[1] - 1
     with_bias = theta.shape[0] > d * K  # layout W then b (numerics/model/spec.layout)
     nch = (n + chunk - 1) // chunk
     nnz = word_ids.shape[0]
@@ -112,19 +118,17 @@ def sentence_pass_lr(sents, scores, ew, M, shared, floor, u, theta, d, grads_on,
                         wb = word_ids[o + ahead + 1]
                         prefetch_row(u, wa)
                         prefetch_row(u, wb)
-                        prefetch_row(ew, wa)
-                        prefetch_row(ew, wb)
                     w0 = word_ids[o]
                     w1 = word_ids[o + 1]
-                    e0 = ew[w0]
-                    e1 = ew[w1]
+                    e0 = u[w0, K]
+                    e1 = u[w1, K]
                     Z += e0 + e1
                     for k in range(K):
                         z[k] += e0 * u[w0, k] + e1 * u[w1, k]
                     o += 2
                 if o < o1:
                     w0 = word_ids[o]
-                    e0 = ew[w0]
+                    e0 = u[w0, K]
                     Z += e0
                     for k in range(K):
                         z[k] += e0 * u[w0, k]
@@ -174,7 +178,7 @@ def sentence_pass_lr(sents, scores, ew, M, shared, floor, u, theta, d, grads_on,
                 db_c[ch, k] += dk
                 rr += z[k] * dk
                 D[i, k] = dk * keep
-            r[i] = rr * keep
+            D[i, K] = rr * keep
         loss_c[ch] = acc
         bad_c[ch] = bad
     # merge the chunk buffers in chunk order: the order never depends on the threads
@@ -193,7 +197,7 @@ def sentence_pass_lr(sents, scores, ew, M, shared, floor, u, theta, d, grads_on,
 
 
 @njit(**NUMBA_PARALLEL_FLAGS)
-def word_pass_lr(words, scores, ew, shared, emb, u, theta, work, rates, chunk, grads_on, grad_v, grad_s,
+def word_pass_lr(words, scores, shared, emb, u, theta, work, rates, chunk, grads_on, grad_v, grad_s,
                  dtheta, keys, q, dq):
     r"""Per distinct word ``w = uw[u]``: :math:`D_w`, then :math:`\partial L/\partial v_w = (e_w) W D_w`
     and :math:`\partial L/\partial s_w` (module docstring).  ``grads_on``: writes
@@ -203,11 +207,11 @@ def word_pass_lr(words, scores, ew, shared, emb, u, theta, work, rates, chunk, g
     :math:`v_w \mathrel{-}= \eta_v\,\partial L/\partial v_w` and the score (or the key along
     :math:`q`) moves with ``rates.s`` in place."""
     uw, uptr, occ_sent = words
-    Dn, lse, r = work
+    Dn, lse, _ = work
     lr_v, lr_s = rates.v, rates.s
     U = uw.shape[0]
     d = emb.shape[1]
-    K = u.shape[1]
+    K = u.shape[1] - 1
     explicit = keys.shape[0] > 0
     dk = keys.shape[1]
     nch = (U + chunk - 1) // chunk
@@ -216,16 +220,15 @@ def word_pass_lr(words, scores, ew, shared, emb, u, theta, work, rates, chunk, g
     dW_c = np.zeros((nch, d * K if grads_on else 0))
     dq_c = np.zeros((nch, dk if explicit else 0))
     for ch in prange(nch):
-        Dw = np.empty(K)
+        Dw = np.empty(K + 1)  # D_w, then R_w in Dw[K]
         dv = np.empty(d)
         for x in range(ch * chunk, min(U, (ch + 1) * chunk)):
             w = uw[x]
             o0 = uptr[x]
             o1 = uptr[x + 1]
-            for k in range(K):
+            for k in range(K + 1):
                 Dw[k] = 0.0
             if shared:
-                R = 0.0
                 o = o0
                 while o + 1 < o1:  # two occurrences per update: halves the dependency chain on Dw
                     if o + PREFETCH_AHEAD + 1 < nocc:  # hint the rows needed a few occurrences later
@@ -233,32 +236,27 @@ def word_pass_lr(words, scores, ew, shared, emb, u, theta, work, rates, chunk, g
                         prefetch_row(Dn, occ_sent[o + PREFETCH_AHEAD + 1])
                     i0 = occ_sent[o]
                     i1 = occ_sent[o + 1]
-                    R += r[i0] + r[i1]
-                    for k in range(K):
+                    for k in range(K + 1):
                         Dw[k] += Dn[i0, k] + Dn[i1, k]
                     o += 2
                 if o < o1:
                     i0 = occ_sent[o]
-                    R += r[i0]
-                    for k in range(K):
+                    for k in range(K + 1):
                         Dw[k] += Dn[i0, k]
-                e_w = ew[w]
-                for k in range(K):
+                e_w = u[w, K]
+                for k in range(K + 1):
                     Dw[k] *= e_w
-                R *= e_w
             else:
-                R = 0.0
                 s_w = scores[w]
                 for o in range(o0, o1):
                     i = occ_sent[o]
                     a = np.exp(s_w - lse[i])
-                    R += a * r[i]
-                    for k in range(K):
+                    for k in range(K + 1):
                         Dw[k] += a * Dn[i, k]
             uD = 0.0
             for k in range(K):
                 uD += u[w, k] * Dw[k]
-            ds = uD - R
+            ds = uD - Dw[K]  # (e_w) (u_w . D_w - R_w)
             for j in range(d):  # dv = W D_w
                 acc = 0.0
                 row = j * K
@@ -310,12 +308,12 @@ def forward_backward_lr(sents, uw, scores, emb, exps, clf, grads_on, chunks, u, 
     theta = clf.theta
     d = emb.shape[1]
     M = shared_exp(uw, scores, ew)
-    project(uw, emb, theta, u.shape[1], chunks.words, u)
-    loss, ok = sentence_pass_lr(sents, scores, ew, M, try_shared, floor, u, theta, d, grads_on,
+    project(uw, emb, theta, ew, chunks.words, u)
+    loss, ok = sentence_pass_lr(sents, scores, M, try_shared, floor, u, theta, d, grads_on,
                                 chunks.sentences, work, dtheta)
     shared = try_shared and ok
     if not ok:  # ok is False here: the same (non-literal) flag selects per-sentence shifts
-        loss, ok = sentence_pass_lr(sents, scores, ew, M, ok, floor, u, theta, d, grads_on,
+        loss, ok = sentence_pass_lr(sents, scores, M, ok, floor, u, theta, d, grads_on,
                                     chunks.sentences, work, dtheta)
     return loss, shared
 
@@ -332,7 +330,7 @@ def epoch_lowrank(sents, words, scores, emb, keys, q, exps, clf, rates, chunks, 
     grads_on = lr_c != 0.0
     loss, shared = forward_backward_lr(sents, words.uw, scores, emb, exps, clf, grads_on, chunks, u, work,
                                        dtheta)
-    word_pass_lr(words, scores, exps.ew, shared, emb, u, theta, work, rates, chunks.words, grads_on,
+    word_pass_lr(words, scores, shared, emb, u, theta, work, rates, chunks.words, grads_on,
                  emb[:0], scores[:0], dtheta, keys, q, dq)
     if explicit and lr_q != 0.0:
         for j in range(q.shape[0]):

@@ -59,22 +59,22 @@ class Batch:
     G: np.ndarray  # n x d_e: g_i = dL/dc_i
     lse: np.ndarray  # n: log-partition of each sentence
     cg: np.ndarray  # n: c_i . g_i
-    _D: np.ndarray | None = None  # the low-rank path's n x K d_i when G cannot hold it
+    _D: np.ndarray | None = None  # the low-rank path's n x (K + 1) [d_i, r_i] when G cannot hold it
 
     @property
     def n(self) -> int:
         return len(self.labels)
 
     def lowrank_work(self, K: int) -> Work:
-        """The low-rank path's per-sentence arrays: ``D`` (n x K, :math:`d_i`; a contiguous view
-        into ``G``'s memory when it fits, as the two paths never run on one batch at once),
-        ``lse`` and ``cg`` (:math:`r_i`)."""
-        n = self.n
-        if n * K <= self.G.size:
-            D = self.G.reshape(-1)[:n * K].reshape(n, K)
+        """The low-rank path's per-sentence arrays: ``D`` (n x (K + 1), :math:`d_i` then :math:`r_i`;
+        a contiguous view into ``G``'s memory when it fits, as the two paths never run on one batch
+        at once), ``lse`` and ``cg`` (unused there)."""
+        n, width = self.n, K + 1
+        if n * width <= self.G.size:
+            D = self.G.reshape(-1)[:n * width].reshape(n, width)
         else:
-            if self._D is None or self._D.shape != (n, K):
-                self._D = np.empty((n, K), self.G.dtype)
+            if self._D is None or self._D.shape != (n, width):
+                self._D = np.empty((n, width), self.G.dtype)
             D = self._D
         return Work(D, self.lse, self.cg)
 
@@ -206,8 +206,9 @@ class AttentionModel:
         return self.kernel_path == "lowrank" or self.n_classes < self.embeddings.shape[1]
 
     def _table(self) -> np.ndarray:
-        if self._u is None or self._u.shape != (self.vocab_size, self.n_classes):
-            self._u = np.zeros((self.vocab_size, self.n_classes))
+        """The low-rank path's per-word rows [u_w = W^T v_w, e_w] (V x (K + 1), float64)."""
+        if self._u is None or self._u.shape != (self.vocab_size, self.n_classes + 1):
+            self._u = np.zeros((self.vocab_size, self.n_classes + 1))
         return self._u
 
     def _keys_or_none(self) -> np.ndarray:
@@ -359,7 +360,7 @@ class AttentionModel:
             loss, shared = forward_backward_lr(batch.sentences(), batch.uw, self._scores, self.embeddings,
                                                self._shared_exp(), clf, bool(classifier), CHUNKS, u, work,
                                                self._dtheta)
-            word_pass_lr(batch.words(), self._scores, self._ew, shared, self.embeddings, u, self._theta, work,
+            word_pass_lr(batch.words(), self._scores, shared, self.embeddings, u, self._theta, work,
                          rates(), KERNEL.word_chunk, bool(classifier), gv[:U], gs[:U], self._dtheta,
                          self._keys_or_none(), self.query, self._dq)
             return float(loss), self._dtheta, self._dq
@@ -406,7 +407,7 @@ class AttentionModel:
         self.last_shared_exp = bool(shared)  # which path the sentence pass took (for tests)
         self.last_lowrank = lowrank
         if lowrank:
-            word_pass_lr(batch.words(), scores, self._ew, shared, self.embeddings, u, self._theta, work, rates(),
+            word_pass_lr(batch.words(), scores, shared, self.embeddings, u, self._theta, work, rates(),
                          KERNEL.word_chunk, True, gv, gs, dtheta, self._keys_or_none(), self.query, dq)
             if not self.explicit_keys:
                 dq = gs @ keys[batch.uw] if U else dq
