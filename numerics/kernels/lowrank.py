@@ -57,12 +57,47 @@ from attndyn.numerics.kernels.scores import PREFETCH_AHEAD, shared_exp
 from attndyn.proofs.settings import NUMBA_FLAGS, NUMBA_PARALLEL_FLAGS
 
 
+@njit(**NUMBA_FLAGS)
+def transposed_w(theta, d, K):
+    r""":math:`W^\top` (K x d, float64) from the flat :math:`\theta` (``W`` row-major d x K first): the
+    per-word loops then run over d contiguous floats (long inner loops; K is 2 … 5)."""
+    Wt = np.empty((K, d))
+    for j in range(d):
+        for k in range(K):
+            Wt[k, j] = theta[j * K + k]
+    return Wt
+
+
+@njit(**NUMBA_FLAGS)
+def dot8(x, y):
+    """sum_j x[j] y[j] with eight partial sums in a fixed order (deterministic; eight independent
+    chains instead of one, as fastmath is off and the compiler may not reassociate)."""
+    n = x.shape[0]
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
+    j = 0
+    while j + 7 < n:
+        a0 += x[j] * y[j]
+        a1 += x[j + 1] * y[j + 1]
+        a2 += x[j + 2] * y[j + 2]
+        a3 += x[j + 3] * y[j + 3]
+        a4 += x[j + 4] * y[j + 4]
+        a5 += x[j + 5] * y[j + 5]
+        a6 += x[j + 6] * y[j + 6]
+        a7 += x[j + 7] * y[j + 7]
+        j += 8
+    while j < n:
+        a0 += x[j] * y[j]
+        j += 1
+    return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
+
+
 @njit(**NUMBA_PARALLEL_FLAGS)
 def project(uw, emb, theta, ew, chunk, u):
     r"""Row :math:`w` of ``u`` (V x (K + 1), float64) for the words ``uw``: :math:`u_w = W^\top v_w`,
     then :math:`e_w` (from ``ew``)."""
     d = emb.shape[1]
     K = u.shape[1] - 1
+    Wt = transposed_w(theta, d, K)
     U = uw.shape[0]
     nch = (U + chunk - 1) // chunk
     for ch in prange(nch):
@@ -70,12 +105,7 @@ def project(uw, emb, theta, ew, chunk, u):
             w = uw[x]
             u[w, K] = ew[w]
             for k in range(K):
-                u[w, k] = 0.0
-            for j in range(d):  # row by row: K independent sums
-                vj = 1.0 * emb[w, j]
-                row = j * K
-                for k in range(K):
-                    u[w, k] += vj * theta[row + k]
+                u[w, k] = dot8(emb[w], Wt[k])
 
 
 @njit(**NUMBA_PARALLEL_FLAGS)
@@ -217,7 +247,8 @@ def word_pass_lr(words, scores, shared, emb, u, theta, work, rates, chunk, grads
     nch = (U + chunk - 1) // chunk
     store = grad_s.shape[0] > 0
     nocc = occ_sent.shape[0]
-    dW_c = np.zeros((nch, d * K if grads_on else 0))
+    Wt = transposed_w(theta, d, K)
+    dW_c = np.zeros((nch, K if grads_on else 0, d))  # per chunk, transposed: contiguous in j
     dq_c = np.zeros((nch, dk if explicit else 0))
     for ch in prange(nch):
         Dw = np.empty(K + 1)  # D_w, then R_w in Dw[K]
@@ -257,18 +288,17 @@ def word_pass_lr(words, scores, shared, emb, u, theta, work, rates, chunk, grads
             for k in range(K):
                 uD += u[w, k] * Dw[k]
             ds = uD - Dw[K]  # (e_w) (u_w . D_w - R_w)
-            for j in range(d):  # dv = W D_w
-                acc = 0.0
-                row = j * K
-                for k in range(K):
-                    acc += theta[row + k] * Dw[k]
-                dv[j] = acc
-            if grads_on:  # this word's term of dL/dW, from the old v_w
+            for j in range(d):  # dv = W D_w, k outermost: long independent loops over j
+                dv[j] = 0.0
+            for k in range(K):
+                Dk = Dw[k]
                 for j in range(d):
-                    vj = 1.0 * emb[w, j]
-                    row = j * K
-                    for k in range(K):
-                        dW_c[ch, row + k] += vj * Dw[k]
+                    dv[j] += Wt[k, j] * Dk
+            if grads_on:  # this word's term of dL/dW, from the old v_w
+                for k in range(K):
+                    Dk = Dw[k]
+                    for j in range(d):
+                        dW_c[ch, k, j] += emb[w, j] * Dk
             if explicit:
                 for j in range(dk):
                     dq_c[ch, j] += ds * keys[w, j]
@@ -287,11 +317,12 @@ def word_pass_lr(words, scores, shared, emb, u, theta, work, rates, chunk, grads
                     else:
                         scores[w] -= lr_s * ds
     if grads_on:
-        for p in range(d * K):
-            acc = 0.0
-            for ch in range(nch):
-                acc += dW_c[ch, p]
-            dtheta[p] = acc
+        for j in range(d):
+            for k in range(K):
+                acc = 0.0
+                for ch in range(nch):
+                    acc += dW_c[ch, k, j]
+                dtheta[j * K + k] = acc
     if explicit:
         for j in range(dk):
             acc = 0.0
