@@ -73,7 +73,7 @@ def compare(cfg, rounds: int = 10, steps: int = 5, threads: int = 1) -> dict:
 
 def main(argv: Sequence[str]) -> int:
     import argparse  # deferred: only the stand-alone command line needs it
-    import os
+    import os  # deferred: only the stand-alone command line prints the load average
 
     from attndyn.numerics.config.load import load_config  # deferred: keeps the import light
 
