@@ -109,6 +109,9 @@ CASES = [
      ["--budget", "> 0"]),
     ("horizon-negative", ["check-convergence", "--preset", "paper-fc", "--horizon", "-1"], _nothing, ["horizon"]),
     ("config-example-and-show", ["config", "--example", "--show"], _nothing, ["exactly one of"]),
+    # train.kernel (the low-rank path, issues 11 and 13)
+    ("unknown-kernel", ["simulate", "--preset", "paper-fc", *SMALL, "--set", "train.kernel=fast", "--out", "o"],
+     _nothing, ["train.kernel", "expected one of", "fast"]),
     # train.optimizer (issue 12)
     ("unknown-optimizer", ["simulate", "--preset", "paper-fc", *SMALL, "--set", "train.optimizer=rmsprop",
                            "--out", "o"], _nothing, ["train.optimizer", "expected one of", "rmsprop"]),

@@ -18,7 +18,9 @@ def test_negative_verdict():
 
 def test_kernel_gradients_equal_the_lambdified_symbolic_ones():
     cases = kn.kernel_vs_symbolic(points=1)
-    assert len(cases) == 2 * 3 * 2 * 2  # d, classifier, kernel path, key mode
+    assert len(cases) == 2 * (2 * 2 + 2 * 2 + 2) * 2  # d, classifier x kernel x path, key mode
+    assert {"step scores", "step W", "grad W"} <= set(cases["d=3/tc/lowrank-shared/fixed-query"])
+    assert {"step query", "grad W"} <= set(cases["d=1/fc/lowrank-fallback/query-trained"])
     assert {"step scores", "grad W"} <= set(cases["d=1/tc/fallback/fixed-query"])
     assert {"step query", "step W1", "grad b2"} <= set(cases["d=3/tl/shared/query-trained"])
     assert kn.symbolic_verdict(cases)[0] == "verified"

@@ -47,9 +47,14 @@ def problem(seed, **kw):
     return p
 
 
-def model(p, explicit=False, shared=True):
+PATHS = ("full", "lowrank")  # train.kernel forced: the d_e-wide and the K-wide (lowrank.py) kernels
+
+
+def model(p, explicit=False, shared=True, path="full"):
     m = AttentionModel("tc", p["E"], p["K"], p["q"], p["params"], explicit_keys=explicit)
     m.shared_exp = shared
+    m.kernel_path = path
+    assert m.lowrank() is (path == "lowrank")
     return m
 
 
@@ -62,12 +67,13 @@ def rel(a, b):
     return np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300)
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("explicit", [False, True])
 @pytest.mark.parametrize("shared", [True, False])
-def test_bias_gradients_match_the_loop_twin(explicit, shared):
+def test_bias_gradients_match_the_loop_twin(explicit, shared, path):
     for seed in range(3):
-        p = problem(seed)
-        loss, g = model(p, explicit, shared).gradients(batch(p))
+        p = problem(seed, d_e=3 + 3 * (seed % 2))
+        loss, g = model(p, explicit, shared, path).gradients(batch(p))
         tl, tg = loop_twin(p["E"], p["K"], p["q"], p["params"]["W"], p["params"]["b"],
                            p["word_ids"], p["offsets"], p["labels"])
         assert loss == pytest.approx(tl, rel=NUMERIC.kernel_rtol)
@@ -87,9 +93,10 @@ def test_reference_with_bias_matches_the_loop_twin():
     assert rel(g["b"], tg["b"]) <= 1e-12 and rel(g["W"], tg["W"]) <= 1e-12
 
 
-def test_bias_gradient_matches_finite_differences_and_a_step_moves_it():
+@pytest.mark.parametrize("path", PATHS)
+def test_bias_gradient_matches_finite_differences_and_a_step_moves_it(path):
     p = problem(3, V=7, n=6, d_e=2, d_k=3, K=3, max_len=4)
-    _, g = model(p).gradients(batch(p))
+    _, g = model(p, path=path).gradients(batch(p))
     h = TRAINING.fd_step
     b = p["params"]["b"]
     fd = np.zeros_like(b)
@@ -102,9 +109,24 @@ def test_bias_gradient_matches_finite_differences_and_a_step_moves_it():
         b[k] = old
         fd[k] = (fp - fm) / (2 * h)
     assert rel(g["b"], fd) <= TRAINING.fd_rtol
-    m = model(p)
+    m = model(p, path=path)
     m.step(batch(p), 0.0, 0.0, 0.0, 0.5)
     assert np.allclose(m.classifier["b"], b - 0.5 * g["b"], rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_bias_step_matches_the_loop_twin_on_every_group(path):
+    """One step of embeddings, scores, W and b together: each moved by its gradient at the old point
+    (the low-rank path adds a word's term of dL/dW before it updates v_w)."""
+    p = problem(6, d_e=5)
+    m = model(p, path=path)
+    m.step(batch(p), 0.3, 0.3 / float(p["q"] @ p["q"]), 0.0, 0.3)
+    _, tg = loop_twin(p["E"], p["K"], p["q"], p["params"]["W"], p["params"]["b"],
+                      p["word_ids"], p["offsets"], p["labels"])
+    assert rel(m.embeddings, p["E"] - 0.3 * tg["embeddings"]) <= NUMERIC.kernel_rtol
+    assert rel(m.scores, p["K"] @ p["q"] - 0.3 * tg["scores"]) <= NUMERIC.kernel_rtol
+    assert rel(m.classifier["W"], p["params"]["W"] - 0.3 * tg["W"]) <= NUMERIC.kernel_rtol
+    assert rel(m.classifier["b"], p["params"]["b"] - 0.3 * tg["b"]) <= NUMERIC.kernel_rtol
 
 
 def test_bias_changes_predictions_as_the_twin_says():
@@ -114,7 +136,8 @@ def test_bias_changes_predictions_as_the_twin_says():
     assert np.all(pred == 1)
 
 
-def test_bias_is_deterministic_for_any_thread_count():
+@pytest.mark.parametrize("path", PATHS)
+def test_bias_is_deterministic_for_any_thread_count(path):
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("needs 2 numba threads")
     p = problem(4, V=2000, n=1500, d_e=4, d_k=4, K=3, max_len=10)
@@ -123,7 +146,7 @@ def test_bias_is_deterministic_for_any_thread_count():
         old = numba.get_num_threads()
         numba.set_num_threads(threads)
         try:
-            m = model(p)
+            m = model(p, path=path)
             losses = [m.step(batch(p), 0.1, 0.1, 0.0, 0.1) for _ in range(2)]
         finally:
             numba.set_num_threads(old)

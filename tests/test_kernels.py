@@ -19,13 +19,18 @@ from attndyn.proofs.settings import NUMERIC, TRAINING
 from naive import random_problem, twin_loss_grads  # the slow, obviously correct twins
 
 GROUPS = ("embeddings", "keys", "query", "classifier")
+# train.kernel forced: the d_e-wide kernels (scores.py, keys.py) and the K-wide low-rank ones
+# (lowrank.py, linear classifiers only); "auto" picks by K < d_e, so the tests force each
+PATHS = ("full", "lowrank")
 
 
 # --------------------------------------------------------------------------- the twin
 
-def model_of(p, kind, explicit_keys, dtype="float64", shared=True):
+def model_of(p, kind, explicit_keys, dtype="float64", shared=True, path="full"):
     m = AttentionModel(kind, p["E"], p["K"], p["q"], p["params"], explicit_keys=explicit_keys, dtype=dtype)
     m.shared_exp = shared
+    m.kernel_path = path
+    assert m.lowrank() is (path == "lowrank" and kind != "tl")  # the path under test is the one that runs
     return m
 
 
@@ -48,15 +53,21 @@ def assert_close(a, b, rtol, what):
 
 # --------------------------------------------------------------------------- gradients
 
-@pytest.mark.parametrize("kind", cl.KINDS)
+def _kind_paths():
+    return [(k, path) for k in cl.KINDS for path in PATHS if not (k == "tl" and path == "lowrank")]
+
+
+@pytest.mark.parametrize("kind,path", _kind_paths())
 @pytest.mark.parametrize("explicit_keys", [False, True])
 @pytest.mark.parametrize("shared", [True, False])
-def test_gradients_match_twin(kind, explicit_keys, shared):
+def test_gradients_match_twin(kind, path, explicit_keys, shared):
     for seed in range(3):
-        p = random_problem(seed, kind)
-        m = model_of(p, kind, explicit_keys, shared=shared)
+        # K = 3 classes with d_e = 3 and d_e = 7 (K < d_e: where "auto" picks the low-rank path)
+        p = random_problem(seed, kind, d_e=3 + 4 * (seed % 2))
+        m = model_of(p, kind, explicit_keys, shared=shared, path=path)
         loss, g = m.gradients(batch_of(p))
         assert m.last_shared_exp is shared
+        assert m.last_lowrank is (path == "lowrank")
         tloss, tg = twin_loss_grads(kind, p["E"], p["K"], p["q"], p["params"], p["word_ids"],
                                     p["offsets"], p["labels"])
         assert loss == pytest.approx(tloss, rel=NUMERIC.kernel_rtol)
@@ -64,9 +75,10 @@ def test_gradients_match_twin(kind, explicit_keys, shared):
             assert_close(g[name], ref, NUMERIC.kernel_rtol, f"{kind} seed {seed} d{name}")
 
 
-def test_gradients_with_batch_weight():
+@pytest.mark.parametrize("path", PATHS)
+def test_gradients_with_batch_weight(path):
     p = random_problem(5, "tc")
-    loss, g = model_of(p, "tc", False).gradients(batch_of(p, weight=0.37))
+    loss, g = model_of(p, "tc", False, path=path).gradients(batch_of(p, weight=0.37))
     tloss, tg = twin_loss_grads("tc", p["E"], p["K"], p["q"], p["params"], p["word_ids"], p["offsets"],
                                 p["labels"], weight=0.37)
     assert loss == pytest.approx(tloss, rel=NUMERIC.kernel_rtol)
@@ -79,11 +91,11 @@ def _fd_loss(p, kind):
     return m.evaluate(p["word_ids"], p["offsets"], p["labels"])[0]
 
 
-@pytest.mark.parametrize("kind", cl.KINDS)
-def test_gradients_match_finite_differences(kind):
+@pytest.mark.parametrize("kind,path", _kind_paths())
+def test_gradients_match_finite_differences(kind, path):
     """Kernel gradients vs central differences of the kernels' own forward loss."""
     p = random_problem(11, kind, V=7, n=6, d_e=2, d_k=3, K=3, max_len=4)
-    _, g = model_of(p, kind, False).gradients(batch_of(p))
+    _, g = model_of(p, kind, False, path=path).gradients(batch_of(p))
     h = TRAINING.fd_step
     arrays = {"embeddings": p["E"], "keys": p["K"], "query": p["q"], **p["params"]}
     for name, arr in arrays.items():
@@ -99,7 +111,8 @@ def test_gradients_match_finite_differences(kind):
         assert_close(g[name], fd, TRAINING.fd_rtol, f"{kind} d{name} vs finite differences")
 
 
-def test_shared_exponentials_fall_back_when_a_partition_underflows():
+@pytest.mark.parametrize("path", PATHS)
+def test_shared_exponentials_fall_back_when_a_partition_underflows(path):
     """Scores ~700 apart: e^{s - max s} underflows for a whole sentence, the kernel must
     redo the step with per-sentence shifts and still match the twin."""
     p = random_problem(3, "fc")
@@ -111,7 +124,7 @@ def test_shared_exponentials_fall_back_when_a_partition_underflows():
     first = p["word_ids"][p["offsets"][0]:p["offsets"][1]]
     p["word_ids"][p["offsets"][0]:p["offsets"][1]] = np.maximum(first, 1)
     assert 0 in p["word_ids"]
-    m = model_of(p, "fc", False)
+    m = model_of(p, "fc", False, path=path)
     loss, g = m.gradients(batch_of(p))
     assert m.last_shared_exp is False  # the fallback ran
     tloss, tg = twin_loss_grads("fc", p["E"], p["K"], p["q"], p["params"], p["word_ids"], p["offsets"],
@@ -145,13 +158,13 @@ def twin_step(kind, p, trainable, lr, weight=None):
     return out
 
 
-@pytest.mark.parametrize("kind", cl.KINDS)
-def test_step_matches_twin_for_every_trainable_subset(kind):
+@pytest.mark.parametrize("kind,path", _kind_paths())
+def test_step_matches_twin_for_every_trainable_subset(kind, path):
     lr = 0.3
     for trainable in _subsets(kind):
         for explicit in ([True] if "query" in trainable else [False, True]):
-            p = random_problem(hash((kind, trainable)) % 1000, kind)
-            m = model_of(p, kind, explicit)
+            p = random_problem(hash((kind, trainable)) % 1000, kind, d_e=5)
+            m = model_of(p, kind, explicit, path=path)
             lrs = {f"lr_{g}": (lr if g in trainable else 0.0) for g in GROUPS}
             loss = m.step(batch_of(p), **lrs)
             tloss, _ = twin_loss_grads(kind, p["E"], p["K"], p["q"], p["params"], p["word_ids"],
@@ -165,10 +178,11 @@ def test_step_matches_twin_for_every_trainable_subset(kind):
             assert_close(m.scores, ref["keys"] @ ref["query"], NUMERIC.kernel_rtol, "scores")
 
 
-def test_two_steps_match_twin_and_frozen_words_stay():
+@pytest.mark.parametrize("path", PATHS)
+def test_two_steps_match_twin_and_frozen_words_stay(path):
     p = random_problem(8, "tc", V=15)
     p["word_ids"][p["word_ids"] == 14] = 13  # word 14 occurs nowhere: it must not move
-    m = model_of(p, "tc", False)
+    m = model_of(p, "tc", False, path=path)
     b = batch_of(p)
     for _ in range(2):
         m.step(b, 0.2, 0.2, 0.0, 0.2)
@@ -189,11 +203,11 @@ def test_fixed_classifier_and_fixed_query_reject_a_learning_rate():
 
 # --------------------------------------------------------------------------- determinism, dtypes
 
-def _run_steps(p, kind, explicit, threads, steps=3):
+def _run_steps(p, kind, explicit, threads, steps=3, path="full"):
     old = numba.get_num_threads()
     numba.set_num_threads(threads)
     try:
-        m = model_of(p, kind, explicit)
+        m = model_of(p, kind, explicit, path=path)
         b = batch_of(p)
         losses = [m.step(b, 0.1, 0.1, 0.1 if explicit else 0.0, 0.1 if kind != "fc" else 0.0)
                   for _ in range(steps)]
@@ -202,24 +216,26 @@ def _run_steps(p, kind, explicit, threads, steps=3):
         numba.set_num_threads(old)
 
 
-@pytest.mark.parametrize("kind,explicit", [("tc", False), ("tl", True)])
-def test_results_do_not_depend_on_the_thread_count(kind, explicit):
+@pytest.mark.parametrize("kind,explicit,path", [("tc", False, "full"), ("tl", True, "full"),
+                                               ("tc", False, "lowrank"), ("tc", True, "lowrank")])
+def test_results_do_not_depend_on_the_thread_count(kind, explicit, path):
     """Fixed chunks, merged in a fixed order: 1 and 2 threads give bitwise-identical results."""
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("needs 2 numba threads")
     p = random_problem(4, kind, V=3000, n=2000, d_e=5, d_k=5, K=4, max_len=12)
-    l1, m1 = _run_steps(p, kind, explicit, 1)
-    l2, m2 = _run_steps(p, kind, explicit, 2)
-    l1b, m1b = _run_steps(p, kind, explicit, 1)
+    l1, m1 = _run_steps(p, kind, explicit, 1, path=path)
+    l2, m2 = _run_steps(p, kind, explicit, 2, path=path)
+    l1b, m1b = _run_steps(p, kind, explicit, 1, path=path)
     assert l1 == l2 == l1b
     for a, b, c in ((m1.embeddings, m2.embeddings, m1b.embeddings), (m1.keys, m2.keys, m1b.keys),
                     (m1.query, m2.query, m1b.query), (m1._theta, m2._theta, m1b._theta)):
         assert np.array_equal(a, b) and np.array_equal(a, c)
 
 
-def test_float32_path_runs_and_tracks_float64():
+@pytest.mark.parametrize("path", PATHS)
+def test_float32_path_runs_and_tracks_float64(path):
     p = random_problem(6, "tc")
-    m64, m32 = model_of(p, "tc", False), model_of(p, "tc", False, dtype="float32")
+    m64, m32 = model_of(p, "tc", False, path=path), model_of(p, "tc", False, dtype="float32", path=path)
     b64, b32 = batch_of(p), batch_of(p, "float32")
     for _ in range(5):
         l64 = m64.step(b64, 0.1, 0.1, 0.0, 0.1)
@@ -269,3 +285,39 @@ def test_batch_rejects_bad_sentences(bad, match):
     args.update(bad)
     with pytest.raises(UsageError, match=match):
         Batch.build(args["word_ids"], args["offsets"], args["labels"], 5, 3, 2)
+
+
+# --------------------------------------------------------------------------- the low-rank path
+
+@pytest.mark.parametrize("kind,d_e,K,expected", [("fc", 10, 4, True), ("tc", 4, 4, False),
+                                                 ("tc", 3, 5, False), ("tl", 10, 4, False)])
+def test_auto_picks_the_low_rank_path_exactly_for_linear_classifiers_with_fewer_classes(kind, d_e, K,
+                                                                                        expected):
+    p = random_problem(0, kind, d_e=d_e, K=K)
+    m = AttentionModel(kind, p["E"], p["K"], p["q"], p["params"])
+    assert m.kernel_path == "auto" and m.lowrank() is expected
+    assert m.kernel_options()["path"] == ("lowrank" if expected else "full")
+    m.gradients(batch_of(p))
+    assert m.last_lowrank is expected
+    m.kernel_path = "fast"
+    with pytest.raises(UsageError, match="train.kernel"):
+        m.lowrank()
+
+
+@pytest.mark.parametrize("explicit", [False, True])
+def test_low_rank_and_full_paths_agree_over_steps(explicit):
+    """Ten steps of TC (every group that can train) on both paths: equal to rounding, on
+    several sentence and word chunks (n, V beyond KERNEL's chunk sizes)."""
+    p = random_problem(9, "tc", V=1500, n=700, d_e=8, d_k=4, K=3, max_len=9)
+    runs = {}
+    for path in PATHS:
+        m = model_of(p, "tc", explicit, path=path)
+        b = batch_of(p)
+        losses = [m.step(b, 0.2, 0.2, 0.2 if explicit else 0.0, 0.2) for _ in range(10)]
+        runs[path] = (losses, m)
+    (lf, mf), (ll, ml) = runs["full"], runs["lowrank"]
+    np.testing.assert_allclose(ll, lf, rtol=NUMERIC.kernel_rtol)
+    for a, b in ((ml.embeddings, mf.embeddings), (ml.keys, mf.keys), (ml.query, mf.query),
+                 (ml._theta, mf._theta)):
+        assert_close(a, b, 1e-10, "low-rank vs full after 10 steps")
+    assert not np.array_equal(mf.embeddings, p["E"])  # the steps moved something

@@ -169,9 +169,25 @@ def test_output_dir_gets_trajectory_and_summary(tmp_path):
     word = summary["topic_words"][0]
     assert set(word) >= {"label", "score", "norm", "scaled_norm", "attention_mean", "attention_min"}
     assert word["scaled_norm"] == pytest.approx(summary["q_norm"] * word["norm"])
-    # what decides the last bits is recorded: chunk sizes and the shared-exp path
+    # what decides the last bits is recorded: chunk sizes, the shared-exp path and the kernel that ran
+    # (K = 3 classes < d_e = 4 with train.kernel "auto": the low-rank one)
+    assert r.model.n_classes < r.config.model.d_e
     assert summary["kernel"] == {"sentence_chunk": KERNEL.sentence_chunk, "word_chunk": KERNEL.word_chunk,
-                                 "shared_exp": True, "shared_exp_floor": KERNEL.shared_exp_floor}
+                                 "shared_exp": True, "shared_exp_floor": KERNEL.shared_exp_floor,
+                                 "kernel": "auto", "path": "lowrank"}
+
+
+@pytest.mark.parametrize("classifier", ["fc", "tc"])
+def test_forced_kernel_paths_record_themselves_and_agree(classifier):
+    """train.kernel = full / lowrank: each recorded in the summary, the runs equal to rounding."""
+    runs = {k: train(small(classifier, kernel=k), progress=False) for k in ("full", "lowrank")}
+    for k, r in runs.items():
+        assert r.summary()["kernel"]["kernel"] == k and r.summary()["kernel"]["path"] == k
+    a, b = runs["full"].trajectory, runs["lowrank"].trajectory
+    np.testing.assert_allclose(b["loss"], a["loss"], rtol=1e-10)
+    np.testing.assert_allclose(runs["lowrank"].model.embeddings, runs["full"].model.embeddings,
+                               rtol=1e-8, atol=1e-10)
+    assert not np.array_equal(b["loss"][:1], b["loss"][-1:])  # training moved the loss
 
 
 def test_sen_residual_against_the_closed_form():

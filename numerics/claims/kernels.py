@@ -7,7 +7,10 @@ sentence and across sentences, random labels) is given to the kernels for every
 * classifier FC, TC (linear) and TL (two layers, ReLU, hidden width 3),
 * kernel path: the shared exponent (one :math:`e^{s_w - \max s}` per word) and the
   per-sentence fallback (forced with ``AttentionModel.shared_exp = False``; the path the
-  kernel actually took is read back and must be the one asked for),
+  kernel actually took is read back and must be the one asked for), each for FC and TC both in the
+  d_e-wide kernels (numerics/kernels/scores.py, keys.py) and in the K-wide low-rank ones
+  (numerics/kernels/lowrank.py, forced with ``AttentionModel.kernel_path``; case names
+  ``lowrank-shared``, ``lowrank-fallback``), which the paper's runs take (K < d_e),
 * key mode: fixed query (scores stored, the score step is :math:`\eta_k|q|^2`) and explicit
   keys with the query trained,
 
@@ -51,6 +54,7 @@ VOCAB = 5
 SENTENCES = ((0, 1, 1), (2, 0, 3, 0), (4, 2, 1), (3, 4, 4, 2))
 RATES = {"v": 0.3, "k": 0.7, "q": 0.2, "c": 0.5}  # unequal on purpose: a swapped rate shows
 PATHS = ("shared", "fallback")
+KERNELS = {"fc": ("full", "lowrank"), "tc": ("full", "lowrank"), "tl": ("full",)}  # train.kernel forced
 
 
 def _classifier_symbols(kind: str, d: int):
@@ -155,24 +159,27 @@ def _point(rng, d: int, kind: str):
     return q, keys, emb, clf, labels
 
 
-def _model(kind, emb, keys, q, clf, explicit: bool, path: str) -> AttentionModel:
+def _model(kind, emb, keys, q, clf, explicit: bool, path: str, kernel: str = "full") -> AttentionModel:
     model = AttentionModel(kind, emb, keys, q, clf, explicit_keys=explicit)
     model.shared_exp = path == "shared"
+    model.kernel_path = kernel
     return model
 
 
-def compare_case(d: int, kind: str, path: str, explicit: bool, point) -> dict:
+def compare_case(d: int, kind: str, path: str, explicit: bool, point, kernel: str = "full") -> dict:
     """Relative differences of one case (gradients and one step) at one point."""
     q, keys, emb, clf, labels = point
     ref_loss, ref = reference(d, kind, q, keys, emb, clf, labels)
     ids = np.concatenate([np.asarray(s) for s in SENTENCES])
     offsets = np.r_[0, np.cumsum([len(s) for s in SENTENCES])]
     batch = Batch.build(ids, offsets, labels, VOCAB, K_CLASSES, d)
-    model = _model(kind, emb, keys, q, clf, explicit, path)
+    model = _model(kind, emb, keys, q, clf, explicit, path, kernel)
     loss, kg = model.gradients(batch)
     if model.last_shared_exp != (path == "shared"):
         raise RuntimeError(f"asked for the {path} path, the kernel took "
                            f"{'shared' if model.last_shared_exp else 'fallback'}")
+    if model.last_lowrank != (kernel == "lowrank"):
+        raise RuntimeError(f"asked for the {kernel} kernel, the other one ran")
     err = {"loss": abs(loss - ref_loss) / max(abs(ref_loss), 1e-300),
            "grad embeddings": _rel(kg["embeddings"], ref["embeddings"]),
            "grad keys": _rel(kg["keys"], ref["keys"])}
@@ -183,7 +190,7 @@ def compare_case(d: int, kind: str, path: str, explicit: bool, point) -> dict:
     # one full step with unequal rates; compare each parameter's change
     lr_c = 0.0 if kind == "fc" else RATES["c"]
     lr_q = RATES["q"] if explicit else 0.0
-    model = _model(kind, emb, keys, q, clf, explicit, path)
+    model = _model(kind, emb, keys, q, clf, explicit, path, kernel)
     model.step(batch, RATES["v"], RATES["k"], lr_q, lr_c)
     err["step embeddings"] = _rel(model.embeddings - emb, -RATES["v"] * ref["embeddings"])
     if explicit:
@@ -206,13 +213,15 @@ def kernel_vs_symbolic(points: int = TRAINING.symbolic_points, seed: int = 20210
         for kind in kinds:
             for _ in range(points):
                 point = _point(rng, d, kind)
-                for path in PATHS:
-                    for explicit in (False, True):
-                        key = f"d={d}/{kind}/{path}/{'query-trained' if explicit else 'fixed-query'}"
-                        err = compare_case(d, kind, path, explicit, point)
-                        worst = cases.setdefault(key, {})
-                        for k, v in err.items():
-                            worst[k] = max(worst.get(k, 0.0), float(v))
+                for kernel in KERNELS[kind]:
+                    for path in PATHS:
+                        for explicit in (False, True):
+                            name = path if kernel == "full" else f"{kernel}-{path}"
+                            key = f"d={d}/{kind}/{name}/{'query-trained' if explicit else 'fixed-query'}"
+                            err = compare_case(d, kind, path, explicit, point, kernel)
+                            worst = cases.setdefault(key, {})
+                            for k, v in err.items():
+                                worst[k] = max(worst.get(k, 0.0), float(v))
     return cases
 
 
@@ -239,7 +248,8 @@ def symbolic_verdict(cases: dict, rtol: float = TRAINING.symbolic_rtol) -> tuple
     kind="numeric",
     statement=(r"On a corpus of " + f"{len(SENTENCES)}" + r" sentences with repeated words, for $d\in\{"
                + ", ".join(map(str, DIMS)) + r"\}$, the FC, TC and TL classifiers, both kernel paths "
-               r"(shared exponent, per-sentence fallback) and both key modes (fixed query, query "
+               r"(shared exponent, per-sentence fallback; for FC and TC in both the $d_e$-wide and the "
+               r"$K$-wide low-rank kernels) and both key modes (fixed query, query "
                r"trained), the numba kernels' loss, gradients and one update step with unequal rates "
                r"equal the lambdified derivatives of the explicit loss within "
                + f"{TRAINING.symbolic_rtol:g}" + r" relative."),

@@ -65,6 +65,8 @@ MEANINGS = {
     "train.restore_best": "with early stopping: restore the best-dev parameters at the end (the "
                           "authors' rule; test accuracy is reported there)",
     "train.word_record_every": "record every word's score and norm every this many epochs (0: off)",
+    "train.kernel": "linear classifiers: auto (the K-wide low-rank kernel when K < d_e), lowrank or full "
+                    "(the d_e-wide kernel); results agree to rounding, not bit for bit",
 }
 
 HEADER = """\

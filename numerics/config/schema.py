@@ -28,6 +28,9 @@ CORPUS_KINDS = ("synthetic", "sst2", "sst5")
 # the update rules of numerics/training/optimizers.py (PyTorch's SGD and Adam semantics)
 OPTIMIZERS = ("gd", "sgd", "momentum", "nesterov", "adam")
 SECTIONS = ("corpus", "model", "train")
+# the kernel of a linear classifier's step (numerics/model/attention.py): auto = the K-wide low-rank
+# kernels (numerics/kernels/lowrank.py) when K < d_e; lowrank / full force one (the last bits differ)
+KERNEL_PATHS = ("auto", "lowrank", "full")
 
 
 # --------------------------------------------------------------------------- field checks
@@ -229,6 +232,9 @@ class TrainConfig:
     ``restore_best``, the best-dev parameters are restored (the authors' SST rule, patience 2000;
     :mod:`attndyn.numerics.training.monitor`).  ``word_record_every`` (0: off): every word's score
     and norm are recorded every this many epochs (the SST figures).
+    ``kernel`` (:data:`KERNEL_PATHS`): which numba kernel steps a linear classifier — ``auto`` the
+    low-rank one (K floats per word occurrence instead of d_e) when K < d_e, ``lowrank`` or ``full``
+    forced; the two agree to rounding, and each is bitwise reproducible for any thread count.
     """
 
     lr: float = 0.1
@@ -246,6 +252,7 @@ class TrainConfig:
     early_stopping_patience: int | None = None
     restore_best: bool = True
     word_record_every: int = 0
+    kernel: str = "auto"
 
     def __post_init__(self) -> None:
         put = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
@@ -274,6 +281,7 @@ class TrainConfig:
         if not isinstance(self.restore_best, bool):
             raise UsageError(f"train.restore_best: expected true or false, got {self.restore_best!r}")
         put("word_record_every", _int("train.word_record_every", self.word_record_every, 0))
+        _choice("train.kernel", self.kernel, KERNEL_PATHS)
 
 
 def _betas(value) -> tuple[float, float]:

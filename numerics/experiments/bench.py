@@ -7,7 +7,10 @@ moves them by :math:`\eta|q|^2\,\partial L/\partial s_w`, which is the same upda
 It is timed for
 
 * ``kernel`` — :meth:`attndyn.numerics.model.attention.AttentionModel.step` (numba), the code
-  ``attndyn simulate`` runs;
+  ``attndyn simulate`` runs (``train.kernel`` "auto": for FC with K = 4 < d = 10 the K-wide
+  low-rank kernels of :mod:`attndyn.numerics.kernels.lowrank`);
+* ``kernel-full`` — the same step forced onto the d-wide kernels (``train.kernel`` "full",
+  :mod:`attndyn.numerics.kernels.scores`), the path before the low-rank one, side by side;
 * ``numpy`` — :func:`numpy_epoch_fc`, a plain vectorised NumPy twin of the same epoch
   (``reduceat`` over sentences, ``bincount`` over words), in blocks of
   ``BENCH.numpy_block`` sentences so that its memory stays bounded;
@@ -40,7 +43,10 @@ comparison is between equal computations.
 The kernel's process also times the *floors* of the same epoch
 (:mod:`attndyn.numerics.experiments.floor`): a bare gather-and-scatter pass over the same
 index and table (memory) and the kernel's flops at the measured multiply-add rate
-(arithmetic); per word occurrence, the kernel's cost is printed beside both.  With three
+(arithmetic); per word occurrence, the kernel's cost is printed beside both.  The memory floor
+is measured twice: over a d-wide table (the embeddings, what the d-wide kernels gather) and over
+a K-wide one (K + 1 floats a row: the rows [u_w, e_w] and [d_i, r_i] the low-rank kernels gather);
+both ratios are printed.  With three
 or more sizes N = V (``--scale``: 1e4, 1e5, 1e6, 4e6) the exponent of epoch time in N is fitted.
 
 Targets (issue 13, this 2-core machine): kernel >= 25x PyTorch per epoch at the
@@ -76,7 +82,8 @@ from attndyn.numerics.model.attention import AttentionModel, Batch
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.settings import BENCH, REPRODUCE
 
-IMPLS = ("kernel", "numpy", "torch", "torch-bag")
+IMPLS = ("kernel", "kernel-full", "numpy", "torch", "torch-bag")
+KERNELS = {"kernel": "auto", "kernel-full": "full"}  # implementation -> train.kernel
 SCALE_SIZES = ("1e4", "1e5", "1e6", "4e6")  # --scale: N = V for the fitted exponent (issue 13)
 VERSION = 1
 M_WORDS = 20  # non-topic words per sentence in every size
@@ -300,9 +307,15 @@ def agreement(impl: str, size: Size, threads: int) -> dict:
     _, train_c, batch, model = problem(size)
     s0 = np.asarray(model.scores, np.float64).copy()
     v0 = model.embeddings.astype(np.float64).copy()
-    epoch, state = _twin_runner(impl, train_c, model, 0.1, threads)
-    loss_t = epoch()
-    s_t, v_t = state()
+    if impl in KERNELS:  # the other kernel path, on its own copy of the model
+        other = model.copy()
+        other.kernel_path = KERNELS[impl]
+        loss_t = other.step(batch, 0.1, 0.1)
+        s_t, v_t = np.asarray(other.scores, np.float64), other.embeddings.astype(np.float64)
+    else:
+        epoch, state = _twin_runner(impl, train_c, model, 0.1, threads)
+        loss_t = epoch()
+        s_t, v_t = state()
     loss_k = model.step(batch, 0.1, 0.1)
     s_k, v_k = np.asarray(model.scores, np.float64), model.embeddings.astype(np.float64)
     return {"loss_rel": abs(loss_t - loss_k) / abs(loss_k),
@@ -318,7 +331,9 @@ def measure(impl: str, size: Size, warmup: int, epochs: int, threads: int, check
     t0 = time.perf_counter()
     cfg, train_c, batch, model = problem(size)
     lr = cfg.train.lr
-    if impl == "kernel":
+    if impl in KERNELS:
+        model.kernel_path = KERNELS[impl]
+
         def epoch():
             return model.step(batch, lr, lr)
     else:
@@ -333,9 +348,12 @@ def measure(impl: str, size: Size, warmup: int, epochs: int, threads: int, check
            "median_seconds": statistics.median(times) if times else None,
            "min_seconds": min(times) if times else None,
            "last_loss": loss, "peak_rss_bytes": peak_rss_bytes()}
+    if impl in KERNELS:
+        out["kernel_path"] = model.kernel_options()["path"]
+        out["classes"] = int(model.n_classes)
     if floors is not None:
         out["floors"] = floors
-    if check and impl != "kernel":
+    if check and impl != "kernel":  # (kernel-full: against the kernel's default path)
         out["agreement"] = agreement(impl, size, threads)
     return out
 
@@ -347,20 +365,27 @@ def measure_floors(batch, model, warmup: int, epochs: int, threads: int) -> dict
                                                     peak_flops)  # deferred: kernel measurements only
     from attndyn.proofs.settings import KERNEL  # deferred: kernel measurements only
 
-    ctx = np.empty_like(batch.G)
     emb = model.embeddings
-
-    def floor_epoch():
-        return gather_scatter(batch.word_ids, batch.offsets, batch.uw, batch.uptr, batch.occ_sent, emb, ctx,
-                              KERNEL.sentence_chunk, KERNEL.word_chunk)
-    times, _ = _timed(floor_epoch, warmup, epochs)
+    K = int(model.n_classes)
+    # the d-wide floor gathers the embedding table; the K-wide one the rows [u_w, e_w] (V x (K + 1)) and
+    # [d_i, r_i] (n x (K + 1)) that the low-rank kernels gather per occurrence
+    tables = {"": (emb, np.empty_like(batch.G)),
+              "_k": (np.zeros((emb.shape[0], K + 1)), np.empty((batch.n, K + 1)))}
+    out = {}
+    for tag, (table, ctx) in tables.items():
+        def floor_epoch():
+            return gather_scatter(batch.word_ids, batch.offsets, batch.uw, batch.uptr, batch.occ_sent, table,
+                                  ctx, KERNEL.sentence_chunk, KERNEL.word_chunk)
+        times, _ = _timed(floor_epoch, warmup, epochs)
+        out[f"memory_floor{tag}_seconds"] = statistics.median(times)
+        out[f"memory_floor{tag}_epoch_seconds"] = times
     nnz = int(len(batch.word_ids))
-    d = int(emb.shape[1])
-    fpo = flops_per_occurrence(d)
+    width = K if model.lowrank() else int(emb.shape[1])  # what the kernel that ran moves per occurrence
+    fpo = flops_per_occurrence(width)
     peak = peak_flops()
-    return {"memory_floor_seconds": statistics.median(times), "memory_floor_epoch_seconds": times,
-            "flops_per_occurrence": fpo, "peak_flops_per_thread": peak,
-            "arithmetic_floor_seconds": nnz * fpo / (peak * threads), "nnz": nnz}
+    out.update({"flops_per_occurrence": fpo, "peak_flops_per_thread": peak, "table_width": width,
+                "arithmetic_floor_seconds": nnz * fpo / (peak * threads), "nnz": nnz})
+    return out
 
 
 def measure_reproduce(overrides: Sequence[str] = ()) -> dict:
@@ -489,7 +514,7 @@ def run_bench(sizes: Sequence[Size], *, impls: Sequence[str] = IMPLS, quick: boo
         per_round: dict[str, list[dict]] = {impl: [] for impl in size_impls}
         for rnd in range(rounds):
             for impl in size_impls:
-                n_timed = timed if (impl == "kernel" or not big or epochs is not None) else min(
+                n_timed = timed if (impl in KERNELS or not big or epochs is not None) else min(
                     timed, BENCH.large_slow_epochs)
                 r = run({"impl": impl, "size": size_spec, "warmup": warm, "epochs": n_timed,
                          "threads": threads, "check": check and rnd == 0})
@@ -499,7 +524,8 @@ def run_bench(sizes: Sequence[Size], *, impls: Sequence[str] = IMPLS, quick: boo
                     continue
                 if impl == "kernel" and rnd == 0:
                     log(f"size {size.name}: {r['n_train']} training sentences, V = {r['vocab']}, "
-                        f"m = {M_WORDS}, d = {D}, FC, float64, {r['nnz']} word occurrences")
+                        f"m = {M_WORDS}, d = {D}, K = {r['classes']}, FC, float64, {r['nnz']} word occurrences; "
+                        f"kernel path {r['kernel_path']} (kernel-full: the d-wide path)")
                 line = (f"  {size.name:>6} {impl:<9} {_t(r['median_seconds']):>10}/epoch (median of "
                         f"{n_timed}, min {_t(r['min_seconds'])})  peak RSS {_mb(r['peak_rss_bytes'])}"
                         + (f"  [round {rnd + 1}/{rounds}]" if rounds > 1 else ""))
@@ -507,8 +533,10 @@ def run_bench(sizes: Sequence[Size], *, impls: Sequence[str] = IMPLS, quick: boo
                     f = r["floors"]
                     per = 1e9 / f["nnz"]
                     line += (f"\n  {'':>6} {'':<9} per occurrence: kernel {r['median_seconds'] * per:.2f} ns, "
-                             f"memory floor {f['memory_floor_seconds'] * per:.2f} ns (kernel/floor "
-                             f"{r['median_seconds'] / f['memory_floor_seconds']:.2f}), arithmetic floor "
+                             f"memory floor d-wide {f['memory_floor_seconds'] * per:.2f} ns (kernel/floor "
+                             f"{r['median_seconds'] / f['memory_floor_seconds']:.2f}), K-wide "
+                             f"{f['memory_floor_k_seconds'] * per:.2f} ns (kernel/floor "
+                             f"{r['median_seconds'] / f['memory_floor_k_seconds']:.2f}), arithmetic floor "
                              f"{f['arithmetic_floor_seconds'] * per:.2f} ns ({f['flops_per_occurrence']} flops "
                              f"at {f['peak_flops_per_thread'] / 1e9:.1f} GFLOP/s per thread)")
                 k = per_round["kernel"][rnd] if len(per_round.get("kernel", ())) > rnd else None
@@ -621,9 +649,12 @@ def targets(out: dict, reproduce_overrides: Sequence[str] = ()) -> list[dict]:
     add(f"<= {BENCH.large_rss_target / 1e9:g} GB peak RSS at N = V = 1e6", BENCH.large_rss_target, rss,
         "n/a" if rss is None else f"{rss / 1e9:.2f} GB", rss is not None and rss <= BENCH.large_rss_target)
     fl = big.get("floors") or {}
-    ratio = t / fl["memory_floor_seconds"] if t and fl.get("memory_floor_seconds") else None
-    add(f"<= {BENCH.floor_ratio_target:g}x the memory floor at N = V = 1e6", BENCH.floor_ratio_target, ratio,
-        "n/a" if ratio is None else f"{ratio:.2f}x", ratio is not None and ratio <= BENCH.floor_ratio_target)
+    for tag, what in (("", "d-wide"), ("_k", "K-wide")):  # the old layout's floor and the low-rank one's
+        f = fl.get(f"memory_floor{tag}_seconds")
+        ratio = t / f if t and f else None
+        add(f"<= {BENCH.floor_ratio_target:g}x the {what} memory floor at N = V = 1e6", BENCH.floor_ratio_target,
+            ratio, "n/a" if ratio is None else f"{ratio:.2f}x",
+            ratio is not None and ratio <= BENCH.floor_ratio_target)
     sc = out.get("scale")
     ex = sc["exponent"] if sc else None
     add(f"scale exponent of epoch time in N (1e4..4e6) <= {BENCH.scale_exponent_target:g}",

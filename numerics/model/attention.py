@@ -28,9 +28,11 @@ from attndyn.numerics.kernels.args import (Chunks, Classifier, rates, Sentences,
                                            WordIndex, Work)
 from attndyn.numerics.kernels.index import word_index
 from attndyn.numerics.kernels.keys import epoch_keys, key_scores, word_pass_keys
+from attndyn.numerics.kernels.lowrank import epoch_lowrank, forward_backward_lr, word_pass_lr
 from attndyn.numerics.kernels.scores import epoch_scores, forward_backward, forward_eval, word_pass
+from attndyn.numerics.config.schema import KERNEL_PATHS  # train.kernel: auto, lowrank, full
 from attndyn.numerics.model import classifiers as cl
-from attndyn.numerics.model.spec import KIND_CODES, layout, OUTPUT_WEIGHT, PARAMETERS
+from attndyn.numerics.model.spec import is_linear, KIND_CODES, layout, OUTPUT_WEIGHT, PARAMETERS
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.settings import KERNEL
 
@@ -57,10 +59,24 @@ class Batch:
     G: np.ndarray  # n x d_e: g_i = dL/dc_i
     lse: np.ndarray  # n: log-partition of each sentence
     cg: np.ndarray  # n: c_i . g_i
+    _D: np.ndarray | None = None  # the low-rank path's n x (K + 1) [d_i, r_i] when G cannot hold it
 
     @property
     def n(self) -> int:
         return len(self.labels)
+
+    def lowrank_work(self, K: int) -> Work:
+        """The low-rank path's per-sentence arrays: ``D`` (n x (K + 1), :math:`d_i` then :math:`r_i`;
+        a contiguous view into ``G``'s memory when it fits, as the two paths never run on one batch
+        at once), ``lse`` and ``cg`` (unused there)."""
+        n, width = self.n, K + 1
+        if n * width <= self.G.size:
+            D = self.G.reshape(-1)[:n * width].reshape(n, width)
+        else:
+            if self._D is None or self._D.shape != (n, width):
+                self._D = np.empty((n, width), self.G.dtype)
+            D = self._D
+        return Work(D, self.lse, self.cg)
 
     @classmethod
     def build(cls, word_ids, offsets, labels, vocab_size: int, n_classes: int, d_e: int,
@@ -165,6 +181,9 @@ class AttentionModel:
         self.shared_exp = True
         self.last_shared_exp = None
         self._checked = None
+        self.kernel_path = "auto"  # train.kernel: see KERNEL_PATHS
+        self.last_lowrank = None
+        self._u = None  # the low-rank path's u_w = W^T v_w (V x K, float64), allocated on first use
 
     def kernel_options(self) -> dict:
         """The options that decide the kernels' last bits, as recorded in ``summary.json``: the
@@ -172,7 +191,29 @@ class AttentionModel:
         floor below which a step is redone with per-sentence shifts; not a stabiliser: the
         same math)."""
         return {"sentence_chunk": KERNEL.sentence_chunk, "word_chunk": KERNEL.word_chunk,
-                "shared_exp": bool(self.shared_exp), "shared_exp_floor": KERNEL.shared_exp_floor}
+                "shared_exp": bool(self.shared_exp), "shared_exp_floor": KERNEL.shared_exp_floor,
+                "kernel": self.kernel_path, "path": "lowrank" if self.lowrank() else "full"}
+
+    def lowrank(self) -> bool:
+        """Whether the steps run the K-wide low-rank kernels (numerics/kernels/lowrank.py): only
+        for a linear classifier; ``auto`` when K < d_e (per occurrence K floats move instead of d_e,
+        and the per-word d_e x K work is no more than the d_e path's)."""
+        if self.kernel_path not in KERNEL_PATHS:
+            raise UsageError(f"train.kernel: expected one of {', '.join(KERNEL_PATHS)}, "
+                             f"got {self.kernel_path!r}")
+        if not is_linear(self.kind) or self.kernel_path == "full":
+            return False
+        return self.kernel_path == "lowrank" or self.n_classes < self.embeddings.shape[1]
+
+    def _table(self) -> np.ndarray:
+        """The low-rank path's per-word rows [u_w = W^T v_w, e_w] (V x (K + 1), float64)."""
+        if self._u is None or self._u.shape != (self.vocab_size, self.n_classes + 1):
+            self._u = np.zeros((self.vocab_size, self.n_classes + 1))
+        return self._u
+
+    def _keys_or_none(self) -> np.ndarray:
+        """The keys for the low-rank kernels: no rows means a fixed query (scores kept)."""
+        return self._keys if self.explicit_keys else self.embeddings[:0]
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -195,9 +236,11 @@ class AttentionModel:
         emb = streams[3].normal(0.0, m.emb_init_std, (vocab_size, m.d_e))
         # Adam scales each key coordinate on its own, so a key leaves the line k0 + R q and
         # the scores alone no longer determine it: Adam keeps the keys (numerics/training/optimizers.py)
-        return cls(m.classifier, emb, keys, query, classifier,
-                   explicit_keys="query" in t.trainable or getattr(t, "optimizer", "gd") == "adam",
-                   dtype=t.dtype)
+        out = cls(m.classifier, emb, keys, query, classifier,
+                  explicit_keys="query" in t.trainable or getattr(t, "optimizer", "gd") == "adam",
+                  dtype=t.dtype)
+        out.kernel_path = getattr(t, "kernel", "auto")
+        return out
 
     # ----------------------------------------------------------------- views
     @property
@@ -249,8 +292,10 @@ class AttentionModel:
             arr[...] = state[name]
 
     def copy(self) -> "AttentionModel":
-        return AttentionModel(self.kind, self.embeddings, self.keys, self.query, self.classifier,
-                              explicit_keys=self.explicit_keys, dtype=self.dtype)
+        out = AttentionModel(self.kind, self.embeddings, self.keys, self.query, self.classifier,
+                             explicit_keys=self.explicit_keys, dtype=self.dtype)
+        out.kernel_path = self.kernel_path
+        return out
 
     def _check(self, batch: Batch) -> None:
         if self._checked is batch:  # a batch is checked against the model once, not every step
@@ -276,15 +321,23 @@ class AttentionModel:
         if self.kind == "fc" and lr_classifier:
             raise UsageError("the fc classifier is fixed: lr_classifier must be 0")
         clf = Classifier(code, self._theta, K, H)
+        if lr_query and not self.explicit_keys:
+            raise UsageError("lr_query: the query is fixed in this model (explicit_keys=False)")
+        if self.explicit_keys:  # the keys move by eta_k (dL/ds_w) q
+            lr_s = float(lr_keys)
+        else:  # the scores move by eta_k |q|^2 dL/ds_w
+            q = self.query.astype(np.float64)
+            lr_s = float(lr_keys) * float(q @ q)
+        if self.lowrank():
+            return float(epoch_lowrank(batch.sentences(), batch.words(), self._scores, self.embeddings,
+                                       self._keys_or_none(), self.query, self._shared_exp(), clf,
+                                       rates(v=lr_embeddings, s=lr_s, q=lr_query, c=lr_classifier), CHUNKS,
+                                       self._table(), batch.lowrank_work(K), self._dtheta, self._dq))
         if self.explicit_keys:
             return float(epoch_keys(batch.sentences(), batch.words(), self._scores, self.embeddings,
                                     self._keys, self.query, self._shared_exp(), clf,
-                                    rates(v=lr_embeddings, s=lr_keys, q=lr_query, c=lr_classifier),
+                                    rates(v=lr_embeddings, s=lr_s, q=lr_query, c=lr_classifier),
                                     CHUNKS, batch.work(), self._dtheta, self._dq))
-        if lr_query:
-            raise UsageError("lr_query: the query is fixed in this model (explicit_keys=False)")
-        q = self.query.astype(np.float64)
-        lr_s = float(lr_keys) * float(q @ q)
         return float(epoch_scores(batch.sentences(), batch.words(), self._scores, self.embeddings,
                                   self._shared_exp(), clf, rates(v=lr_embeddings, s=lr_s, c=lr_classifier),
                                   CHUNKS, batch.work(), self._dtheta))
@@ -302,6 +355,15 @@ class AttentionModel:
         U = len(batch.uw)
         if self.explicit_keys:
             key_scores(batch.uw, self._keys, self.query, self._scores)
+        if self.lowrank():
+            work, u = batch.lowrank_work(self.n_classes), self._table()
+            loss, shared = forward_backward_lr(batch.sentences(), batch.uw, self._scores, self.embeddings,
+                                               self._shared_exp(), clf, bool(classifier), CHUNKS, u, work,
+                                               self._dtheta)
+            word_pass_lr(batch.words(), self._scores, shared, self.embeddings, u, self._theta, work,
+                         rates(), KERNEL.word_chunk, bool(classifier), gv[:U], gs[:U], self._dtheta,
+                         self._keys_or_none(), self.query, self._dq)
+            return float(loss), self._dtheta, self._dq
         loss, shared = forward_backward(batch.sentences(), batch.uw, self._scores, self.embeddings,
                                         self._shared_exp(), clf, bool(classifier), KERNEL.sentence_chunk,
                                         batch.work(), self._dtheta)
@@ -328,16 +390,28 @@ class AttentionModel:
         scores = self._scores
         if self.explicit_keys:
             key_scores(batch.uw, keys, self.query, scores)
-        loss, shared = forward_backward(batch.sentences(), batch.uw, scores, self.embeddings,
-                                        self._shared_exp(), Classifier(code, self._theta, self.n_classes,
-                                                                       self.hidden),
-                                        True, KERNEL.sentence_chunk, batch.work(), dtheta)
-        self.last_shared_exp = bool(shared)  # which path the sentence pass took (for tests)
+        clf = Classifier(code, self._theta, self.n_classes, self.hidden)
         U = len(batch.uw)
         gv = np.zeros((U, self.embeddings.shape[1]), self.embeddings.dtype)
         gs = np.zeros(U, self.embeddings.dtype)
         dq = np.zeros_like(self.query)
-        if self.explicit_keys:
+        lowrank = self.lowrank()
+        if lowrank:
+            work, u = batch.lowrank_work(self.n_classes), self._table()
+            loss, shared = forward_backward_lr(batch.sentences(), batch.uw, scores, self.embeddings,
+                                               self._shared_exp(), clf, True, CHUNKS, u, work, dtheta)
+        else:
+            loss, shared = forward_backward(batch.sentences(), batch.uw, scores, self.embeddings,
+                                            self._shared_exp(), clf, True, KERNEL.sentence_chunk, batch.work(),
+                                            dtheta)
+        self.last_shared_exp = bool(shared)  # which path the sentence pass took (for tests)
+        self.last_lowrank = lowrank
+        if lowrank:
+            word_pass_lr(batch.words(), scores, shared, self.embeddings, u, self._theta, work, rates(),
+                         KERNEL.word_chunk, True, gv, gs, dtheta, self._keys_or_none(), self.query, dq)
+            if not self.explicit_keys:
+                dq = gs @ keys[batch.uw] if U else dq
+        elif self.explicit_keys:
             word_pass_keys(batch.words(), scores, self._ew, shared, self.embeddings, keys, self.query,
                            batch.work(), rates(), KERNEL.word_chunk, gv, gs, dq)
         else:

@@ -18,8 +18,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sizes", default="paper,1e6", metavar="LIST",
                    help="comma-separated sizes: 'paper' (5000 sentences, V = 5008) or a number N "
                         "(N training sentences, V = N); default paper,1e6")
-    p.add_argument("--impls", default=",".join(("kernel", "numpy", "torch", "torch-bag")), metavar="LIST",
-                   help="implementations to time: kernel, numpy, torch, torch-bag (PyTorch ones only "
+    p.add_argument("--impls", default=",".join(("kernel", "kernel-full", "numpy", "torch", "torch-bag")),
+                   metavar="LIST",
+                   help="implementations to time: kernel (train.kernel auto: low-rank for FC), kernel-full "
+                        "(the d-wide kernel forced), numpy, torch, torch-bag (PyTorch ones only "
                         "when `import torch` works); default all")
     p.add_argument("--threads", type=int, metavar="N",
                    help="threads for numba and PyTorch (default: all cores)")

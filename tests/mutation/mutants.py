@@ -24,6 +24,7 @@ class Mutant:
 
 
 SCORES = "numerics/kernels/scores.py"
+LOWRANK = "numerics/kernels/lowrank.py"
 
 MUTANTS: list[Mutant] = [
     Mutant("shared-score-sign", SCORES,
@@ -50,6 +51,31 @@ MUTANTS: list[Mutant] = [
            "                if o < o1:\n                    w0 = word_ids[o]\n",
            "                if o < o1 - 1:\n                    w0 = word_ids[o]\n",
            "off by one: an odd-length sentence loses its last occurrence (shared path)", "kernel"),
+    # the K-wide low-rank kernels (numerics/kernels/lowrank.py): what the paper's linear runs execute
+    Mutant("lowrank-score-sign", LOWRANK,
+           "            ds = uD - Dw[K]  # (e_w) (u_w . D_w - R_w)\n",
+           "            ds = Dw[K] - uD  # (e_w) (u_w . D_w - R_w)\n",
+           "score gradient with the wrong sign (low-rank path)", "kernel"),
+    Mutant("lowrank-shared-r-factor", LOWRANK,
+           "                for k in range(K + 1):\n                    Dw[k] *= e_w\n",
+           "                for k in range(K):\n                    Dw[k] *= e_w\n",
+           "score gradient's R_w missing the factor e_w (low-rank shared-exponent path)", "kernel"),
+    Mutant("lowrank-shared-partition", LOWRANK,
+           "                keep = iz  # d_i = delta_i / Z~_i\n",
+           "                keep = 1.0  # d_i = delta_i / Z~_i\n",
+           "per-sentence d_i without the 1/Z~_i of the attention (low-rank shared-exponent path)", "kernel"),
+    Mutant("lowrank-fallback-emb-factor", LOWRANK,
+           "                        Dw[k] += a * Dn[i, k]\n",
+           "                        Dw[k] += Dn[i, k]\n",
+           "D_w missing the attention weight a_iw (low-rank fallback path)", "kernel"),
+    Mutant("lowrank-fallback-softmax-shift", LOWRANK,
+           "                lse[i] = mx + np.log(tot)\n",
+           "                lse[i] = np.log(tot)\n",
+           "log-partition without its shift max s (low-rank fallback path)", "kernel"),
+    Mutant("lowrank-sentence-last-occurrence", LOWRANK,
+           "                if o < o1:\n                    w0 = word_ids[o]\n",
+           "                if o < o1 - 1:\n                    w0 = word_ids[o]\n",
+           "off by one: an odd-length sentence loses its last occurrence (low-rank shared path)", "kernel"),
     Mutant("classifier-relu-mask", "numerics/kernels/classifier.py",
            "                if dH[h, b] != 0.0:\n",
            "                if True:\n",

@@ -1,0 +1,372 @@
+r"""numba kernels: the gradient-descent step for a LINEAR classifier, per occurrence in K dimensions.
+
+The model and the two-pass layout are those of :mod:`attndyn.numerics.kernels.scores` (read its
+docstring first).  With a linear classifier, logits :math:`z_i = W^\top c_i (+ b)`, ``W``
+(d_e x K), everything the passes move per word occurrence can be K wide instead of d_e wide
+(K = 2 … 5 classes against d_e = 10 … 200; issues 11 and 13):
+
+* **Projection** (per step, per distinct word, parallel over fixed word chunks):
+  :math:`u_w = W^\top v_w` (K floats; old :math:`W` and :math:`v_w`).
+* **Sentence pass** (shared exponentials :math:`e_w = e^{s_w - M}`):
+  :math:`z_i = \sum_{w\in S_i} e_w u_w/\tilde Z_i (+ b)`,
+  :math:`\delta_i = \omega(\operatorname{softmax}(z_i) - e_{y_i})` (so :math:`g_i = W\delta_i`),
+  stored per sentence as :math:`d_i = \delta_i/\tilde Z_i` (K) and
+  :math:`r_i = (z_i - b)\cdot\delta_i/\tilde Z_i = c_i\cdot g_i/\tilde Z_i`;
+  :math:`\partial L/\partial b = \sum_i \delta_i`.
+* **Word pass**: :math:`D_w = \sum_{(i,w)} d_i`, :math:`R_w = \sum_{(i,w)} r_i`, then
+
+  .. math::
+      \frac{\partial L}{\partial v_w} = e_w\,W D_w,\qquad
+      \frac{\partial L}{\partial s_w} = e_w\,(u_w\cdot D_w - R_w),\qquad
+      \frac{\partial L}{\partial W} = \sum_w e_w\, v_w D_w^\top
+
+  (the last with the *old* :math:`v_w`: a word's term is added before its row is updated).
+
+**Fallback** (some :math:`\tilde Z_i <` ``KERNEL.shared_exp_floor``): the step is redone with
+per-sentence shifts exactly as in scores.py, still K wide: :math:`a_{iw} = e^{s_w - \Lambda_i}`,
+:math:`d_i = \delta_i`, :math:`r_i = (z_i - b)\cdot\delta_i`,
+:math:`D_w = \sum a_{iw} d_i`, :math:`\partial L/\partial s_w = u_w\cdot D_w - \sum a_{iw} r_i`,
+:math:`\partial L/\partial v_w = W D_w`, :math:`\partial L/\partial W = \sum_w v_w D_w^\top`.
+
+**Explicit keys** (query trained, Adam): as in :mod:`attndyn.numerics.kernels.keys`,
+:math:`\partial L/\partial k_w = (\partial L/\partial s_w) q`, :math:`\partial L/\partial q =
+\sum_w (\partial L/\partial s_w) k_w` (old keys); a ``keys`` array with no rows means fixed query.
+
+**Determinism.**  Fixed chunks (``KERNEL``), per-chunk buffers for the loss, :math:`\partial
+L/\partial b`, :math:`\partial L/\partial W` and :math:`\partial L/\partial q`, merged in chunk
+order: bitwise identical for any thread count.  The summation order differs from scores.py's d_e
+path, so the two agree to rounding, not bit for bit.
+
+**One gather per occurrence.**  The per-word table ``u`` is V x (K + 1): row :math:`w` holds
+:math:`u_w` and :math:`e_w` side by side, and the per-sentence table ``D`` is n x (K + 1): row
+:math:`i` holds :math:`d_i` and :math:`r_i`, so each pass reads one contiguous row of K + 1 floats per
+occurrence (a single cache line for K <= 7) instead of a row plus a scalar from another array.
+``D`` is a view into the d_e path's ``G`` buffer when it fits (``lse`` as in scores.py; ``cg`` is
+not used); ``u`` is float64.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from attndyn.numerics.kernels.keys import key_scores
+from attndyn.numerics.kernels.prefetch import prefetch_row
+from attndyn.numerics.kernels.scores import PREFETCH_AHEAD, shared_exp
+# numba's cache (cache=True) stamps this file only: after editing scores.py, keys.py or prefetch.py,
+# touch this file or clear __pycache__/*.nb[ic] (see scores.py).
+from attndyn.proofs.settings import NUMBA_FLAGS, NUMBA_PARALLEL_FLAGS
+
+
+@njit(**NUMBA_FLAGS)
+def transposed_w(theta, d, K):
+    r""":math:`W^\top` (K x d, float64) from the flat :math:`\theta` (``W`` row-major d x K first): the
+    per-word loops then run over d contiguous floats (long inner loops; K is 2 … 5)."""
+    Wt = np.empty((K, d))
+    for j in range(d):
+        for k in range(K):
+            Wt[k, j] = theta[j * K + k]
+    return Wt
+
+
+@njit(**NUMBA_FLAGS)
+def dot8(x, y):
+    """sum_j x[j] y[j] with eight partial sums in a fixed order (deterministic; eight independent
+    chains instead of one, as fastmath is off and the compiler may not reassociate)."""
+    n = x.shape[0]
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
+    j = 0
+    while j + 7 < n:
+        a0 += x[j] * y[j]
+        a1 += x[j + 1] * y[j + 1]
+        a2 += x[j + 2] * y[j + 2]
+        a3 += x[j + 3] * y[j + 3]
+        a4 += x[j + 4] * y[j + 4]
+        a5 += x[j + 5] * y[j + 5]
+        a6 += x[j + 6] * y[j + 6]
+        a7 += x[j + 7] * y[j + 7]
+        j += 8
+    while j < n:
+        a0 += x[j] * y[j]
+        j += 1
+    return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
+
+
+@njit(**NUMBA_PARALLEL_FLAGS)
+def project(uw, emb, theta, ew, chunk, u):
+    r"""Row :math:`w` of ``u`` (V x (K + 1), float64) for the words ``uw``: :math:`u_w = W^\top v_w`,
+    then :math:`e_w` (from ``ew``)."""
+    d = emb.shape[1]
+    K = u.shape[1] - 1
+    Wt = transposed_w(theta, d, K)
+    U = uw.shape[0]
+    nch = (U + chunk - 1) // chunk
+    for ch in prange(nch):
+        for x in range(ch * chunk, min(U, (ch + 1) * chunk)):
+            w = uw[x]
+            u[w, K] = ew[w]
+            for k in range(K):
+                u[w, k] = dot8(emb[w], Wt[k])
+
+
+@njit(**NUMBA_PARALLEL_FLAGS)
+def sentence_pass_lr(sents, scores, M, shared, floor, u, theta, d, grads_on, chunk, work, dtheta):
+    r"""Logits, loss and :math:`\delta_i` of every sentence in K dimensions; returns ``(L, ok)``.
+
+    ``shared`` (:math:`e_w` from ``u[w, K]``): writes :math:`d_i = \delta_i/\tilde Z_i` to ``D[i, :K]`` and
+    :math:`r_i = (z_i - b)\cdot\delta_i/\tilde Z_i` to ``D[i, K]``; ``ok`` is False when some
+    :math:`\tilde Z_i <` ``floor``.  Otherwise per-sentence shifts and :math:`d_i = \delta_i`,
+    :math:`r_i = (z_i - b)\cdot\delta_i`.  Always ``lse[i]`` = :math:`\Lambda_i`.  When
+    ``grads_on`` and the classifier has a bias, writes :math:`\partial L/\partial b =
+    \sum_i\delta_i` into ``dtheta[d K:]`` (the W part is the word pass's)."""
+    word_ids, offsets, labels, weight = sents
+    D, lse, _ = work
+    n = labels.shape[0]
+    K = u.shape[1] - 1
+    with_bias = theta.shape[0] > d * K  # layout W then b (numerics/model/spec.layout)
+    nch = (n + chunk - 1) // chunk
+    nnz = word_ids.shape[0]
+    ahead = PREFETCH_AHEAD
+    loss_c = np.zeros(nch)
+    bad_c = np.zeros(nch, np.int64)
+    db_c = np.zeros((nch, K))
+    for ch in prange(nch):
+        z = np.empty(K)
+        zb = np.empty(K)
+        bad = 0
+        acc = 0.0
+        for i in range(ch * chunk, min(n, (ch + 1) * chunk)):
+            o0 = offsets[i]
+            o1 = offsets[i + 1]
+            for k in range(K):
+                z[k] = 0.0
+            if shared:
+                Z = 0.0
+                o = o0
+                while o + 1 < o1:  # two occurrences per update: halves the dependency chain on z
+                    if o + ahead + 1 < nnz:  # hint the rows needed `ahead` occurrences later
+                        wa = word_ids[o + ahead]
+                        wb = word_ids[o + ahead + 1]
+                        prefetch_row(u, wa)
+                        prefetch_row(u, wb)
+                    w0 = word_ids[o]
+                    w1 = word_ids[o + 1]
+                    e0 = u[w0, K]
+                    e1 = u[w1, K]
+                    Z += e0 + e1
+                    for k in range(K):
+                        z[k] += e0 * u[w0, k] + e1 * u[w1, k]
+                    o += 2
+                if o < o1:
+                    w0 = word_ids[o]
+                    e0 = u[w0, K]
+                    Z += e0
+                    for k in range(K):
+                        z[k] += e0 * u[w0, k]
+                if not Z >= floor:
+                    bad += 1
+                iz = 1.0 / Z
+                lse[i] = M + np.log(Z)
+                keep = iz  # d_i = delta_i / Z~_i
+            else:
+                mx = -np.inf
+                for o in range(o0, o1):
+                    sw = scores[word_ids[o]]
+                    if sw > mx:
+                        mx = sw
+                tot = 0.0
+                for o in range(o0, o1):
+                    w = word_ids[o]
+                    e = np.exp(scores[w] - mx)
+                    tot += e
+                    for k in range(K):
+                        z[k] += e * u[w, k]
+                iz = 1.0 / tot
+                lse[i] = mx + np.log(tot)
+                keep = 1.0  # d_i = delta_i
+            # z <- W^T c_i; zb <- the logits W^T c_i + b
+            for k in range(K):
+                z[k] *= iz
+                zb[k] = z[k] + (theta[d * K + k] if with_bias else 0.0)
+            y = labels[i]
+            zy = zb[y]
+            zmax = zb[0]
+            for k in range(1, K):
+                if zb[k] > zmax:
+                    zmax = zb[k]
+            tot = 0.0
+            for k in range(K):  # one exp per class; zb becomes exp(z - zmax)
+                e = np.exp(zb[k] - zmax)
+                zb[k] = e
+                tot += e
+            acc += zmax + np.log(tot) - zy
+            scale = weight / tot
+            rr = 0.0
+            for k in range(K):  # delta = omega (softmax - e_y)
+                dk = zb[k] * scale
+                if k == y:
+                    dk -= weight
+                db_c[ch, k] += dk
+                rr += z[k] * dk
+                D[i, k] = dk * keep
+            D[i, K] = rr * keep
+        loss_c[ch] = acc
+        bad_c[ch] = bad
+    # merge the chunk buffers in chunk order: the order never depends on the threads
+    total = 0.0
+    nbad = 0
+    for ch in range(nch):
+        total += loss_c[ch]
+        nbad += bad_c[ch]
+    if grads_on and with_bias:
+        for k in range(K):
+            s = 0.0
+            for ch in range(nch):
+                s += db_c[ch, k]
+            dtheta[d * K + k] = s
+    return weight * total, nbad == 0
+
+
+@njit(**NUMBA_PARALLEL_FLAGS)
+def word_pass_lr(words, scores, shared, emb, u, theta, work, rates, chunk, grads_on, grad_v, grad_s,
+                 dtheta, keys, q, dq):
+    r"""Per distinct word ``w = uw[u]``: :math:`D_w`, then :math:`\partial L/\partial v_w = (e_w) W D_w`
+    and :math:`\partial L/\partial s_w` (module docstring).  ``grads_on``: writes
+    :math:`\partial L/\partial W = \sum_w (e_w) v_w D_w^\top` (old :math:`v_w`) into ``dtheta[:d K]``.
+    ``keys`` with rows (explicit keys): writes :math:`\partial L/\partial q` into ``dq``.  When
+    ``grad_s`` is not empty the word gradients go to ``grad_v[u]``, ``grad_s[u]``; otherwise
+    :math:`v_w \mathrel{-}= \eta_v\,\partial L/\partial v_w` and the score (or the key along
+    :math:`q`) moves with ``rates.s`` in place."""
+    uw, uptr, occ_sent = words
+    Dn, lse, _ = work
+    lr_v, lr_s = rates.v, rates.s
+    U = uw.shape[0]
+    d = emb.shape[1]
+    K = u.shape[1] - 1
+    explicit = keys.shape[0] > 0
+    dk = keys.shape[1]
+    nch = (U + chunk - 1) // chunk
+    store = grad_s.shape[0] > 0
+    nocc = occ_sent.shape[0]
+    Wt = transposed_w(theta, d, K)
+    dW_c = np.zeros((nch, K if grads_on else 0, d))  # per chunk, transposed: contiguous in j
+    dq_c = np.zeros((nch, dk if explicit else 0))
+    for ch in prange(nch):
+        Dw = np.empty(K + 1)  # D_w, then R_w in Dw[K]
+        dv = np.empty(d)
+        for x in range(ch * chunk, min(U, (ch + 1) * chunk)):
+            w = uw[x]
+            o0 = uptr[x]
+            o1 = uptr[x + 1]
+            for k in range(K + 1):
+                Dw[k] = 0.0
+            if shared:
+                o = o0
+                while o + 1 < o1:  # two occurrences per update: halves the dependency chain on Dw
+                    if o + PREFETCH_AHEAD + 1 < nocc:  # hint the rows needed a few occurrences later
+                        prefetch_row(Dn, occ_sent[o + PREFETCH_AHEAD])
+                        prefetch_row(Dn, occ_sent[o + PREFETCH_AHEAD + 1])
+                    i0 = occ_sent[o]
+                    i1 = occ_sent[o + 1]
+                    for k in range(K + 1):
+                        Dw[k] += Dn[i0, k] + Dn[i1, k]
+                    o += 2
+                if o < o1:
+                    i0 = occ_sent[o]
+                    for k in range(K + 1):
+                        Dw[k] += Dn[i0, k]
+                e_w = u[w, K]
+                for k in range(K + 1):
+                    Dw[k] *= e_w
+            else:
+                s_w = scores[w]
+                for o in range(o0, o1):
+                    i = occ_sent[o]
+                    a = np.exp(s_w - lse[i])
+                    for k in range(K + 1):
+                        Dw[k] += a * Dn[i, k]
+            uD = 0.0
+            for k in range(K):
+                uD += u[w, k] * Dw[k]
+            ds = uD - Dw[K]  # (e_w) (u_w . D_w - R_w)
+            for j in range(d):  # dv = W D_w, k outermost: long independent loops over j
+                dv[j] = 0.0
+            for k in range(K):
+                Dk = Dw[k]
+                for j in range(d):
+                    dv[j] += Wt[k, j] * Dk
+            if grads_on:  # this word's term of dL/dW, from the old v_w
+                for k in range(K):
+                    Dk = Dw[k]
+                    for j in range(d):
+                        dW_c[ch, k, j] += emb[w, j] * Dk
+            if explicit:
+                for j in range(dk):
+                    dq_c[ch, j] += ds * keys[w, j]
+            if store:
+                grad_s[x] = ds
+                for j in range(d):
+                    grad_v[x, j] = dv[j]
+            else:
+                if lr_v != 0.0:
+                    for j in range(d):
+                        emb[w, j] -= lr_v * dv[j]
+                if lr_s != 0.0:
+                    if explicit:
+                        for j in range(dk):
+                            keys[w, j] -= lr_s * ds * q[j]
+                    else:
+                        scores[w] -= lr_s * ds
+    if grads_on:
+        for j in range(d):
+            for k in range(K):
+                acc = 0.0
+                for ch in range(nch):
+                    acc += dW_c[ch, k, j]
+                dtheta[j * K + k] = acc
+    if explicit:
+        for j in range(dk):
+            acc = 0.0
+            for ch in range(nch):
+                acc += dq_c[ch, j]
+            dq[j] = acc
+
+
+@njit(**NUMBA_FLAGS)
+def forward_backward_lr(sents, uw, scores, emb, exps, clf, grads_on, chunks, u, work, dtheta):
+    r"""Shared exps (when ``exps.try_shared``), :math:`u_w = W^\top v_w`, then the K-wide sentence
+    pass, redone with per-sentence shifts if a partition underflows.  Returns ``(L, shared)``."""
+    ew, try_shared, floor = exps
+    theta = clf.theta
+    d = emb.shape[1]
+    M = shared_exp(uw, scores, ew)
+    project(uw, emb, theta, ew, chunks.words, u)
+    loss, ok = sentence_pass_lr(sents, scores, M, try_shared, floor, u, theta, d, grads_on,
+                                chunks.sentences, work, dtheta)
+    shared = try_shared and ok
+    if not ok:  # ok is False here: the same (non-literal) flag selects per-sentence shifts
+        loss, ok = sentence_pass_lr(sents, scores, M, ok, floor, u, theta, d, grads_on,
+                                    chunks.sentences, work, dtheta)
+    return loss, shared
+
+
+@njit(**NUMBA_FLAGS)
+def epoch_lowrank(sents, words, scores, emb, keys, q, exps, clf, rates, chunks, u, work, dtheta, dq):
+    r"""One gradient-descent step of the linear model (fixed query when ``keys`` has no rows, else
+    scores from the keys and :math:`q \leftarrow q - \eta_q\,\partial L/\partial q`), all
+    parameters moved by gradients at the old point; returns the loss before the step."""
+    theta, lr_q, lr_c = clf.theta, rates.q, rates.c
+    explicit = keys.shape[0] > 0
+    if explicit:
+        key_scores(words.uw, keys, q, scores)
+    grads_on = lr_c != 0.0
+    loss, shared = forward_backward_lr(sents, words.uw, scores, emb, exps, clf, grads_on, chunks, u, work,
+                                       dtheta)
+    word_pass_lr(words, scores, shared, emb, u, theta, work, rates, chunks.words, grads_on,
+                 emb[:0], scores[:0], dtheta, keys, q, dq)
+    if explicit and lr_q != 0.0:
+        for j in range(q.shape[0]):
+            q[j] -= lr_q * dq[j]
+    if grads_on:
+        for p in range(theta.shape[0]):
+            theta[p] -= lr_c * dtheta[p]
+    return loss
