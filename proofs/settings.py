@@ -102,6 +102,14 @@ class KernelLayout:
     # ~575 below the top word) would lose precision to underflow, so the whole step is
     # then redone with a per-sentence shift: the same math, not a stabiliser.
     shared_exp_floor: float = 1e-250
+    # train.kernel "auto" (a linear classifier with K < d_e) takes the K-wide low-rank kernels when
+    # d_e >= lowrank_min_width_ratio * K (SST: d_e 100-200, K 2-5: ~3x per epoch) or when the V x d_e
+    # float64 embedding table exceeds lowrank_min_table_bytes (out of cache: N = V = 1e6, d = 10, K = 4:
+    # 386 vs 660 ms/epoch); in cache with d_e close to K (the paper: V = 5008, d = 10, K = 4, a 0.4 MB
+    # table) the extra per-word projection pass costs more than it saves (1.27-1.36 vs 0.90 ms/epoch).
+    # Measured with `attndyn bench --sizes paper,1e6`, idle, 2026-12-02.  Results agree to rounding.
+    lowrank_min_width_ratio: int = 4
+    lowrank_min_table_bytes: int = 4 << 20
 
 
 @dataclass(frozen=True)

@@ -95,7 +95,12 @@ def test_targets_compare_against_the_issue_thresholds():
     assert rows[-1]["verdict"] == "n/a"
 
 
-def test_run_bench_in_process(capsys):
+def test_run_bench_in_process(capsys, monkeypatch):
+    # the default kernel follows auto_lowrank; at this tiny size it would be the d-wide one, so force
+    # the low-rank choice to compare the two paths (the rule itself: tests/test_train.py)
+    from attndyn.numerics.model import attention
+
+    monkeypatch.setattr(attention, "auto_lowrank", lambda *_: True)
     out = bench.run_bench(bench.parse_sizes("64"), impls=("kernel", "kernel-full", "numpy"), threads=1,
                           epochs=(1, 2),
                           isolate=False, reproduce=True,

@@ -10,6 +10,7 @@ from attndyn.numerics.config.schema import CorpusSpec, ModelConfig, RunConfig, T
 from attndyn.numerics.data.corpus import Corpus, SyntheticConfig, synthetic
 from attndyn.proofs.settings import KERNEL
 from attndyn.numerics.progress import Progress
+from attndyn.numerics.model.attention import auto_lowrank
 from attndyn.numerics.training.train import train
 from attndyn.proofs.errors import UsageError
 from attndyn.reports.cli import main
@@ -170,11 +171,21 @@ def test_output_dir_gets_trajectory_and_summary(tmp_path):
     assert set(word) >= {"label", "score", "norm", "scaled_norm", "attention_mean", "attention_min"}
     assert word["scaled_norm"] == pytest.approx(summary["q_norm"] * word["norm"])
     # what decides the last bits is recorded: chunk sizes, the shared-exp path and the kernel that ran
-    # (K = 3 classes < d_e = 4 with train.kernel "auto": the low-rank one)
+    # (K = 3 classes < d_e = 4 but a tiny table with train.kernel "auto": the d_e-wide one, as auto_lowrank says)
     assert r.model.n_classes < r.config.model.d_e
+    assert not auto_lowrank(r.model.vocab_size, r.config.model.d_e, r.model.n_classes)
     assert summary["kernel"] == {"sentence_chunk": KERNEL.sentence_chunk, "word_chunk": KERNEL.word_chunk,
                                  "shared_exp": True, "shared_exp_floor": KERNEL.shared_exp_floor,
-                                 "kernel": "auto", "path": "lowrank"}
+                                 "kernel": "auto", "path": "full"}
+
+
+def test_auto_kernel_choice_follows_the_measurements():
+    """auto: K-wide kernels for SST (d_e 100-200, K 2-5) and N = V = 1e6 (an out-of-cache table),
+    the d_e-wide ones at the paper's size (d = 10, K = 4, V = 5008) and whenever K >= d_e."""
+    assert auto_lowrank(16000, 200, 2) and auto_lowrank(17000, 100, 5)
+    assert auto_lowrank(1_000_000, 10, 4)
+    assert not auto_lowrank(5008, 10, 4)
+    assert not auto_lowrank(10 ** 7, 4, 4) and not auto_lowrank(10 ** 7, 3, 5)
 
 
 @pytest.mark.parametrize("classifier", ["fc", "tc"])

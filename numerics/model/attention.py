@@ -42,6 +42,16 @@ DTYPES = {"float64": np.float64, "float32": np.float32}
 CHUNKS = Chunks(KERNEL.sentence_chunk, KERNEL.word_chunk)  # the kernels' fixed reduction chunks
 
 
+def auto_lowrank(vocab_size: int, d_e: int, n_classes: int) -> bool:
+    """``train.kernel = "auto"`` for a linear classifier: the K-wide kernels when K < d_e and either
+    d_e is several times K or the embedding table is out of cache (``KERNEL.lowrank_min_*``, with
+    the measurements behind them)."""
+    if n_classes >= d_e:
+        return False
+    return (d_e >= KERNEL.lowrank_min_width_ratio * n_classes
+            or vocab_size * d_e * 8 >= KERNEL.lowrank_min_table_bytes)
+
+
 @dataclass
 class Batch:
     """Sentences in CSR layout plus the word index and work buffers the kernels need.
@@ -196,14 +206,13 @@ class AttentionModel:
 
     def lowrank(self) -> bool:
         """Whether the steps run the K-wide low-rank kernels (numerics/kernels/lowrank.py): only
-        for a linear classifier; ``auto`` when K < d_e (per occurrence K floats move instead of d_e,
-        and the per-word d_e x K work is no more than the d_e path's)."""
+        for a linear classifier; ``auto`` as :func:`auto_lowrank` says."""
         if self.kernel_path not in KERNEL_PATHS:
             raise UsageError(f"train.kernel: expected one of {', '.join(KERNEL_PATHS)}, "
                              f"got {self.kernel_path!r}")
         if not is_linear(self.kind) or self.kernel_path == "full":
             return False
-        return self.kernel_path == "lowrank" or self.n_classes < self.embeddings.shape[1]
+        return self.kernel_path == "lowrank" or auto_lowrank(self.vocab_size, self.embeddings.shape[1], self.n_classes)
 
     def _table(self) -> np.ndarray:
         """The low-rank path's per-word rows [u_w = W^T v_w, e_w] (V x (K + 1), float64)."""
