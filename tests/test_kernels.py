@@ -289,10 +289,11 @@ def test_batch_rejects_bad_sentences(bad, match):
 
 # --------------------------------------------------------------------------- the low-rank path
 
-@pytest.mark.parametrize("kind,d_e,K,expected", [("fc", 10, 4, True), ("tc", 4, 4, False),
-                                                 ("tc", 3, 5, False), ("tl", 10, 4, False)])
-def test_auto_picks_the_low_rank_path_exactly_for_linear_classifiers_with_fewer_classes(kind, d_e, K,
-                                                                                        expected):
+@pytest.mark.parametrize("kind,d_e,K,expected", [("fc", 16, 4, True), ("tc", 12, 3, True), ("fc", 10, 4, False),
+                                                 ("tc", 4, 4, False), ("tc", 3, 5, False), ("tl", 16, 4, False)])
+def test_auto_picks_the_low_rank_path_for_linear_classifiers_as_auto_lowrank_says(kind, d_e, K, expected):
+    """Small tables here: the K-wide kernels only when d_e >= 4K (auto_lowrank; tests/test_train.py
+    checks its table-size branch)."""
     p = random_problem(0, kind, d_e=d_e, K=K)
     m = AttentionModel(kind, p["E"], p["K"], p["q"], p["params"])
     assert m.kernel_path == "auto" and m.lowrank() is expected
