@@ -197,6 +197,19 @@ def test_a_diverging_run_keeps_its_budget_to_the_last_finite_epoch(tmp_path, cap
     assert json.loads((out / "budget.json").read_text())["epochs"] == [0, int(traj["epoch"][-1])]
 
 
+def test_the_step_check_follows_a_trained_query():
+    """gd with the query trained: the scores the kernels show move with q too (q.dk + dq.k + dq.dk);
+    the predicted step includes that, so the step check stays at rounding (it reported ~2e-4
+    before, a false alarm)."""
+    cfg = small_cfg(spread=2, epochs=20)
+    cfg = replace(cfg, train=replace(cfg.train, trainable=cfg.train.trainable | {"query"}))
+    corpus = load_corpus(cfg.corpus)
+    rec = BudgetRecorder(cfg, corpus)
+    res = train(cfg, corpus, progress=False, observer=rec)
+    rec.finish(res.model)
+    assert rec.steps == 20 and rec.step_gap < 1e-9 and rec.kernel_gap < 1e-12
+
+
 def test_cumulative_is_the_plain_sum_of_increments(tiny_run):
     _, _, _, terms = tiny_run
     inc = terms["term_finite-step"]

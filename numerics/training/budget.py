@@ -248,7 +248,10 @@ class BudgetRecorder:
                 sa = {**base, **slots[src.step]}
                 incs[name] = np.broadcast_to(self.fns[name](*[sa[k] for k in src.inputs]), (T,)).astype(float)
         self._add(epoch, incs)
-        self._pending = (vt.copy(), st_.copy(), dv, ds)
+        # the score s_t = q.k_t the kernels will show: with a trained query (gd only; the key steps
+        # along q) q.dk + dq.k + dq.dk, dq = eta qdot; with a fixed query just q.dk
+        ds_seen = ds + self.lr * (kt @ Qd) + self.lr * float(q @ Qd) * ds / q2 if self.query_trained else ds
+        self._pending = (vt.copy(), st_.copy(), dv, ds_seen)
         if epoch % self.check_every == 0 and epoch != self._checked_epoch:
             self._checked_epoch = epoch
             self._check_kernel(model, batch, own["Vd"], own["sdot"], q2)
