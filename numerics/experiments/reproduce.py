@@ -53,6 +53,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from attndyn.numerics.experiments.run_labels import run_label
+from attndyn.numerics.experiments.runfigures import _pyplot  # one Agg pyplot loader for every figure
 from attndyn.numerics.outputs import DEFAULT_REPORT_DIR
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.settings import REPRODUCE
@@ -270,15 +271,6 @@ def reproduce(experiment: str, out_dir=None, overrides: Sequence[str] = (), *, p
 
 
 # --------------------------------------------------------------------------- figures
-
-def _pyplot():
-    import matplotlib  # deferred: matplotlib is slow to import; only figures need it
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # deferred: matplotlib is slow to import; only figures need it
-
-    return plt
-
 
 def _save(fig, out: Path, stem: str) -> list[str]:
     names = []
