@@ -37,6 +37,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--optimizers", action="store_true",
                    help="only the optimizer rows: momentum and adam epoch vs gd epoch, timed alternately at "
                         "each size, target adam <= 1.5x gd (issue 12); a full run includes them")
+    p.add_argument("--all", action="store_true",
+                   help="every measurement in one run and one JSON: kernel sizes, floors, scale curve, "
+                        "reproduce synthetic, optimizers, stall under load, and the commands (tests "
+                        "included); ends with one list of targets (numerics/experiments/fullbench.py)")
+    p.add_argument("--load", choices=("idle", "hogs"), default="idle",
+                   help="with --all: 'hogs' runs the kernel and optimizer parts beside two CPU-bound "
+                        "processes the bench starts itself (stall and commands, which start their own "
+                        "loads, are then left out); default idle")
+    p.add_argument("--table", metavar="FILE",
+                   help="instead of measuring: print the markdown table of a saved `bench --all --json` "
+                        "run (what the README's performance section shows)")
     p.add_argument("--stall", action="store_true",
                    help="instead: ms/epoch with threads=1 vs the default under background load it starts "
                         "itself (idle, two paper-fc trainings, two CPU hogs; sizes other than paper idle "
@@ -51,8 +62,34 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--threads: expected an integer >= 1, got {args.threads}")
     if args.json is not None:
         check_json_target(args.json, "--json")
+    if args.table is not None:
+        import json
+
+        from attndyn.numerics.experiments.fullbench import markdown  # deferred: keeps `attndyn --help` fast
+
+        try:
+            with open(args.table) as f:
+                saved = json.load(f)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"--table: cannot read {args.table!r} as JSON ({exc})")
+        print(markdown(saved), end="")
+        return ExitCode.OK
+    if args.load != "idle" and not args.all:
+        raise UsageError("--load: only with --all (the other modes start their own loads)")
     sizes = parse_sizes(args.sizes)
-    if args.commands is not None:
+    if args.all:
+        from attndyn.numerics.experiments.fullbench import run_all  # deferred: keeps `attndyn --help` fast
+
+        from attndyn.numerics.experiments.commandbench import COMMANDS, parse_commands  # deferred: keeps `attndyn --help` fast
+
+        names = (COMMANDS if args.commands in (None, "default") else parse_commands(args.commands))
+        out = run_all(sizes, load=args.load, threads=args.threads, quick=args.quick, commands=names,
+                      log=lambda line: print(line, flush=True))
+        if args.json is not None:
+            write_json(args.json, out)
+            print(f"wrote {args.json}")
+        return ExitCode.OK
+    if args.commands is not None and not args.all:
         from attndyn.numerics.experiments.commandbench import (command_bench, DEFAULT_COMMANDS,
                                                                parse_commands)  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
 

@@ -1,0 +1,114 @@
+"""`attndyn bench --all` / `--table` (numerics/experiments/fullbench.py): one run, one target list, one table.
+
+The parts themselves are measured by their own tests (test_bench, test_optbench, the stall and
+command benches); here they are replaced by stand-ins so that only the merging is under test.
+"""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from attndyn.numerics.experiments import fullbench
+from attndyn.proofs.errors import UsageError
+
+
+def _target(name, verdict, text="1.0x"):
+    return {"name": name, "target": 1.0, "measured": 1.0, "measured_text": text, "verdict": verdict}
+
+
+@pytest.fixture
+def stand_ins(monkeypatch):
+    """Every part replaced by a function that records its call and returns one target of its own."""
+    from attndyn.numerics.experiments import bench, commandbench, optbench, stallbench
+
+    calls = []
+
+    def run_bench(sizes, **kw):
+        calls.append("kernels")
+        return {"machine": {"cores": 2, "python": "3.x"}, "sizes": {}, "reproduce": None,
+                "targets": [_target("kernel target", "PASS")]}
+
+    def optimizer_bench(sizes, threads, quick=False, log=print):
+        calls.append("optimizers")
+        return {"sizes": {}, "targets": [_target("adam target", "MISS")]}
+
+    def stall_bench(sizes, log=print):
+        calls.append("stall")
+        return [{"size": "paper", "load": "hogs", "ms_per_epoch_1": 2.0, "ms_per_epoch_default": 2.4,
+                 "target": {"target": "default <= 1.1 x threads=1", "measured": 1.2, "verdict": "MISS"}},
+                {"size": "paper", "load": "idle", "ms_per_epoch_1": 2.0, "ms_per_epoch_default": 2.0}]
+
+    def command_bench(names, log=print):
+        calls.append(("commands", tuple(names)))
+        return [{"argv": "-m attndyn.reports.cli verify --report OUT", "load": "idle", "budget_seconds": 60.0,
+                 "seconds": 70.0, "exit_status": 0, "verdict": "MISS"}]
+
+    monkeypatch.setattr(bench, "run_bench", run_bench)
+    monkeypatch.setattr(optbench, "optimizer_bench", optimizer_bench)
+    monkeypatch.setattr(stallbench, "stall_bench", stall_bench)
+    monkeypatch.setattr(commandbench, "command_bench", command_bench)
+    return calls
+
+
+def test_an_idle_run_merges_every_part_and_keeps_every_verdict(stand_ins):
+    out = fullbench.run_all([], commands=("verify",), log=lambda line: None)
+    assert stand_ins == ["kernels", "optimizers", "stall", ("commands", ("verify",))]
+    names = [t["name"] for t in out["targets"]]
+    verdicts = [t["verdict"] for t in out["targets"]]
+    # the stall row without a target adds nothing; the command is named as a user types it
+    assert names == ["kernel target", "adam target", "default <= 1.1 x threads=1", "`attndyn verify` (idle) <= 60 s"]
+    assert verdicts == ["PASS", "MISS", "MISS", "MISS"]  # a MISS anywhere stays a MISS in the merged list
+
+
+def test_under_the_bench_own_load_the_parts_with_their_own_loads_are_left_out(stand_ins, monkeypatch):
+    from attndyn.numerics.experiments import stallbench
+
+    started = []
+
+    class FakeLoad:
+        def __init__(self, kind, *a, **k):
+            started.append(kind)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return None
+
+    monkeypatch.setattr(stallbench, "Load", FakeLoad)
+    out = fullbench.run_all([], load="hogs", log=lambda line: None)
+    assert started == ["hogs"]
+    assert stand_ins == ["kernels", "optimizers"]
+    assert out["load"] == "hogs" and "stall" not in out and "commands" not in out
+
+
+def test_an_unknown_load_is_refused():
+    with pytest.raises(UsageError, match="--load"):
+        fullbench.run_all([], load="trainings", log=lambda line: None)
+
+
+def test_the_table_has_one_row_per_target_and_names_the_run(stand_ins):
+    out = fullbench.run_all([], commands=("verify",), log=lambda line: None)
+    table = fullbench.markdown(out)
+    rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| target")]
+    assert len(rows) == len(out["targets"])
+    assert out["started"] in table and "load idle" in table
+    assert "| `attndyn verify` (idle) <= 60 s | 70.0 s | MISS |" in rows
+
+
+def test_table_refuses_a_json_that_is_not_a_full_run():
+    with pytest.raises(UsageError, match="bench --all"):
+        fullbench.markdown({"sizes": {}})
+
+
+def test_cli_table_prints_a_saved_run_and_bad_input_is_one_line(tmp_path, stand_ins):
+    saved = tmp_path / "all.json"
+    saved.write_text(json.dumps(fullbench.run_all([], commands=("verify",), log=lambda line: None)))
+    cli = [sys.executable, "-m", "attndyn.reports.cli", "bench"]
+    ok = subprocess.run(cli + ["--table", str(saved)], capture_output=True, text=True)
+    assert ok.returncode == 0 and ok.stdout == fullbench.markdown(json.loads(saved.read_text()))
+    bad = subprocess.run(cli + ["--table", str(tmp_path / "missing.json")], capture_output=True, text=True)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "--table" in bad.stderr
+    load = subprocess.run(cli + ["--load", "hogs"], capture_output=True, text=True)
+    assert load.returncode == 2 and "--load" in load.stderr and "Traceback" not in load.stderr
