@@ -53,7 +53,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from attndyn.numerics.experiments.run_labels import run_label
-from attndyn.numerics.experiments.runfigures import _pyplot  # one Agg pyplot loader for every figure
+from attndyn.numerics.experiments import runfigures
+from attndyn.numerics.experiments.runfigures import _pyplot  # one Agg pyplot loader and one writer for every figure
 from attndyn.numerics.outputs import DEFAULT_REPORT_DIR
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.settings import REPRODUCE
@@ -273,13 +274,8 @@ def reproduce(experiment: str, out_dir=None, overrides: Sequence[str] = (), *, p
 # --------------------------------------------------------------------------- figures
 
 def _save(fig, out: Path, stem: str) -> list[str]:
-    names = []
-    for ext in ("png", "pdf"):
-        path = out / f"{stem}.{ext}"
-        fig.savefig(path, dpi=REPRODUCE.png_dpi, bbox_inches="tight")
-        names.append(path.name)
-    _pyplot().close(fig)
-    return names
+    """``stem.png`` and ``stem.pdf`` in ``out`` (runfigures' writer: atomic, one layout); their names."""
+    return [p.name for p in runfigures._save(fig, out, stem)]
 
 
 def _spread_records(x: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:

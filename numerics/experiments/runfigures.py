@@ -35,6 +35,7 @@ def _pyplot():
 
 
 def _save(fig, out: Path, stem: str) -> list[Path]:
+    """``out/stem.png`` and ``out/stem.pdf``, each written atomically; closes ``fig``."""
     paths = []
     for ext in ("png", "pdf"):
         buf = io.BytesIO()
