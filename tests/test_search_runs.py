@@ -216,6 +216,7 @@ def test_report_section_lists_every_case(tmp_path):
     assert "No confirmed counterexample" in empty.body_latex and empty.figures == []
 
 
+@pytest.mark.slow
 def test_report_hook_lists_kept_cases_and_rejects_an_empty_cases_dir(tmp_path):
     import argparse
 
