@@ -156,6 +156,7 @@ def test_bad_input_is_one_line_and_exit_2(argv, setup, needles, tmp_path, monkey
         assert n in lines[0], (n, lines[0])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("reader, first_line", [("head -1", "id kind expected run title"), ("true", "")])
 def test_a_closed_pipe_ends_quietly(reader, first_line):
     """``attndyn claims | head -1``: the reader leaves early; no BrokenPipeError traceback, and

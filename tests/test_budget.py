@@ -288,11 +288,14 @@ def test_cli_simulate_budget_then_budget(tmp_path, capsys):
     assert main(["budget", str(run), "--no-plot"]) == 2  # no silent overwrite
     assert main(["budget", str(run), "--no-plot", "--overwrite", "--omit", "nope"]) == 2
     plain = tmp_path / "plain"
-    assert main(["simulate", "--preset", "paper-fc", *sets, "--out", str(plain), "--no-progress"]) == 0
+    # a run without --budget, only to be refused: no figures, no closing verdict (the run above has both)
+    assert main(["simulate", "--preset", "paper-fc", *sets, "--out", str(plain), "--no-progress", "--no-figures",
+                 "--no-verdict"]) == 0
     assert main(["budget", str(plain)]) == 2
     assert "--budget" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_report_section_and_sweep_slopes(tmp_path, capsys):
     import argparse
 
@@ -303,8 +306,11 @@ def test_report_section_and_sweep_slopes(tmp_path, capsys):
     dirs = []
     for lr, epochs in ((0.05, 40), (0.1, 20), (0.2, 10)):  # a fixed horizon eta * epochs = 2
         d = tmp_path / f"r{lr}"
+        # the budget terms are what this test reads: no figures, no closing verdict (both are
+        # tested on simulate's own output in test_simulate_outputs.py)
         assert main(["simulate", "--preset", "paper-fc", *sets, "--set", f"train.lr={lr}", "--set",
-                     f"train.epochs={epochs}", "--budget", "--out", str(d), "--no-progress"]) == 0
+                     f"train.epochs={epochs}", "--budget", "--out", str(d), "--no-progress",
+                     "--no-figures", "--no-verdict"]) == 0
         dirs.append(str(d))
     capsys.readouterr()
     assert main(["budget", *dirs, "--no-plot"]) == 0

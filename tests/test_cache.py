@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from attndyn.numerics import cache
 
 
@@ -105,6 +107,7 @@ print(sum(kernel_mod.norm2.stats.cache_misses.values()), sum(kernel_mod.norm2.st
 '''
 
 
+@pytest.mark.slow
 def test_two_processes_needing_one_kernel_on_a_cold_cache_compile_it_once(tmp_path):
     """Two test workers starting together: the second waits for the first's compile and loads it."""
     (tmp_path / "kernel_mod.py").write_text(KERNEL)

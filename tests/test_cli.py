@@ -149,7 +149,7 @@ def test_bad_flags_get_argparse_messages(argv, message, capsys):
     assert message in err and "Traceback" not in err and err.startswith("usage: attndyn")
 
 
-def test_report_without_tex_writes_tex_says_why_and_exits_0(fake_registry, tmp_path, monkeypatch, capsys):
+def test_report_without_tex_writes_tex_says_why_and_exits_0(fake_registry, one_kept_case, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     out = tmp_path / "r"
     rc = main(["report", "--out", str(out), "--claim", "fake-ok", "--claim", "fake-neg"])
@@ -168,13 +168,13 @@ def test_report_require_pdf_without_tex_fails_at_once(fake_registry, tmp_path, m
     assert RAN == []  # failed before spending time on the claims
 
 
-def test_report_exit_status_follows_the_claims(fake_registry, tmp_path, monkeypatch, capsys):
+def test_report_exit_status_follows_the_claims(fake_registry, one_kept_case, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     assert main(["report", "--out", str(tmp_path / "r"), "--claim", "fake-bad"]) == 1
 
 
 @pytest.mark.skipif(not (HAVE_TEX and HAVE_PDFTOTEXT), reason="latexmk/pdflatex or pdftotext not on PATH")
-def test_verify_writes_json_and_pdf_report(fake_registry, tmp_path, capsys):
+def test_verify_writes_json_and_pdf_report(fake_registry, one_kept_case, tmp_path, capsys):
     rc = main(["verify", "--claim", "fake-ok", "--report", str(tmp_path / "rep")])
     assert rc == 0
     assert "derivations.pdf" in capsys.readouterr().out
@@ -194,8 +194,14 @@ def _squash(text: str) -> str:
 @pytest.mark.skipif(not (HAVE_TEX and HAVE_PDFTOTEXT), reason="latexmk/pdflatex or pdftotext not on PATH")
 def test_real_symbolic_report_has_every_title(tmp_path):
     out = tmp_path / "r"
+    # one kept counterexample through --cases: its section is in the PDF, without drawing all nine
+    # kept cases again (tests/test_search_runs.py draws the default section)
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    (cases / "sen_M-query.json").write_text((ROOT / "tests" / "data" / "counterexamples" / "sen_M-query.json").read_text())
     proc = subprocess.run([sys.executable, "-m", "attndyn.reports.cli", "report", "--out", str(out), "--only",
-                           "symbolic", "--require-pdf"], capture_output=True, text=True, cwd=ROOT, timeout=600)
+                           "symbolic", "--require-pdf", "--cases", str(cases)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert proc.returncode in (0, 1), proc.stderr  # 1: a claim not as expected (its own tests say which)
     assert "Traceback" not in proc.stderr
     pdf = out / "derivations.pdf"
@@ -206,6 +212,7 @@ def test_real_symbolic_report_has_every_title(tmp_path):
     assert symbolic, "proofs/claims/ registers no symbolic claim"
     missing = [c.title for c in symbolic if _squash(c.title) not in text]
     assert missing == []
+    assert _squash("Counterexamples found by the search") in text
     ids = [c["id"] for c in json.loads((out / "verify.json").read_text())["claims"]]
     assert ids == [c.id for c in symbolic]
 

@@ -144,7 +144,7 @@ def test_the_readme_model_file_loads():
     assert spec.name == "vocab6" and spec.d == 1 and len(spec.words()) == 6 and spec.frozen == ()
 
 
-def test_report_laws_model_option_adds_the_section(tmp_path, capsys):
+def test_report_laws_model_option_adds_the_section(one_kept_case, tmp_path, capsys):
     assert main(["verify", "--claim", "laws-paper-reduced-d1", "--laws-model", "paper-reduced",
                  "--report", str(tmp_path / "r")]) == 0
     tex = (tmp_path / "r" / "derivations.tex").read_text()

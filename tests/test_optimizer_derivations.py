@@ -29,6 +29,7 @@ OPTIMIZER_CLAIMS = {
 }
 
 
+@pytest.mark.slow
 def test_every_optimizer_claim_meets_its_expectation():
     claims = registry(["attndyn.proofs.optimizers.claims"])
     for cid, expected in OPTIMIZER_CLAIMS.items():

@@ -6,6 +6,8 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -15,6 +17,7 @@ def notebook_block() -> str:
     return re.search(r"```python\n(.*?)```", text[head:], re.S).group(1)
 
 
+@pytest.mark.slow
 def test_the_readme_notebook_example_runs_verbatim(tmp_path):
     code = notebook_block()
     assert "attndyn.setting(" in code and "attndyn.verify(setting=" in code and "write_report" in code

@@ -34,6 +34,7 @@ def synthetic_dir(tmp_path_factory):
     return out, summary, lines
 
 
+@pytest.mark.slow
 def test_synthetic_summary_runs_and_files(synthetic_dir):
     out, summary, lines = synthetic_dir
     assert json.loads((out / "summary.json").read_text()) == json.loads(json.dumps(summary))
@@ -131,9 +132,12 @@ def test_report_sections_from_given_and_default_dirs(synthetic_dir, tmp_path):
     assert rp.DEFAULT_DIR.parent == DEFAULT_REPORT_DIR
 
 
-def test_report_command_includes_the_reproduction(synthetic_dir, tmp_path, capsys):
+def test_report_command_includes_the_reproduction(synthetic_dir, one_kept_case, tmp_path, capsys, monkeypatch):
     out, _, _ = synthetic_dir
     rep = tmp_path / "rep"
+    # the .tex is what this test reads: no TeX engine on PATH, so no second PDF build of the section
+    # (test_reproduction_section_and_report compiles it; without TeX `report` still exits 0)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     assert main(["report", "--out", str(rep), "--claim", "neg-sen-m-plus-one", "--reproduced", str(out)]) == 0
     tex = (rep / "derivations.tex").read_text()
     assert "Reproduction: synthetic" in tex and "synthetic-sen.pdf" in tex
@@ -167,6 +171,7 @@ def _write_sst(root):
             (d / f"{stem}.{split}").write_text("\n".join(lines) + "\n")
 
 
+@pytest.mark.slow
 def test_sst_trains_once_and_draws_from_the_records(tmp_path):
     _write_sst(tmp_path / "data")
     out = tmp_path / "out"
@@ -211,6 +216,7 @@ def test_sst_padded_run_shows_the_pad_prediction(tmp_path):
     assert (tmp_path / names[0]).stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_cli(tmp_path, capsys):
     out = tmp_path / "cli"
     argv = ["reproduce", "synthetic", "--out", str(out), "--no-progress"] + [x for s in TINY for x in ("--set", s)]

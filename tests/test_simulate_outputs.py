@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "tests" / "data" / "settings" / "sen-holds.toml"
@@ -18,6 +19,7 @@ def cli(*args, timeout=600):
                           text=True, timeout=timeout, cwd=ROOT)
 
 
+@pytest.mark.slow
 def test_simulate_writes_figures_and_ends_with_the_verdict(tmp_path):
     out = tmp_path / "run"
     p = cli("simulate", CONFIG, *SMALL, "--out", out, "--no-progress")

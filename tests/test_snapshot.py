@@ -93,6 +93,7 @@ def _files_describe_one_run(out: Path) -> int:
     return meta["epoch"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2])
 def test_sigkill_at_a_random_moment_then_resume_is_bitwise_the_uninterrupted_run(tmp_path, reference, seed):
     out = tmp_path / "run"
@@ -108,6 +109,7 @@ def test_sigkill_at_a_random_moment_then_resume_is_bitwise_the_uninterrupted_run
     _same_files(reference, out)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [3, 4])
 def test_sigint_writes_an_interrupted_summary_then_resume_is_bitwise_the_uninterrupted_run(
         tmp_path, reference, seed, capsys):

@@ -80,6 +80,7 @@ def test_a_control_that_needs_a_linear_classifier_does_not_apply_to_tl(registry)
         run_claim(registry["neg-convergence-wrong-expectation"], s)
 
 
+@pytest.mark.slow
 def test_cli_verify_on_a_failing_config_names_the_hypothesis_and_records_the_setting(tmp_path):
     out = tmp_path / "v.json"
     p = subprocess.run([sys.executable, "-m", "attndyn.reports.cli", "verify", str(FAIL), "--claim", "N1-sen-flow",
