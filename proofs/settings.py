@@ -111,11 +111,11 @@ class KernelLayout:
     lowrank_min_width_ratio: int = 4
     lowrank_min_table_bytes: int = 4 << 20
     # the fused kernel (numerics/kernels/fused.py): the sentences are split into this many fixed
-    # groups, each scattering into its own V x (K + 1) accumulator (summed in group order), so the
+    # groups, each scattering into its own V x 8 accumulator (summed in group order), so the
     # result never depends on the thread count; 2 lets two threads share the sentence pass
     fused_groups: int = 2
     # train.kernel "auto" takes the fused step (where it applies) while its fused_groups accumulators of
-    # V x (K + 1) float64 fit in this many bytes (in cache; the paper: 2 x 5008 x 5 x 8 = 0.4 MB)
+    # V x 8 float64 fit in this many bytes (in cache; the paper: 2 x 5008 x 64 B = 0.64 MB)
     fused_max_table_bytes: int = 4 << 20
 
 

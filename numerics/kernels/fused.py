@@ -10,13 +10,14 @@ sentence index (random reads).  Here the sentence pass *scatters* them instead, 
 sentence's word rows are still in L1:
 
 * **Prepare** (serial, per distinct word): :math:`M`, then the row ``u[w]`` =
-  :math:`(u_w, e_w)` = :math:`(W^\top v_w,\ e^{s_w - M})` (old :math:`W`, :math:`v_w`, :math:`s_w`).
+  :math:`(e_w u_w, e_w)` = :math:`e^{s_w - M}(W^\top v_w, 1)` (old :math:`W`, :math:`v_w`, :math:`s_w`).
 * **Sentence pass** (per sentence group): :math:`z_i = \sum_{w\in S_i} e_w u_w/\tilde Z_i (+ b)`,
   :math:`\ell_i = \log\sum_k e^{z_{ik}} - z_{iy_i}`,
   :math:`\delta_i = \omega(\operatorname{softmax}(z_i) - e_{y_i})`,
   :math:`d_i = \delta_i/\tilde Z_i`, :math:`r_i = (z_i - b)\cdot\delta_i/\tilde Z_i`, then for every
   occurrence :math:`(i, w)`: :math:`A_g[w] \mathrel{+}= (d_i, r_i)`;
-  :math:`\partial L/\partial b = \sum_i \delta_i`.
+  :math:`\partial L/\partial b = \sum_i \delta_i`.  (:math:`\tilde Z_i` and :math:`\tilde Z_i z_i` are
+  the sums of the rows ``u[w]``.)
 * **Word pass** (per distinct word, fixed word chunks): :math:`(D_w, R_w) = e_w\sum_g A_g[w]`
   (groups in order), then, as in lowrank.py,
 
@@ -34,6 +35,12 @@ a fixed query (scores kept, no explicit keys) and the shared exponentials: when 
 :math:`\tilde Z_i <` ``floor`` the kernel returns before touching a parameter and the caller
 redoes the step with lowrank.py (per-sentence shifts).  numerics/model/attention.py decides.
 
+**Rows of ROW = 8 floats.**  Every per-word row (``u``, the accumulators, the transposed
+:math:`W` padded with zero columns) is ``ROW`` = 8 float64 wide, one 64-byte cache line (the
+buffers are 64-byte aligned, :func:`aligned_zeros`): the inner loops have a compile-time width
+(unrolled, vectorised) whatever K, so the kernel needs :math:`K + 1 \le 8`.  Lanes past
+:math:`K` hold zeros or values nobody reads (a zero column of :math:`W` multiplies them by 0).
+
 **Determinism.**  The sentences are split into ``KERNEL.fused_groups`` fixed contiguous groups,
 each scattering into its own V x (K + 1) accumulator :math:`A_g`, summed in group order; the
 word pass uses ``KERNEL.word_chunk`` chunks with per-chunk :math:`\partial L/\partial W` buffers
@@ -50,32 +57,77 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from attndyn.numerics.kernels.lowrank import dot8, transposed_w
-# numba's cache (cache=True) stamps this file only: after editing lowrank.py's helpers, touch this file.
 from attndyn.proofs.settings import NUMBA_FLAGS, NUMBA_PARALLEL_FLAGS
+
+ROW = 8  # floats per row: one 64-byte cache line; the kernel needs K + 1 <= ROW (8 lanes are spelled out)
+
+
+def aligned_zeros(shape) -> np.ndarray:
+    """float64 zeros whose first element sits on a 64-byte boundary (so does every ROW-wide row)."""
+    n = int(np.prod(shape))
+    raw = np.zeros(n + 8)
+    start = (-raw.ctypes.data // 8) % 8
+    return raw[start:start + n].reshape(shape)
 
 
 @njit(**NUMBA_FLAGS)
-def prepare(uw, scores, emb, theta, u):
-    r"""Return :math:`M = \max_{w\in uw} s_w` and write ``u[w]`` = :math:`(W^\top v_w, e^{s_w - M})`."""
+def padded_w(theta, d, K):
+    r""":math:`W` (d x ROW, float64) from the flat :math:`\theta` (``W`` row-major d x K first), zero
+    in the columns past K."""
+    Wp = np.zeros((d, ROW))
+    for j in range(d):
+        for k in range(K):
+            Wp[j, k] = theta[j * K + k]
+    return Wp
+
+
+@njit(**NUMBA_FLAGS)
+def prepare(uw, scores, emb, Wp, K, u):
+    r"""Return :math:`M = \max_{w\in uw} s_w` and write ``u[w]`` = :math:`e_w(W^\top v_w, 1, 0, ...)`."""
     d = emb.shape[1]
-    K = u.shape[1] - 1
     M = -np.inf
     for x in range(uw.shape[0]):
         s = scores[uw[x]]
         if s > M or s != s:
             M = s
-    Wt = transposed_w(theta, d, K)
+    wide = K + 1 > 5  # lanes 5-7 in use
     for x in range(uw.shape[0]):
         w = uw[x]
-        u[w, K] = np.exp(scores[w] - M)
-        for k in range(K):
-            u[w, k] = dot8(emb[w], Wt[k])
+        e = np.exp(scores[w] - M)
+        r0 = r1 = r2 = r3 = r4 = r5 = r6 = r7 = 0.0  # u_w = W^T v_w (zero columns of W past K)
+        for j in range(d):
+            vj = emb[w, j]
+            r0 += vj * Wp[j, 0]
+            r1 += vj * Wp[j, 1]
+            r2 += vj * Wp[j, 2]
+            r3 += vj * Wp[j, 3]
+            r4 += vj * Wp[j, 4]
+            if wide:
+                r5 += vj * Wp[j, 5]
+                r6 += vj * Wp[j, 6]
+                r7 += vj * Wp[j, 7]
+        u[w, 0], u[w, 1], u[w, 2], u[w, 3] = e * r0, e * r1, e * r2, e * r3
+        u[w, 4], u[w, 5], u[w, 6], u[w, 7] = e * r4, e * r5, e * r6, e * r7
+        u[w, K] = e
     return M
 
 
 @njit(**NUMBA_FLAGS)
-def sentence_group(g, sents, uw, u, theta, d, floor, acc, loss_g, bad_g, db_g):
+def scatter_row(A, w, d0, d1, d2, d3, d4, d5, d6, d7, wide):
+    """``A[w] += (d0, ..., d7)`` (lanes 5-7 only when ``wide``)."""
+    A[w, 0] += d0
+    A[w, 1] += d1
+    A[w, 2] += d2
+    A[w, 3] += d3
+    A[w, 4] += d4
+    if wide:
+        A[w, 5] += d5
+        A[w, 6] += d6
+        A[w, 7] += d7
+
+
+@njit(**NUMBA_FLAGS)
+def sentence_group(g, sents, uw, u, theta, d, K, floor, acc, loss_g, bad_g, db_g):
     r"""Group ``g`` of ``acc.shape[0]`` (sentences ``g n/G .. (g+1) n/G - 1``): zeroes
     :math:`A_g` on the rows ``uw``, then per sentence the logits, loss and :math:`\delta_i`, and
     scatters :math:`(d_i, r_i)` into :math:`A_g` (module docstring).  Writes the group's loss sum
@@ -83,43 +135,55 @@ def sentence_group(g, sents, uw, u, theta, d, floor, acc, loss_g, bad_g, db_g):
     :math:`\sum_i\delta_i` to ``db_g[g]``."""
     word_ids, offsets, labels, weight = sents
     G = acc.shape[0]
-    K = u.shape[1] - 1
     n = labels.shape[0]
     with_bias = theta.shape[0] > d * K  # layout W then b (numerics/model/spec.layout)
     A = acc[g]
     for x in range(uw.shape[0]):
         w = uw[x]
-        for k in range(K + 1):
+        for k in range(ROW):
             A[w, k] = 0.0
     for k in range(K):
         db_g[g, k] = 0.0
-    z = np.empty(K)
-    zb = np.empty(K)
-    dd = np.empty(K + 1)
+    wide = K + 1 > 5  # lanes 5-7 in use
+    z = np.empty(ROW)
+    zb = np.empty(ROW)
+    dd = np.zeros(ROW)
     bad = 0
     total = 0.0
     for i in range(g * n // G, (g + 1) * n // G):
         o0 = offsets[i]
         o1 = offsets[i + 1]
-        for k in range(K):
-            z[k] = 0.0
-        Z = 0.0
+        # lanes: Z~_i z_i (before the bias), then Z~_i in lane K.  Scalars, not an array, so the sums
+        # stay in registers; lanes 0-4 always (zeros past K), 5-7 only when K > 4; two occurrences per
+        # step halve the dependency chains
+        z0 = z1 = z2 = z3 = z4 = z5 = z6 = z7 = 0.0
         o = o0
-        while o + 1 < o1:  # two occurrences per update: halves the dependency chain on z
-            w0 = word_ids[o]
-            w1 = word_ids[o + 1]
-            e0 = u[w0, K]
-            e1 = u[w1, K]
-            Z += e0 + e1
-            for k in range(K):
-                z[k] += e0 * u[w0, k] + e1 * u[w1, k]
+        while o + 1 < o1:
+            w = word_ids[o]
+            v = word_ids[o + 1]
+            z0 += u[w, 0] + u[v, 0]
+            z1 += u[w, 1] + u[v, 1]
+            z2 += u[w, 2] + u[v, 2]
+            z3 += u[w, 3] + u[v, 3]
+            z4 += u[w, 4] + u[v, 4]
+            if wide:
+                z5 += u[w, 5] + u[v, 5]
+                z6 += u[w, 6] + u[v, 6]
+                z7 += u[w, 7] + u[v, 7]
             o += 2
         if o < o1:
-            w0 = word_ids[o]
-            e0 = u[w0, K]
-            Z += e0
-            for k in range(K):
-                z[k] += e0 * u[w0, k]
+            w = word_ids[o]
+            z0 += u[w, 0]
+            z1 += u[w, 1]
+            z2 += u[w, 2]
+            z3 += u[w, 3]
+            z4 += u[w, 4]
+            if wide:
+                z5 += u[w, 5]
+                z6 += u[w, 6]
+                z7 += u[w, 7]
+        z[0], z[1], z[2], z[3], z[4], z[5], z[6], z[7] = z0, z1, z2, z3, z4, z5, z6, z7
+        Z = z[K]
         if not Z >= floor:  # the caller redoes the whole step with per-sentence shifts
             bad += 1
             continue
@@ -129,13 +193,14 @@ def sentence_group(g, sents, uw, u, theta, d, floor, acc, loss_g, bad_g, db_g):
             zb[k] = z[k] + (theta[d * K + k] if with_bias else 0.0)
         y = labels[i]
         zy = zb[y]
-        zmax = zb[0]
+        kmax = 0
         for k in range(1, K):
-            if zb[k] > zmax:
-                zmax = zb[k]
+            if zb[k] > zb[kmax]:
+                kmax = k
+        zmax = zb[kmax]
         tot = 0.0
-        for k in range(K):  # one exp per class; zb becomes exp(z - zmax)
-            e = np.exp(zb[k] - zmax)
+        for k in range(K):  # one exp per class but the largest (e^0 = 1 exactly); zb becomes e^(z - zmax)
+            e = 1.0 if k == kmax else np.exp(zb[k] - zmax)
             zb[k] = e
             tot += e
         total += zmax + np.log(tot) - zy
@@ -149,91 +214,113 @@ def sentence_group(g, sents, uw, u, theta, d, floor, acc, loss_g, bad_g, db_g):
             rr += z[k] * dk
             dd[k] = dk * iz
         dd[K] = rr * iz
-        for o in range(o0, o1):  # scatter while the sentence's rows are in L1
-            w = word_ids[o]
-            for k in range(K + 1):
-                A[w, k] += dd[k]
+        d0, d1, d2, d3, d4, d5, d6, d7 = dd[0], dd[1], dd[2], dd[3], dd[4], dd[5], dd[6], dd[7]
+        o = o0
+        while o + 1 < o1:  # scatter while the sentence's rows are in L1, two rows per step:
+            w = word_ids[o]  # both loaded before either is stored (no store -> load chain)
+            v = word_ids[o + 1]
+            if w == v:  # the same row twice: one after the other, as a serial loop would
+                scatter_row(A, w, d0, d1, d2, d3, d4, d5, d6, d7, wide)
+                scatter_row(A, w, d0, d1, d2, d3, d4, d5, d6, d7, wide)
+            else:
+                a0, a1, a2, a3, a4 = A[w, 0] + d0, A[w, 1] + d1, A[w, 2] + d2, A[w, 3] + d3, A[w, 4] + d4
+                b0, b1, b2, b3, b4 = A[v, 0] + d0, A[v, 1] + d1, A[v, 2] + d2, A[v, 3] + d3, A[v, 4] + d4
+                A[w, 0], A[w, 1], A[w, 2], A[w, 3], A[w, 4] = a0, a1, a2, a3, a4
+                A[v, 0], A[v, 1], A[v, 2], A[v, 3], A[v, 4] = b0, b1, b2, b3, b4
+                if wide:
+                    a5, a6, a7 = A[w, 5] + d5, A[w, 6] + d6, A[w, 7] + d7
+                    b5, b6, b7 = A[v, 5] + d5, A[v, 6] + d6, A[v, 7] + d7
+                    A[w, 5], A[w, 6], A[w, 7] = a5, a6, a7
+                    A[v, 5], A[v, 6], A[v, 7] = b5, b6, b7
+            o += 2
+        if o < o1:
+            scatter_row(A, word_ids[o], d0, d1, d2, d3, d4, d5, d6, d7, wide)
     loss_g[g] = total
     bad_g[g] = bad
 
 
 @njit(**NUMBA_FLAGS)
-def word_chunk(c, chunk, uw, scores, emb, u, acc, Wt, lr_v, lr_s, grads_on, dW_c):
+def word_chunk(c, chunk, uw, scores, emb, u, acc, Wp, K, lr_v, lr_s, grads_on, dW_c):
     r"""Words ``uw[c chunk .. (c+1) chunk - 1]``: :math:`D_w, R_w`, the gradients and the in-place
     updates of :math:`v_w, s_w`; adds :math:`v_w D_w^\top` (old :math:`v_w`) to ``dW_c[c]``
-    (transposed, K x d) when ``grads_on``."""
+    (d x ROW, lanes past K unread) when ``grads_on``."""
     G = acc.shape[0]
-    K = u.shape[1] - 1
     d = emb.shape[1]
-    Dw = np.empty(K + 1)
-    dv = np.empty(d)
+    S = np.empty(ROW)
+    wide = K + 1 > 5  # lanes 5-7 in use
     if grads_on:
-        for k in range(K):
-            for j in range(d):
-                dW_c[c, k, j] = 0.0
+        for j in range(d):
+            for k in range(ROW):
+                dW_c[c, j, k] = 0.0
     for x in range(c * chunk, min(uw.shape[0], (c + 1) * chunk)):
         w = uw[x]
+        for k in range(ROW):
+            S[k] = acc[0, w, k]
+        for g in range(1, G):  # groups in order: the sum never depends on the threads
+            for k in range(ROW):
+                S[k] += acc[g, w, k]
         e_w = u[w, K]
-        for k in range(K + 1):
-            t = acc[0, w, k]
-            for g in range(1, G):  # groups in order: the sum never depends on the threads
-                t += acc[g, w, k]
-            Dw[k] = t * e_w
-        uD = 0.0
-        for k in range(K):
-            uD += u[w, k] * Dw[k]
-        ds = uD - Dw[K]
+        uS = 0.0
+        for k in range(K):  # u[w, k] = e_w u_w[k]
+            uS += u[w, k] * S[k]
+        ds = uS - e_w * S[K]  # e_w (u_w . S_w - R'_w) = u_w . D_w - R_w
+        # D_w = e_w S_w in scalars (lane K holds R_w: W's zero column K drops it from W D_w)
+        D0, D1, D2, D3, D4 = e_w * S[0], e_w * S[1], e_w * S[2], e_w * S[3], e_w * S[4]
+        D5, D6, D7 = e_w * S[5], e_w * S[6], e_w * S[7]
         for j in range(d):
-            dv[j] = 0.0
-        for k in range(K):  # dv = W D_w, k outermost: long independent loops over j
-            Dk = Dw[k]
-            for j in range(d):
-                dv[j] += Wt[k, j] * Dk
-        if grads_on:  # this word's term of dL/dW, from the old v_w
-            for k in range(K):
-                Dk = Dw[k]
-                for j in range(d):
-                    dW_c[c, k, j] += emb[w, j] * Dk
-        if lr_v != 0.0:
-            for j in range(d):
-                emb[w, j] -= lr_v * dv[j]
+            vj = emb[w, j]
+            t = Wp[j, 0] * D0 + Wp[j, 1] * D1 + Wp[j, 2] * D2 + Wp[j, 3] * D3 + Wp[j, 4] * D4  # (W D_w)_j
+            if wide:
+                t += Wp[j, 5] * D5 + Wp[j, 6] * D6 + Wp[j, 7] * D7
+            if grads_on:  # this word's term of dL/dW, from the old v_w
+                dW_c[c, j, 0] += vj * D0
+                dW_c[c, j, 1] += vj * D1
+                dW_c[c, j, 2] += vj * D2
+                dW_c[c, j, 3] += vj * D3
+                dW_c[c, j, 4] += vj * D4
+                if wide:
+                    dW_c[c, j, 5] += vj * D5
+                    dW_c[c, j, 6] += vj * D6
+                    dW_c[c, j, 7] += vj * D7
+            if lr_v != 0.0:
+                emb[w, j] = vj - lr_v * t
         if lr_s != 0.0:
             scores[w] -= lr_s * ds
 
 
 @njit(**NUMBA_PARALLEL_FLAGS)
-def sentences_parallel(sents, uw, u, theta, d, floor, acc, loss_g, bad_g, db_g):
+def sentences_parallel(sents, uw, u, theta, d, K, floor, acc, loss_g, bad_g, db_g):
     for g in prange(acc.shape[0]):
-        sentence_group(g, sents, uw, u, theta, d, floor, acc, loss_g, bad_g, db_g)
+        sentence_group(g, sents, uw, u, theta, d, K, floor, acc, loss_g, bad_g, db_g)
 
 
 @njit(**NUMBA_PARALLEL_FLAGS)
-def words_parallel(nch, chunk, uw, scores, emb, u, acc, Wt, lr_v, lr_s, grads_on, dW_c):
+def words_parallel(nch, chunk, uw, scores, emb, u, acc, Wp, K, lr_v, lr_s, grads_on, dW_c):
     for c in prange(nch):
-        word_chunk(c, chunk, uw, scores, emb, u, acc, Wt, lr_v, lr_s, grads_on, dW_c)
+        word_chunk(c, chunk, uw, scores, emb, u, acc, Wp, K, lr_v, lr_s, grads_on, dW_c)
 
 
 @njit(**NUMBA_FLAGS)
 def epoch_fused(sents, uw, scores, emb, clf, rates, floor, chunk, parallel, u, acc, dtheta):
     r"""One gradient-descent step (module docstring); returns ``(L, ok)``: the loss before the step
     and whether it was taken.  ``ok`` False (a partition below ``floor``): nothing was updated,
-    ``L`` is NaN, the caller redoes the step with lowrank.py.  ``acc`` is G x V x (K + 1) float64
-    work space, ``u`` V x (K + 1) float64."""
-    theta = clf.theta
+    ``L`` is NaN, the caller redoes the step with lowrank.py.  ``u`` is V x ROW and ``acc``
+    G x V x ROW float64 work space (:func:`aligned_zeros`); needs K + 1 <= ROW."""
+    theta, K = clf.theta, clf.K
     lr_v, lr_s, lr_c = rates.v, rates.s, rates.c
     d = emb.shape[1]
-    K = u.shape[1] - 1
     G = acc.shape[0]
     grads_on = lr_c != 0.0
-    prepare(uw, scores, emb, theta, u)
+    Wp = padded_w(theta, d, K)  # the old W (theta moves only after the word pass)
+    prepare(uw, scores, emb, Wp, K, u)
     loss_g = np.zeros(G)
     bad_g = np.zeros(G, np.int64)
     db_g = np.zeros((G, K))
     if parallel:
-        sentences_parallel(sents, uw, u, theta, d, floor, acc, loss_g, bad_g, db_g)
+        sentences_parallel(sents, uw, u, theta, d, K, floor, acc, loss_g, bad_g, db_g)
     else:
         for g in range(G):
-            sentence_group(g, sents, uw, u, theta, d, floor, acc, loss_g, bad_g, db_g)
+            sentence_group(g, sents, uw, u, theta, d, K, floor, acc, loss_g, bad_g, db_g)
     total = 0.0
     nbad = 0
     for g in range(G):  # merged in group order
@@ -241,21 +328,20 @@ def epoch_fused(sents, uw, scores, emb, clf, rates, floor, chunk, parallel, u, a
         nbad += bad_g[g]
     if nbad > 0:
         return np.nan, False
-    Wt = transposed_w(theta, d, K)  # the old W (theta moves only after the word pass)
     U = uw.shape[0]
     nch = (U + chunk - 1) // chunk
-    dW_c = np.empty((nch, K if grads_on else 0, d))
+    dW_c = np.empty((nch, d if grads_on else 0, ROW))
     if parallel:
-        words_parallel(nch, chunk, uw, scores, emb, u, acc, Wt, lr_v, lr_s, grads_on, dW_c)
+        words_parallel(nch, chunk, uw, scores, emb, u, acc, Wp, K, lr_v, lr_s, grads_on, dW_c)
     else:
         for c in range(nch):
-            word_chunk(c, chunk, uw, scores, emb, u, acc, Wt, lr_v, lr_s, grads_on, dW_c)
+            word_chunk(c, chunk, uw, scores, emb, u, acc, Wp, K, lr_v, lr_s, grads_on, dW_c)
     if grads_on:
         for j in range(d):
             for k in range(K):
                 s = 0.0
                 for c in range(nch):  # merged in chunk order
-                    s += dW_c[c, k, j]
+                    s += dW_c[c, j, k]
                 dtheta[j * K + k] = s
         for k in range(theta.shape[0] - d * K):  # the bias: sum_i delta_i, groups in order
             s = 0.0

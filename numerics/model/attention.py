@@ -27,7 +27,7 @@ import numpy as np
 
 from attndyn.numerics.kernels.args import (Chunks, Classifier, rates, Sentences, SharedExp,
                                            WordIndex, Work)
-from attndyn.numerics.kernels.fused import epoch_fused
+from attndyn.numerics.kernels.fused import aligned_zeros, epoch_fused, ROW
 from attndyn.numerics.kernels.index import word_index
 from attndyn.numerics.kernels.keys import epoch_keys, key_scores, word_pass_keys
 from attndyn.numerics.kernels.lowrank import epoch_lowrank, forward_backward_lr, word_pass_lr
@@ -56,9 +56,9 @@ def auto_lowrank(vocab_size: int, d_e: int, n_classes: int) -> bool:
 
 def auto_fused(vocab_size: int, n_classes: int) -> bool:
     """``train.kernel = "auto"`` where the fused step applies (numerics/kernels/fused.py): when its
-    ``KERNEL.fused_groups`` accumulators of V x (K + 1) floats stay in cache (measured faster there,
+    ``KERNEL.fused_groups`` accumulators of V x 8 floats stay in cache (measured faster there,
     ``KERNEL.fused_max_table_bytes``)."""
-    return KERNEL.fused_groups * vocab_size * (n_classes + 1) * 8 <= KERNEL.fused_max_table_bytes
+    return KERNEL.fused_groups * vocab_size * ROW * 8 <= KERNEL.fused_max_table_bytes
 
 
 @dataclass
@@ -203,7 +203,7 @@ class AttentionModel:
         self.kernel_path = "auto"  # train.kernel: see KERNEL_PATHS
         self.last_lowrank = None
         self._u = None  # the low-rank path's u_w = W^T v_w (V x K, float64), allocated on first use
-        self._acc = None  # the fused path's G x V x (K + 1) scatter accumulators, allocated on first use
+        self._acc = self._rows = None  # the fused path's G x V x 8 accumulators and V x 8 rows (first use)
         self.last_fused = None  # whether the last step ran the fused kernel (for tests and claims)
 
     def kernel_options(self) -> dict:
@@ -228,10 +228,10 @@ class AttentionModel:
 
     def fused(self) -> bool:
         """Whether :meth:`step` tries the fused kernel (numerics/kernels/fused.py): a linear classifier,
-        fixed query, shared exponentials, and ``fused`` forced or ``auto`` as :func:`auto_fused` says.
+        fixed query, shared exponentials, K < ROW = 8, and ``fused`` forced or ``auto`` as :func:`auto_fused` says.
         :meth:`gradients` and optimizers use lowrank.py on this path."""
         self.lowrank()  # validates train.kernel
-        if not is_linear(self.kind) or self.explicit_keys or not self.shared_exp:
+        if not is_linear(self.kind) or self.explicit_keys or not self.shared_exp or self.n_classes >= ROW:
             return False
         return self.kernel_path == "fused" or (self.kernel_path == "auto"
                                                and auto_fused(self.vocab_size, self.n_classes))
@@ -361,12 +361,13 @@ class AttentionModel:
             lr_s = float(lr_keys) * float(q @ q)
         self.last_fused = self.fused()
         if self.last_fused:
-            shape = (KERNEL.fused_groups, self.vocab_size, K + 1)
+            shape = (KERNEL.fused_groups, self.vocab_size, ROW)
             if self._acc is None or self._acc.shape != shape:
-                self._acc = np.zeros(shape)
+                self._acc = aligned_zeros(shape)
+                self._rows = aligned_zeros(shape[1:])
             loss, ok = epoch_fused(batch.sentences(), batch.uw, self._scores, self.embeddings, clf,
                                    rates(v=lr_embeddings, s=lr_s, c=lr_classifier), KERNEL.shared_exp_floor,
-                                   KERNEL.word_chunk, numba.get_num_threads() > 1, self._table(), self._acc,
+                                   KERNEL.word_chunk, numba.get_num_threads() > 1, self._rows, self._acc,
                                    self._dtheta)
             if ok:
                 return float(loss)
