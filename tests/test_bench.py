@@ -108,9 +108,9 @@ def test_run_bench_in_process(capsys, monkeypatch):
     res = out["sizes"]["64"]["results"]
     assert len(res["kernel"]["epoch_seconds"]) == 2 * BENCH.rounds and res["kernel"]["n_train"] == 64
     assert res["numpy"]["agreement"]["loss_rel"] <= NUMERIC.kernel_rtol
-    # FC with K = 4 < d = 10: the default kernel is the low-rank one, kernel-full the d-wide one, and
-    # one epoch of each from the same point agrees to rounding
-    assert res["kernel"]["kernel_path"] == "lowrank" and res["kernel-full"]["kernel_path"] == "full"
+    # FC with K = 4 < d = 10, fixed query, GD: the default kernel is the fused one (numerics/kernels/fused.py),
+    # kernel-full the d-wide one, and one epoch of each from the same point agrees to rounding
+    assert res["kernel"]["kernel_path"] == "fused" and res["kernel-full"]["kernel_path"] == "full"
     assert max(res["kernel-full"]["agreement"].values()) <= BENCH.agreement_rtol
     assert out["sizes"]["64"]["kernel_speedup"]["numpy"] > 0
     assert out["sizes"]["64"]["rounds"] == BENCH.rounds
