@@ -224,17 +224,23 @@ class AttentionModel:
                              f"got {self.kernel_path!r}")
         if not is_linear(self.kind) or self.kernel_path == "full":
             return False
-        return self.kernel_path in ("lowrank", "fused") or auto_lowrank(self.vocab_size, self.embeddings.shape[1], self.n_classes)
+        return (self.kernel_path in ("lowrank", "fused")  # fused: gradients and fallback steps are lowrank's
+                or auto_lowrank(self.vocab_size, self.embeddings.shape[1], self.n_classes))
 
     def fused(self) -> bool:
         """Whether :meth:`step` tries the fused kernel (numerics/kernels/fused.py): a linear classifier,
-        fixed query, shared exponentials, K < ROW = 8, and ``fused`` forced or ``auto`` as :func:`auto_fused` says.
-        :meth:`gradients` and optimizers use lowrank.py on this path."""
+        fixed query, shared exponentials, K < ROW = 8, and ``fused`` forced or ``auto`` as
+        :func:`auto_fused` says.  :meth:`gradients` and optimizers use lowrank.py on this path."""
         self.lowrank()  # validates train.kernel
         if not is_linear(self.kind) or self.explicit_keys or not self.shared_exp or self.n_classes >= ROW:
             return False
         return self.kernel_path == "fused" or (self.kernel_path == "auto"
                                                and auto_fused(self.vocab_size, self.n_classes))
+
+    @staticmethod
+    def _fused_parallel(batch: Batch) -> bool:
+        """The fused kernel's parallel driver: 2+ threads and a large step (``KERNEL``; same bits either way)."""
+        return numba.get_num_threads() > 1 and len(batch.word_ids) >= KERNEL.fused_parallel_min_occurrences
 
     def _table(self) -> np.ndarray:
         """The low-rank path's per-word rows [u_w = W^T v_w, e_w] (V x (K + 1), float64)."""
@@ -367,7 +373,7 @@ class AttentionModel:
                 self._rows = aligned_zeros(shape[1:])
             loss, ok = epoch_fused(batch.sentences(), batch.uw, self._scores, self.embeddings, clf,
                                    rates(v=lr_embeddings, s=lr_s, c=lr_classifier), KERNEL.shared_exp_floor,
-                                   KERNEL.word_chunk, numba.get_num_threads() > 1, self._rows, self._acc,
+                                   KERNEL.word_chunk, self._fused_parallel(batch), self._rows, self._acc,
                                    self._dtheta)
             if ok:
                 return float(loss)
