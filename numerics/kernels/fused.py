@@ -142,8 +142,11 @@ def sentence_group(g, sents, uw, u, theta, d, K, floor, acc, loss_g, bad_g, db_g
         w = uw[x]
         for k in range(ROW):
             A[w, k] = 0.0
-    for k in range(K):
-        db_g[g, k] = 0.0
+    bias = np.zeros(K)  # b (0 without one), read once per group instead of per sentence
+    if with_bias:
+        for k in range(K):
+            bias[k] = theta[d * K + k]
+    db = np.zeros(K)  # the group's sum_i delta_i, in a local buffer
     wide = K + 1 > 5  # lanes 5-7 in use
     z = np.empty(ROW)
     zb = np.empty(ROW)
@@ -190,7 +193,7 @@ def sentence_group(g, sents, uw, u, theta, d, K, floor, acc, loss_g, bad_g, db_g
         iz = 1.0 / Z
         for k in range(K):  # z <- W^T c_i; zb <- the logits W^T c_i + b
             z[k] *= iz
-            zb[k] = z[k] + (theta[d * K + k] if with_bias else 0.0)
+            zb[k] = z[k] + bias[k]
         y = labels[i]
         zy = zb[y]
         kmax = 0
@@ -210,7 +213,7 @@ def sentence_group(g, sents, uw, u, theta, d, K, floor, acc, loss_g, bad_g, db_g
             dk = zb[k] * scale
             if k == y:
                 dk -= weight
-            db_g[g, k] += dk
+            db[k] += dk
             rr += z[k] * dk
             dd[k] = dk * iz
         dd[K] = rr * iz
@@ -235,6 +238,8 @@ def sentence_group(g, sents, uw, u, theta, d, K, floor, acc, loss_g, bad_g, db_g
             o += 2
         if o < o1:
             scatter_row(A, word_ids[o], d0, d1, d2, d3, d4, d5, d6, d7, wide)
+    for k in range(K):
+        db_g[g, k] = db[k]
     loss_g[g] = total
     bad_g[g] = bad
 
