@@ -231,14 +231,15 @@ def test_command_bench_names_and_budgets():
 
 
 def test_kernel_paths_compare_times_both_and_they_agree():
-    """`python -m attndyn.numerics.experiments.kernelpaths`: both paths timed on one config, equal to
+    """`python -m attndyn.numerics.experiments.kernelpaths`: all paths timed on one config, equal to
     rounding after the same steps; a classifier without a low-rank path is one line, exit 2."""
     from attndyn.numerics.config.load import load_config
     from attndyn.numerics.experiments import kernelpaths
 
     cfg = load_config(None, preset="paper-tc", overrides=["corpus.n_sentences=200", "corpus.n_nontopic=40"])
     r = kernelpaths.compare(cfg, rounds=2, steps=2)
-    assert set(r["seconds"]) == {"full", "lowrank"} and all(v > 0 for v in r["seconds"].values())
+    assert set(r["seconds"]) == {"full", "lowrank", "fused"} and all(v > 0 for v in r["seconds"].values())
+    assert r["fused_ran"] and 0 < r["fused_rel_diff"] <= BENCH.agreement_rtol
     assert len(r["round_seconds"]["lowrank"]) == 2 and r["classes"] < r["d_e"]
     assert 0 < r["embeddings_rel_diff"] <= BENCH.agreement_rtol  # different sums, equal to rounding
     assert kernelpaths.main(["paper-tl", "--rounds", "1"]) == 2
