@@ -49,7 +49,8 @@ drivers run the same arithmetic: bitwise identical for 1 or 2 threads.  The summ
 differs from lowrank.py's (scatter vs gather), so the two agree to rounding.
 
 **Serial or parallel.**  :func:`epoch_fused` takes ``parallel``: the caller passes True only with
-more than one numba thread.  One thread runs no parallel region at all (a region costs a
+more than one numba thread and at least ``KERNEL.fused_parallel_min_occurrences`` occurrences per
+step (at the paper's size two threads did not pay; README).  The serial driver runs no parallel region (a region costs a
 thread wake-up under ``OMP_WAIT_POLICY=PASSIVE``, numerics/parallel.py).
 """
 from __future__ import annotations
