@@ -37,12 +37,13 @@ redoes the step with lowrank.py (per-sentence shifts).  numerics/model/attention
 
 **Rows of ROW = 8 floats.**  Every per-word row (``u``, the accumulators, the transposed
 :math:`W` padded with zero columns) is ``ROW`` = 8 float64 wide, one 64-byte cache line (the
-buffers are 64-byte aligned, :func:`aligned_zeros`): the inner loops have a compile-time width
-(unrolled, vectorised) whatever K, so the kernel needs :math:`K + 1 \le 8`.  Lanes past
+buffers are 64-byte aligned, :func:`aligned_zeros`): the per-occurrence loops have a fixed width
+whatever K (lanes spelled out as scalars held in registers: 0-4 always, 5-7 only when K > 4), so the
+kernel needs :math:`K + 1 \le 8`.  Lanes past
 :math:`K` hold zeros or values nobody reads (a zero column of :math:`W` multiplies them by 0).
 
 **Determinism.**  The sentences are split into ``KERNEL.fused_groups`` fixed contiguous groups,
-each scattering into its own V x (K + 1) accumulator :math:`A_g`, summed in group order; the
+each scattering into its own V x ROW accumulator :math:`A_g`, summed in group order; the
 word pass uses ``KERNEL.word_chunk`` chunks with per-chunk :math:`\partial L/\partial W` buffers
 merged in chunk order.  Neither depends on the thread count, and the serial and the parallel
 drivers run the same arithmetic: bitwise identical for 1 or 2 threads.  The summation order
