@@ -110,6 +110,18 @@ class KernelLayout:
     # Measured with `attndyn bench --sizes paper,1e6`, idle, 2026-12-02.  Results agree to rounding.
     lowrank_min_width_ratio: int = 4
     lowrank_min_table_bytes: int = 4 << 20
+    # the fused kernel (numerics/kernels/fused.py): the sentences are split into this many fixed
+    # groups, each scattering into its own V x 8 accumulator (summed in group order), so the
+    # result never depends on the thread count; 2 lets two threads share the sentence pass
+    fused_groups: int = 2
+    # train.kernel "auto" takes the fused step (where it applies) while its fused_groups accumulators of
+    # V x 8 float64 fit in this many bytes (in cache; the paper: 2 x 5008 x 64 B = 0.64 MB)
+    fused_max_table_bytes: int = 4 << 20
+    # the fused kernel runs its parallel driver (2 groups, word chunks in parallel) only with more than
+    # one numba thread AND at least this many occurrences per step; below, one thread and no parallel
+    # region.  At the paper's size (84k) under load 2.5-5, the same process alternating 1 and 2 threads:
+    # FC 2.22 vs 2.19 ms median (min 1.71 vs 1.86), TC 3.03 vs 3.21 (min 0.92 vs 1.28); issue 13
+    fused_parallel_min_occurrences: int = 1_000_000
 
 
 @dataclass(frozen=True)

@@ -108,9 +108,9 @@ def test_run_bench_in_process(capsys, monkeypatch):
     res = out["sizes"]["64"]["results"]
     assert len(res["kernel"]["epoch_seconds"]) == 2 * BENCH.rounds and res["kernel"]["n_train"] == 64
     assert res["numpy"]["agreement"]["loss_rel"] <= NUMERIC.kernel_rtol
-    # FC with K = 4 < d = 10: the default kernel is the low-rank one, kernel-full the d-wide one, and
-    # one epoch of each from the same point agrees to rounding
-    assert res["kernel"]["kernel_path"] == "lowrank" and res["kernel-full"]["kernel_path"] == "full"
+    # FC with K = 4 < d = 10, fixed query, GD: the default kernel is the fused one (numerics/kernels/fused.py),
+    # kernel-full the d-wide one, and one epoch of each from the same point agrees to rounding
+    assert res["kernel"]["kernel_path"] == "fused" and res["kernel-full"]["kernel_path"] == "full"
     assert max(res["kernel-full"]["agreement"].values()) <= BENCH.agreement_rtol
     assert out["sizes"]["64"]["kernel_speedup"]["numpy"] > 0
     assert out["sizes"]["64"]["rounds"] == BENCH.rounds
@@ -231,14 +231,15 @@ def test_command_bench_names_and_budgets():
 
 
 def test_kernel_paths_compare_times_both_and_they_agree():
-    """`python -m attndyn.numerics.experiments.kernelpaths`: both paths timed on one config, equal to
+    """`python -m attndyn.numerics.experiments.kernelpaths`: all paths timed on one config, equal to
     rounding after the same steps; a classifier without a low-rank path is one line, exit 2."""
     from attndyn.numerics.config.load import load_config
     from attndyn.numerics.experiments import kernelpaths
 
     cfg = load_config(None, preset="paper-tc", overrides=["corpus.n_sentences=200", "corpus.n_nontopic=40"])
     r = kernelpaths.compare(cfg, rounds=2, steps=2)
-    assert set(r["seconds"]) == {"full", "lowrank"} and all(v > 0 for v in r["seconds"].values())
+    assert set(r["seconds"]) == {"full", "lowrank", "fused"} and all(v > 0 for v in r["seconds"].values())
+    assert r["fused_ran"] and 0 < r["fused_rel_diff"] <= BENCH.agreement_rtol
     assert len(r["round_seconds"]["lowrank"]) == 2 and r["classes"] < r["d_e"]
     assert 0 < r["embeddings_rel_diff"] <= BENCH.agreement_rtol  # different sums, equal to rounding
     assert kernelpaths.main(["paper-tl", "--rounds", "1"]) == 2

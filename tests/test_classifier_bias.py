@@ -47,14 +47,17 @@ def problem(seed, **kw):
     return p
 
 
-PATHS = ("full", "lowrank")  # train.kernel forced: the d_e-wide and the K-wide (lowrank.py) kernels
+# train.kernel forced: the d_e-wide, the K-wide (lowrank.py) and the fused K-wide step (fused.py; its gradients
+# and its steps with explicit keys or per-sentence shifts are lowrank.py's)
+PATHS = ("full", "lowrank", "fused")
 
 
 def model(p, explicit=False, shared=True, path="full"):
     m = AttentionModel("tc", p["E"], p["K"], p["q"], p["params"], explicit_keys=explicit)
     m.shared_exp = shared
     m.kernel_path = path
-    assert m.lowrank() is (path == "lowrank")
+    assert m.lowrank() is (path != "full")
+    assert m.fused() is (path == "fused" and shared and not explicit)
     return m
 
 

@@ -4,6 +4,7 @@ The twin below is written from the model's definition (softmax attention over
 each sentence, numerics/model/classifiers.py for the classifier) and shares no code
 with the kernels.
 """
+import dataclasses
 import itertools
 
 import numba
@@ -22,6 +23,9 @@ GROUPS = ("embeddings", "keys", "query", "classifier")
 # train.kernel forced: the d_e-wide kernels (scores.py, keys.py) and the K-wide low-rank ones
 # (lowrank.py, linear classifiers only); "auto" picks by K < d_e, so the tests force each
 PATHS = ("full", "lowrank")
+# plus the fused K-wide GD step (fused.py: fixed query, shared exponentials; its gradients, and its steps
+# with explicit keys or per-sentence shifts, are lowrank.py's), for the step tests
+STEP_PATHS = PATHS + ("fused",)
 
 
 # --------------------------------------------------------------------------- the twin
@@ -30,7 +34,8 @@ def model_of(p, kind, explicit_keys, dtype="float64", shared=True, path="full"):
     m = AttentionModel(kind, p["E"], p["K"], p["q"], p["params"], explicit_keys=explicit_keys, dtype=dtype)
     m.shared_exp = shared
     m.kernel_path = path
-    assert m.lowrank() is (path == "lowrank" and kind != "tl")  # the path under test is the one that runs
+    assert m.lowrank() is (path in ("lowrank", "fused") and kind != "tl")  # the path under test runs
+    assert m.fused() is (path == "fused" and kind != "tl" and not explicit_keys and shared)
     return m
 
 
@@ -53,8 +58,8 @@ def assert_close(a, b, rtol, what):
 
 # --------------------------------------------------------------------------- gradients
 
-def _kind_paths():
-    return [(k, path) for k in cl.KINDS for path in PATHS if not (k == "tl" and path == "lowrank")]
+def _kind_paths(paths=PATHS):
+    return [(k, path) for k in cl.KINDS for path in paths if not (k == "tl" and path != "full")]
 
 
 @pytest.mark.parametrize("kind,path", _kind_paths())
@@ -158,7 +163,7 @@ def twin_step(kind, p, trainable, lr, weight=None):
     return out
 
 
-@pytest.mark.parametrize("kind,path", _kind_paths())
+@pytest.mark.parametrize("kind,path", _kind_paths(STEP_PATHS))
 def test_step_matches_twin_for_every_trainable_subset(kind, path):
     lr = 0.3
     for trainable in _subsets(kind):
@@ -167,6 +172,7 @@ def test_step_matches_twin_for_every_trainable_subset(kind, path):
             m = model_of(p, kind, explicit, path=path)
             lrs = {f"lr_{g}": (lr if g in trainable else 0.0) for g in GROUPS}
             loss = m.step(batch_of(p), **lrs)
+            assert m.last_fused is (path == "fused" and not explicit)  # the fused kernel ran where it applies
             tloss, _ = twin_loss_grads(kind, p["E"], p["K"], p["q"], p["params"], p["word_ids"],
                                        p["offsets"], p["labels"])
             assert loss == pytest.approx(tloss, rel=NUMERIC.kernel_rtol)
@@ -178,7 +184,7 @@ def test_step_matches_twin_for_every_trainable_subset(kind, path):
             assert_close(m.scores, ref["keys"] @ ref["query"], NUMERIC.kernel_rtol, "scores")
 
 
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("path", STEP_PATHS)
 def test_two_steps_match_twin_and_frozen_words_stay(path):
     p = random_problem(8, "tc", V=15)
     p["word_ids"][p["word_ids"] == 14] = 13  # word 14 occurs nowhere: it must not move
@@ -186,6 +192,7 @@ def test_two_steps_match_twin_and_frozen_words_stay(path):
     b = batch_of(p)
     for _ in range(2):
         m.step(b, 0.2, 0.2, 0.0, 0.2)
+        assert m.last_fused is (path == "fused")
         ref = twin_step("tc", p, ("embeddings", "keys", "classifier"), 0.2)
         p["E"], p["K"], p["params"] = ref["embeddings"], ref["keys"], {"W": ref["W"]}
     assert_close(m.embeddings, p["E"], NUMERIC.kernel_rtol, "embeddings after 2 steps")
@@ -217,22 +224,35 @@ def _run_steps(p, kind, explicit, threads, steps=3, path="full"):
 
 
 @pytest.mark.parametrize("kind,explicit,path", [("tc", False, "full"), ("tl", True, "full"),
-                                               ("tc", False, "lowrank"), ("tc", True, "lowrank")])
-def test_results_do_not_depend_on_the_thread_count(kind, explicit, path):
+                                               ("tc", False, "lowrank"), ("tc", True, "lowrank"),
+                                               ("tc", False, "fused"), ("fc", False, "fused")])
+def test_results_do_not_depend_on_the_thread_count(kind, explicit, path, monkeypatch):
     """Fixed chunks, merged in a fixed order: 1 and 2 threads give bitwise-identical results."""
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("needs 2 numba threads")
+    from attndyn.numerics.model import attention
+    # fused: its parallel driver with 2 threads at this size too (KERNEL keeps it for large steps)
+    monkeypatch.setattr(attention, "KERNEL",
+                        dataclasses.replace(attention.KERNEL, fused_parallel_min_occurrences=0))
     p = random_problem(4, kind, V=3000, n=2000, d_e=5, d_k=5, K=4, max_len=12)
+    old = numba.get_num_threads()
+    try:  # the serial driver with 1 thread, the parallel one with 2
+        for t in (1, 2):
+            numba.set_num_threads(t)
+            assert AttentionModel._fused_parallel(batch_of(p)) is (t == 2)
+    finally:
+        numba.set_num_threads(old)
     l1, m1 = _run_steps(p, kind, explicit, 1, path=path)
-    l2, m2 = _run_steps(p, kind, explicit, 2, path=path)
+    l2, m2 = _run_steps(p, kind, explicit, 2, path=path)  # fused: the parallel driver (1 thread: serial)
     l1b, m1b = _run_steps(p, kind, explicit, 1, path=path)
+    assert m1.last_fused is m2.last_fused is (path == "fused")
     assert l1 == l2 == l1b
     for a, b, c in ((m1.embeddings, m2.embeddings, m1b.embeddings), (m1.keys, m2.keys, m1b.keys),
                     (m1.query, m2.query, m1b.query), (m1._theta, m2._theta, m1b._theta)):
         assert np.array_equal(a, b) and np.array_equal(a, c)
 
 
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("path", STEP_PATHS)
 def test_float32_path_runs_and_tracks_float64(path):
     p = random_problem(6, "tc")
     m64, m32 = model_of(p, "tc", False, path=path), model_of(p, "tc", False, dtype="float32", path=path)
@@ -297,12 +317,77 @@ def test_auto_picks_the_low_rank_path_for_linear_classifiers_as_auto_lowrank_say
     p = random_problem(0, kind, d_e=d_e, K=K)
     m = AttentionModel(kind, p["E"], p["K"], p["q"], p["params"])
     assert m.kernel_path == "auto" and m.lowrank() is expected
-    assert m.kernel_options()["path"] == ("lowrank" if expected else "full")
+    # a step of a linear classifier with a fixed query is the fused kernel's (auto_fused: tables in cache)
+    assert m.fused() is (kind != "tl")
+    assert m.kernel_options()["path"] == ("fused" if kind != "tl" else "lowrank" if expected else "full")
     m.gradients(batch_of(p))
     assert m.last_lowrank is expected
     m.kernel_path = "fast"
     with pytest.raises(UsageError, match="train.kernel"):
         m.lowrank()
+
+
+def test_fused_applies_only_where_its_conditions_hold():
+    """Fused: linear classifier, fixed query, shared exponentials, K + 1 <= 8 lanes, and (auto) tables
+    in cache; elsewhere the step is lowrank.py's (forced) or as auto_lowrank says."""
+    from attndyn.numerics.model.attention import auto_fused
+    from attndyn.proofs.settings import KERNEL
+    p = random_problem(0, "tc", d_e=9, K=8)
+    assert not AttentionModel("tc", p["E"], p["K"], p["q"], p["params"]).fused()  # K = 8: 9 lanes
+    p = random_problem(0, "tc", d_e=9, K=7)
+    m = AttentionModel("tc", p["E"], p["K"], p["q"], p["params"])
+    assert m.fused()
+    m.shared_exp = False
+    assert not m.fused()
+    m = AttentionModel("tc", p["E"], p["K"], p["q"], p["params"], explicit_keys=True)
+    m.kernel_path = "fused"
+    assert not m.fused() and m.lowrank()
+    assert auto_fused(5008, 4)  # the paper: 2 x 5008 x 64 B
+    big = KERNEL.fused_max_table_bytes // (KERNEL.fused_groups * 64) + 1
+    assert auto_fused(big - 1, 4) and not auto_fused(big, 4)
+
+
+@pytest.mark.parametrize("kind", ["fc", "tc"])
+def test_fused_step_falls_back_when_a_partition_underflows(kind):
+    """Scores ~700 apart (as above): the fused kernel must leave every parameter alone and the step be
+    redone with per-sentence shifts, matching the twin's step."""
+    p = random_problem(3, kind)
+    p["K"][0] = 0.0
+    p["q"] = np.abs(p["q"])
+    p["K"][1:] = -700.0 / p["q"].sum()
+    p["K"][1:] += 0.01 * np.random.default_rng(0).standard_normal(p["K"][1:].shape)
+    first = p["word_ids"][p["offsets"][0]:p["offsets"][1]]
+    p["word_ids"][p["offsets"][0]:p["offsets"][1]] = np.maximum(first, 1)
+    m = model_of(p, kind, False, path="fused")
+    lr_c = 0.1 if kind == "tc" else 0.0
+    loss = m.step(batch_of(p), 0.1, 0.1, 0.0, lr_c)
+    assert m.last_fused is False  # it tried, found the underflow and handed over
+    trainable = ("embeddings", "keys") + (("classifier",) if kind == "tc" else ())
+    ref = twin_step(kind, p, trainable, 0.1)
+    tloss, _ = twin_loss_grads(kind, p["E"], p["K"], p["q"], p["params"], p["word_ids"], p["offsets"],
+                               p["labels"])
+    assert np.isfinite(loss) and loss == pytest.approx(tloss, rel=NUMERIC.kernel_rtol)
+    for name, got in (("embeddings", m.embeddings), ("W", m.classifier["W"])):
+        assert_close(got, ref[name], NUMERIC.kernel_rtol, name)
+    assert_close(m.scores, ref["keys"] @ ref["query"], NUMERIC.kernel_rtol, "scores")
+
+
+def test_fused_and_full_paths_agree_over_steps():
+    """Ten TC steps with a bias on the fused and the d_e-wide path: equal to rounding, on several
+    sentence groups and word chunks (V beyond KERNEL.word_chunk), odd and even sentence lengths."""
+    p = random_problem(9, "tc", V=1500, n=700, d_e=8, d_k=4, K=3, max_len=9)
+    p["params"]["b"] = np.random.default_rng(9).standard_normal(3)
+    runs = {}
+    for path in ("full", "fused"):
+        m = model_of(p, "tc", False, path=path)
+        b = batch_of(p)
+        runs[path] = ([m.step(b, 0.2, 0.2, 0.0, 0.2) for _ in range(10)], m)
+        assert m.last_fused is (path == "fused")
+    (lf, mf), (lz, mz) = runs["full"], runs["fused"]
+    np.testing.assert_allclose(lz, lf, rtol=NUMERIC.kernel_rtol)
+    for a, b in ((mz.embeddings, mf.embeddings), (mz.scores, mf.scores), (mz._theta, mf._theta)):
+        assert_close(a, b, 1e-10, "fused vs full after 10 steps")
+    assert not np.array_equal(mz.embeddings, p["E"])  # the steps moved something
 
 
 @pytest.mark.parametrize("explicit", [False, True])

@@ -10,7 +10,7 @@ from attndyn.numerics.config.schema import CorpusSpec, ModelConfig, RunConfig, T
 from attndyn.numerics.data.corpus import Corpus, SyntheticConfig, synthetic
 from attndyn.proofs.settings import KERNEL
 from attndyn.numerics.progress import Progress
-from attndyn.numerics.model.attention import auto_lowrank
+from attndyn.numerics.model.attention import auto_fused, auto_lowrank
 from attndyn.numerics.training.train import train
 from attndyn.proofs.errors import UsageError
 from attndyn.reports.cli import main
@@ -171,12 +171,14 @@ def test_output_dir_gets_trajectory_and_summary(tmp_path):
     assert set(word) >= {"label", "score", "norm", "scaled_norm", "attention_mean", "attention_min"}
     assert word["scaled_norm"] == pytest.approx(summary["q_norm"] * word["norm"])
     # what decides the last bits is recorded: chunk sizes, the shared-exp path and the kernel that ran
-    # (K = 3 classes < d_e = 4 but a tiny table with train.kernel "auto": the d_e-wide one, as auto_lowrank says)
+    # (a linear classifier, fixed query, GD, a table in cache with train.kernel "auto": the fused step, as
+    # auto_fused says; auto_lowrank would have kept the d_e-wide kernels: K = 3 < d_e = 4, a tiny table)
     assert r.model.n_classes < r.config.model.d_e
     assert not auto_lowrank(r.model.vocab_size, r.config.model.d_e, r.model.n_classes)
+    assert auto_fused(r.model.vocab_size, r.model.n_classes) and r.model.last_fused
     assert summary["kernel"] == {"sentence_chunk": KERNEL.sentence_chunk, "word_chunk": KERNEL.word_chunk,
                                  "shared_exp": True, "shared_exp_floor": KERNEL.shared_exp_floor,
-                                 "kernel": "auto", "path": "full"}
+                                 "kernel": "auto", "path": "fused"}
 
 
 def test_auto_kernel_choice_follows_the_measurements():
@@ -190,14 +192,16 @@ def test_auto_kernel_choice_follows_the_measurements():
 
 @pytest.mark.parametrize("classifier", ["fc", "tc"])
 def test_forced_kernel_paths_record_themselves_and_agree(classifier):
-    """train.kernel = full / lowrank: each recorded in the summary, the runs equal to rounding."""
-    runs = {k: train(small(classifier, kernel=k), progress=False) for k in ("full", "lowrank")}
+    """train.kernel = full / lowrank / fused: each recorded in the summary, the runs equal to rounding."""
+    runs = {k: train(small(classifier, kernel=k), progress=False) for k in ("full", "lowrank", "fused")}
     for k, r in runs.items():
         assert r.summary()["kernel"]["kernel"] == k and r.summary()["kernel"]["path"] == k
     a, b = runs["full"].trajectory, runs["lowrank"].trajectory
     np.testing.assert_allclose(b["loss"], a["loss"], rtol=1e-10)
-    np.testing.assert_allclose(runs["lowrank"].model.embeddings, runs["full"].model.embeddings,
-                               rtol=1e-8, atol=1e-10)
+    for k in ("lowrank", "fused"):
+        np.testing.assert_allclose(runs[k].trajectory["loss"], a["loss"], rtol=1e-10)
+        np.testing.assert_allclose(runs[k].model.embeddings, runs["full"].model.embeddings,
+                                   rtol=1e-8, atol=1e-10)
     assert not np.array_equal(b["loss"][:1], b["loss"][-1:])  # training moved the loss
 
 

@@ -10,7 +10,9 @@ sentence and across sentences, random labels) is given to the kernels for every
   kernel actually took is read back and must be the one asked for), each for FC and TC both in the
   d_e-wide kernels (numerics/kernels/scores.py, keys.py) and in the K-wide low-rank ones
   (numerics/kernels/lowrank.py, forced with ``AttentionModel.kernel_path``; case names
-  ``lowrank-shared``, ``lowrank-fallback``), which the paper's runs take (K < d_e),
+  ``lowrank-shared``, ``lowrank-fallback``), and for the step the fused K-wide kernel
+  (numerics/kernels/fused.py, ``fused-shared``, fixed query only: where it applies; its gradients are
+  lowrank.py's), which the paper's runs take,
 * key mode: fixed query (scores stored, the score step is :math:`\eta_k|q|^2`) and explicit
   keys with the query trained,
 
@@ -54,7 +56,7 @@ VOCAB = 5
 SENTENCES = ((0, 1, 1), (2, 0, 3, 0), (4, 2, 1), (3, 4, 4, 2))
 RATES = {"v": 0.3, "k": 0.7, "q": 0.2, "c": 0.5}  # unequal on purpose: a swapped rate shows
 PATHS = ("shared", "fallback")
-KERNELS = {"fc": ("full", "lowrank"), "tc": ("full", "lowrank"), "tl": ("full",)}  # train.kernel forced
+KERNELS = {"fc": ("full", "lowrank", "fused"), "tc": ("full", "lowrank", "fused"), "tl": ("full",)}  # forced
 
 
 def _classifier_symbols(kind: str, d: int):
@@ -178,7 +180,7 @@ def compare_case(d: int, kind: str, path: str, explicit: bool, point, kernel: st
     if model.last_shared_exp != (path == "shared"):
         raise RuntimeError(f"asked for the {path} path, the kernel took "
                            f"{'shared' if model.last_shared_exp else 'fallback'}")
-    if model.last_lowrank != (kernel == "lowrank"):
+    if model.last_lowrank != (kernel in ("lowrank", "fused")):  # fused: its gradients are lowrank.py's
         raise RuntimeError(f"asked for the {kernel} kernel, the other one ran")
     err = {"loss": abs(loss - ref_loss) / max(abs(ref_loss), 1e-300),
            "grad embeddings": _rel(kg["embeddings"], ref["embeddings"]),
@@ -192,6 +194,9 @@ def compare_case(d: int, kind: str, path: str, explicit: bool, point, kernel: st
     lr_q = RATES["q"] if explicit else 0.0
     model = _model(kind, emb, keys, q, clf, explicit, path, kernel)
     model.step(batch, RATES["v"], RATES["k"], lr_q, lr_c)
+    if model.last_fused != (kernel == "fused" and path == "shared" and not explicit):
+        raise RuntimeError(f"asked for the {kernel} kernel's step, the fused one "
+                           f"{'ran' if model.last_fused else 'did not run'}")
     err["step embeddings"] = _rel(model.embeddings - emb, -RATES["v"] * ref["embeddings"])
     if explicit:
         err["step keys"] = _rel(model.keys - keys, -RATES["k"] * ref["keys"])
@@ -216,6 +221,8 @@ def kernel_vs_symbolic(points: int = TRAINING.symbolic_points, seed: int = 20210
                 for kernel in KERNELS[kind]:
                     for path in PATHS:
                         for explicit in (False, True):
+                            if kernel == "fused" and (path != "shared" or explicit):
+                                continue  # where fused does not apply the step is lowrank.py's: tested above
                             name = path if kernel == "full" else f"{kernel}-{path}"
                             key = f"d={d}/{kind}/{name}/{'query-trained' if explicit else 'fixed-query'}"
                             err = compare_case(d, kind, path, explicit, point, kernel)
@@ -249,7 +256,8 @@ def symbolic_verdict(cases: dict, rtol: float = TRAINING.symbolic_rtol) -> tuple
     statement=(r"On a corpus of " + f"{len(SENTENCES)}" + r" sentences with repeated words, for $d\in\{"
                + ", ".join(map(str, DIMS)) + r"\}$, the FC, TC and TL classifiers, both kernel paths "
                r"(shared exponent, per-sentence fallback; for FC and TC in both the $d_e$-wide and the "
-               r"$K$-wide low-rank kernels) and both key modes (fixed query, query "
+               r"$K$-wide low-rank kernels, and the fused $K$-wide step with shared exponent and fixed query) "
+               r"and both key modes (fixed query, query "
                r"trained), the numba kernels' loss, gradients and one update step with unequal rates "
                r"equal the lambdified derivatives of the explicit loss within "
                + f"{TRAINING.symbolic_rtol:g}" + r" relative."),

@@ -29,8 +29,9 @@ CORPUS_KINDS = ("synthetic", "sst2", "sst5")
 OPTIMIZERS = ("gd", "sgd", "momentum", "nesterov", "adam")
 SECTIONS = ("corpus", "model", "train")
 # the kernel of a linear classifier's step (numerics/model/attention.py): auto = the K-wide low-rank
-# kernels (numerics/kernels/lowrank.py) when K < d_e; lowrank / full force one (the last bits differ)
-KERNEL_PATHS = ("auto", "lowrank", "full")
+# kernels (numerics/kernels/lowrank.py) when K < d_e, or the fused one (numerics/kernels/fused.py) where
+# it applies (GD step, fixed query, shared exponentials); fused / lowrank / full force one (last bits differ)
+KERNEL_PATHS = ("auto", "fused", "lowrank", "full")
 
 
 # --------------------------------------------------------------------------- field checks
@@ -233,8 +234,9 @@ class TrainConfig:
     :mod:`attndyn.numerics.training.monitor`).  ``word_record_every`` (0: off): every word's score
     and norm are recorded every this many epochs (the SST figures).
     ``kernel`` (:data:`KERNEL_PATHS`): which numba kernel steps a linear classifier — ``auto`` the
-    low-rank one (K floats per word occurrence instead of d_e) when K < d_e, ``lowrank`` or ``full``
-    forced; the two agree to rounding, and each is bitwise reproducible for any thread count.
+    low-rank one (K floats per word occurrence instead of d_e) when K < d_e, or the fused K-wide
+    step where it applies (numerics/kernels/fused.py), ``fused``, ``lowrank`` or ``full``
+    forced (``fused`` where it does not apply steps with ``lowrank``); they agree to rounding, and each is bitwise reproducible for any thread count.
     """
 
     lr: float = 0.1

@@ -380,7 +380,7 @@ def measure_floors(batch, model, warmup: int, epochs: int, threads: int) -> dict
         out[f"memory_floor{tag}_seconds"] = statistics.median(times)
         out[f"memory_floor{tag}_epoch_seconds"] = times
     nnz = int(len(batch.word_ids))
-    width = K if model.lowrank() else int(emb.shape[1])  # what the kernel that ran moves per occurrence
+    width = K if model.lowrank() or model.fused() else int(emb.shape[1])  # what the kernel that ran moves per occurrence
     fpo = flops_per_occurrence(width)
     peak = peak_flops()
     out.update({"flops_per_occurrence": fpo, "peak_flops_per_thread": peak, "table_width": width,

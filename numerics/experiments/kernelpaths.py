@@ -1,12 +1,12 @@
-r"""The training step of a run config on both kernel paths, side by side (issues 11 and 13).
+r"""The training step of a run config on every kernel path, side by side (issues 11 and 13).
 
 ``python -m attndyn.numerics.experiments.kernelpaths PRESET [--set KEY=VALUE ...] [--rounds R]
 [--steps S] [--threads T]`` builds the preset's training split and two models from the same
 initialisation, one with ``train.kernel`` = ``full`` (the d_e-wide kernels,
-:mod:`attndyn.numerics.kernels.scores`) and one with ``lowrank`` (:mod:`attndyn.numerics.kernels.lowrank`),
-and times one full-batch gradient-descent step of each (the preset's trainable groups and rate),
+:mod:`attndyn.numerics.kernels.scores`) one with ``lowrank`` (:mod:`attndyn.numerics.kernels.lowrank`) and
+one with ``fused`` (:mod:`attndyn.numerics.kernels.fused`; where it does not apply its step is lowrank's), and times one full-batch gradient-descent step of each (the preset's trainable groups and rate),
 alternating: ``R`` rounds of ``S`` steps per path, so a burst of load from other jobs hits both.
-It prints the median seconds per step of each path, their ratio and the largest relative difference
+It prints the median (and fastest) seconds per step of each path, the full/lowrank ratio and the largest relative difference
 of the embeddings after the same steps (the paths agree to rounding).  Only the step is timed:
 ``attndyn simulate`` adds records and evaluations on top.  A benchmark, not a test.
 """
@@ -34,7 +34,7 @@ def _split(cfg):
 
 
 def compare(cfg, rounds: int = 10, steps: int = 5, threads: int = 1) -> dict:
-    """Median seconds per step of the ``full`` and ``lowrank`` paths (alternating rounds)."""
+    """Median seconds per step of the ``full``, ``lowrank`` and ``fused`` paths (alternating rounds)."""
     from attndyn.numerics.model.attention import AttentionModel, Batch  # deferred: numba kernels
 
     if cfg.model.classifier not in ("fc", "tc"):
@@ -50,7 +50,7 @@ def compare(cfg, rounds: int = 10, steps: int = 5, threads: int = 1) -> dict:
                  lr_query=lr if "query" in groups else 0.0,
                  lr_classifier=lr if "classifier" in groups else 0.0)
     models = {}
-    for path in ("full", "lowrank"):
+    for path in ("full", "lowrank", "fused"):
         m = AttentionModel.initial(cfg, corpus.vocab_size, corpus.n_classes)
         m.kernel_path = path
         m.step(batch, **rates)  # compilation and first touch, not timed
@@ -63,12 +63,15 @@ def compare(cfg, rounds: int = 10, steps: int = 5, threads: int = 1) -> dict:
                 m.step(batch, **rates)
             times[path].append((time.perf_counter() - t0) / steps)
     med = {p: statistics.median(v) for p, v in times.items()}
-    a, b = (models[p].embeddings.astype(np.float64) for p in ("full", "lowrank"))
+    a, b, c = (models[p].embeddings.astype(np.float64) for p in ("full", "lowrank", "fused"))
+    scale = max(float(np.max(np.abs(a))), 1e-300)
     return {"n_train": int(train_c.n_sentences), "nnz": int(len(train_c.word_ids)), "vocab": int(corpus.vocab_size),
             "d_e": int(cfg.model.d_e), "classes": int(corpus.n_classes), "threads": threads,
             "rounds": rounds, "steps": steps, "seconds": med, "round_seconds": times,
+            "min_seconds": {p: min(v) for p, v in times.items()}, "fused_ran": bool(models["fused"].last_fused),
             "ratio_full_over_lowrank": med["full"] / med["lowrank"],
-            "embeddings_rel_diff": float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(a))), 1e-300))}
+            "embeddings_rel_diff": float(np.max(np.abs(a - b)) / scale),
+            "fused_rel_diff": float(np.max(np.abs(a - c)) / scale)}
 
 
 def main(argv: Sequence[str]) -> int:
@@ -95,12 +98,15 @@ def main(argv: Sequence[str]) -> int:
     except UsageError as exc:
         print(f"kernelpaths: {exc}", file=sys.stderr)
         return 2
-    s = r["seconds"]
+    s, lo = r["seconds"], r["min_seconds"]
     print(f"{a.preset}: {r['n_train']} training sentences, {r['nnz']} occurrences, V = {r['vocab']}, "
           f"d_e = {r['d_e']}, K = {r['classes']}, {r['threads']} thread(s), load average "
-          f"{os.getloadavg()[0]:.2f}: step full {s['full'] * 1e3:.2f} ms, lowrank {s['lowrank'] * 1e3:.2f} ms, "
-          f"{r['ratio_full_over_lowrank']:.2f}x (median of {r['rounds']} alternating rounds of {r['steps']} "
-          f"steps); embeddings after the same steps agree to {r['embeddings_rel_diff']:.1e}")
+          f"{os.getloadavg()[0]:.2f}: step full {s['full'] * 1e3:.3f} ms, lowrank {s['lowrank'] * 1e3:.3f} ms, "
+          f"fused{'' if r['fused_ran'] else ' (not applicable: lowrank)'} {s['fused'] * 1e3:.3f} ms "
+          f"(median of {r['rounds']} alternating rounds of {r['steps']} steps; fastest rounds "
+          f"{lo['full'] * 1e3:.3f}, {lo['lowrank'] * 1e3:.3f}, {lo['fused'] * 1e3:.3f} ms); full/lowrank "
+          f"{r['ratio_full_over_lowrank']:.2f}x; embeddings after the same steps agree to "
+          f"{r['embeddings_rel_diff']:.1e} (lowrank), {r['fused_rel_diff']:.1e} (fused)")
     return 0
 
 

@@ -22,15 +22,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from attndyn.numerics.kernels.args import (Chunks, Classifier, rates, Sentences, SharedExp,
                                            WordIndex, Work)
+from attndyn.numerics.kernels.fused import aligned_zeros, epoch_fused, ROW
 from attndyn.numerics.kernels.index import word_index
 from attndyn.numerics.kernels.keys import epoch_keys, key_scores, word_pass_keys
 from attndyn.numerics.kernels.lowrank import epoch_lowrank, forward_backward_lr, word_pass_lr
 from attndyn.numerics.kernels.scores import epoch_scores, forward_backward, forward_eval, word_pass
-from attndyn.numerics.config.schema import KERNEL_PATHS  # train.kernel: auto, lowrank, full
+from attndyn.numerics.config.schema import KERNEL_PATHS  # train.kernel: auto, fused, lowrank, full
 from attndyn.numerics.model import classifiers as cl
 from attndyn.numerics.model.spec import is_linear, KIND_CODES, layout, OUTPUT_WEIGHT, PARAMETERS
 from attndyn.proofs.errors import UsageError
@@ -50,6 +52,13 @@ def auto_lowrank(vocab_size: int, d_e: int, n_classes: int) -> bool:
         return False
     return (d_e >= KERNEL.lowrank_min_width_ratio * n_classes
             or vocab_size * d_e * 8 >= KERNEL.lowrank_min_table_bytes)
+
+
+def auto_fused(vocab_size: int, n_classes: int) -> bool:
+    """``train.kernel = "auto"`` where the fused step applies (numerics/kernels/fused.py): when its
+    ``KERNEL.fused_groups`` accumulators of V x 8 floats stay in cache (measured faster there,
+    ``KERNEL.fused_max_table_bytes``)."""
+    return KERNEL.fused_groups * vocab_size * ROW * 8 <= KERNEL.fused_max_table_bytes
 
 
 @dataclass
@@ -194,6 +203,8 @@ class AttentionModel:
         self.kernel_path = "auto"  # train.kernel: see KERNEL_PATHS
         self.last_lowrank = None
         self._u = None  # the low-rank path's u_w = W^T v_w (V x K, float64), allocated on first use
+        self._acc = self._rows = None  # the fused path's G x V x 8 accumulators and V x 8 rows (first use)
+        self.last_fused = None  # whether the last step ran the fused kernel (for tests and claims)
 
     def kernel_options(self) -> dict:
         """The options that decide the kernels' last bits, as recorded in ``summary.json``: the
@@ -202,7 +213,8 @@ class AttentionModel:
         same math)."""
         return {"sentence_chunk": KERNEL.sentence_chunk, "word_chunk": KERNEL.word_chunk,
                 "shared_exp": bool(self.shared_exp), "shared_exp_floor": KERNEL.shared_exp_floor,
-                "kernel": self.kernel_path, "path": "lowrank" if self.lowrank() else "full"}
+                "kernel": self.kernel_path,
+                "path": "fused" if self.fused() else "lowrank" if self.lowrank() else "full"}
 
     def lowrank(self) -> bool:
         """Whether the steps run the K-wide low-rank kernels (numerics/kernels/lowrank.py): only
@@ -212,7 +224,23 @@ class AttentionModel:
                              f"got {self.kernel_path!r}")
         if not is_linear(self.kind) or self.kernel_path == "full":
             return False
-        return self.kernel_path == "lowrank" or auto_lowrank(self.vocab_size, self.embeddings.shape[1], self.n_classes)
+        return (self.kernel_path in ("lowrank", "fused")  # fused: gradients and fallback steps are lowrank's
+                or auto_lowrank(self.vocab_size, self.embeddings.shape[1], self.n_classes))
+
+    def fused(self) -> bool:
+        """Whether :meth:`step` tries the fused kernel (numerics/kernels/fused.py): a linear classifier,
+        fixed query, shared exponentials, K < ROW = 8, and ``fused`` forced or ``auto`` as
+        :func:`auto_fused` says.  :meth:`gradients` and optimizers use lowrank.py on this path."""
+        self.lowrank()  # validates train.kernel
+        if not is_linear(self.kind) or self.explicit_keys or not self.shared_exp or self.n_classes >= ROW:
+            return False
+        return self.kernel_path == "fused" or (self.kernel_path == "auto"
+                                               and auto_fused(self.vocab_size, self.n_classes))
+
+    @staticmethod
+    def _fused_parallel(batch: Batch) -> bool:
+        """The fused kernel's parallel driver: 2+ threads and a large step (``KERNEL``; same bits either way)."""
+        return numba.get_num_threads() > 1 and len(batch.word_ids) >= KERNEL.fused_parallel_min_occurrences
 
     def _table(self) -> np.ndarray:
         """The low-rank path's per-word rows [u_w = W^T v_w, e_w] (V x (K + 1), float64)."""
@@ -337,6 +365,19 @@ class AttentionModel:
         else:  # the scores move by eta_k |q|^2 dL/ds_w
             q = self.query.astype(np.float64)
             lr_s = float(lr_keys) * float(q @ q)
+        self.last_fused = self.fused()
+        if self.last_fused:
+            shape = (KERNEL.fused_groups, self.vocab_size, ROW)
+            if self._acc is None or self._acc.shape != shape:
+                self._acc = aligned_zeros(shape)
+                self._rows = aligned_zeros(shape[1:])
+            loss, ok = epoch_fused(batch.sentences(), batch.uw, self._scores, self.embeddings, clf,
+                                   rates(v=lr_embeddings, s=lr_s, c=lr_classifier), KERNEL.shared_exp_floor,
+                                   KERNEL.word_chunk, self._fused_parallel(batch), self._rows, self._acc,
+                                   self._dtheta)
+            if ok:
+                return float(loss)
+            self.last_fused = False  # a partition underflowed: nothing moved, redo with per-sentence shifts
         if self.lowrank():
             return float(epoch_lowrank(batch.sentences(), batch.words(), self._scores, self.embeddings,
                                        self._keys_or_none(), self.query, self._shared_exp(), clf,

@@ -1,0 +1,360 @@
+r"""numba kernels: one fused gradient-descent step for a linear classifier with a fixed query.
+
+The model is that of :mod:`attndyn.numerics.kernels.scores` and the K-wide algebra that of
+:mod:`attndyn.numerics.kernels.lowrank` (read both docstrings first): logits
+:math:`z_i = W^\top c_i (+ b)`, :math:`u_w = W^\top v_w`, shared exponentials
+:math:`e_w = e^{s_w - M}`, :math:`M = \max_w s_w`, :math:`\tilde Z_i = \sum_{w\in S_i} e_w`.
+Issue 13: at the paper's size (n = 4000 sentences of 21 words, V = 5008, d_e = 10, K = 4)
+lowrank.py's second pass *gathers* each word's per-sentence rows through the occurrence ->
+sentence index (random reads).  Here the sentence pass *scatters* them instead, while the
+sentence's word rows are still in L1:
+
+* **Prepare** (serial, per distinct word): :math:`M`, then the row ``u[w]`` =
+  :math:`(e_w u_w, e_w)` = :math:`e^{s_w - M}(W^\top v_w, 1)` (old :math:`W`, :math:`v_w`, :math:`s_w`).
+* **Sentence pass** (per sentence group): :math:`z_i = \sum_{w\in S_i} e_w u_w/\tilde Z_i (+ b)`,
+  :math:`\ell_i = \log\sum_k e^{z_{ik}} - z_{iy_i}`,
+  :math:`\delta_i = \omega(\operatorname{softmax}(z_i) - e_{y_i})`,
+  :math:`d_i = \delta_i/\tilde Z_i`, :math:`r_i = (z_i - b)\cdot\delta_i/\tilde Z_i`, then for every
+  occurrence :math:`(i, w)`: :math:`A_g[w] \mathrel{+}= (d_i, r_i)`;
+  :math:`\partial L/\partial b = \sum_i \delta_i`.  (:math:`\tilde Z_i` and :math:`\tilde Z_i z_i` are
+  the sums of the rows ``u[w]``.)
+* **Word pass** (per distinct word, fixed word chunks): :math:`(D_w, R_w) = e_w\sum_g A_g[w]`
+  (groups in order), then, as in lowrank.py,
+
+  .. math::
+      \frac{\partial L}{\partial v_w} = W D_w,\qquad
+      \frac{\partial L}{\partial s_w} = u_w\cdot D_w - R_w,\qquad
+      \frac{\partial L}{\partial W} = \sum_w v_w D_w^\top
+
+  (the last with the *old* :math:`v_w`), and the updates :math:`v_w \mathrel{-}= \eta_v\,\partial
+  L/\partial v_w`, :math:`s_w \mathrel{-}= \eta_s\,\partial L/\partial s_w` in place; finally
+  :math:`\theta \mathrel{-}= \eta_c\,\partial L/\partial\theta` (:math:`W` and :math:`b`).
+
+**Narrow on purpose.**  Only plain gradient descent (no stored gradient rows for an optimizer),
+a fixed query (scores kept, no explicit keys) and the shared exponentials: when some
+:math:`\tilde Z_i <` ``floor`` the kernel returns before touching a parameter and the caller
+redoes the step with lowrank.py (per-sentence shifts).  numerics/model/attention.py decides.
+
+**Rows of ROW = 8 floats.**  Every per-word row (``u``, the accumulators, the transposed
+:math:`W` padded with zero columns) is ``ROW`` = 8 float64 wide, one 64-byte cache line (the
+buffers are 64-byte aligned, :func:`aligned_zeros`): the per-occurrence loops have a fixed width
+whatever K (lanes spelled out as scalars held in registers: 0-4 always, 5-7 only when K > 4), so the
+kernel needs :math:`K + 1 \le 8`.  Lanes past
+:math:`K` hold zeros or values nobody reads (a zero column of :math:`W` multiplies them by 0).
+
+**Determinism.**  The sentences are split into ``KERNEL.fused_groups`` fixed contiguous groups,
+each scattering into its own V x ROW accumulator :math:`A_g`, summed in group order; the
+word pass uses ``KERNEL.word_chunk`` chunks with per-chunk :math:`\partial L/\partial W` buffers
+merged in chunk order.  Neither depends on the thread count, and the serial and the parallel
+drivers run the same arithmetic: bitwise identical for 1 or 2 threads.  The summation order
+differs from lowrank.py's (scatter vs gather), so the two agree to rounding.
+
+**Serial or parallel.**  :func:`epoch_fused` takes ``parallel``: the caller passes True only with
+more than one numba thread and at least ``KERNEL.fused_parallel_min_occurrences`` occurrences per
+step (at the paper's size two threads did not pay; README).  The serial driver runs no parallel region (a region costs a
+thread wake-up under ``OMP_WAIT_POLICY=PASSIVE``, numerics/parallel.py).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from attndyn.proofs.settings import NUMBA_FLAGS, NUMBA_PARALLEL_FLAGS
+
+ROW = 8  # floats per row: one 64-byte cache line; the kernel needs K + 1 <= ROW (8 lanes are spelled out)
+
+
+def aligned_zeros(shape) -> np.ndarray:
+    """float64 zeros whose first element sits on a 64-byte boundary (so does every ROW-wide row)."""
+    n = int(np.prod(shape))
+    raw = np.zeros(n + 8)
+    start = (-raw.ctypes.data // 8) % 8
+    return raw[start:start + n].reshape(shape)
+
+
+@njit(**NUMBA_FLAGS)
+def padded_w(theta, d, K):
+    r""":math:`W` (d x ROW, float64) from the flat :math:`\theta` (``W`` row-major d x K first), zero
+    in the columns past K."""
+    Wp = np.zeros((d, ROW))
+    for j in range(d):
+        for k in range(K):
+            Wp[j, k] = theta[j * K + k]
+    return Wp
+
+
+@njit(**NUMBA_FLAGS)
+def prepare(uw, scores, emb, Wp, K, u):
+    r"""Return :math:`M = \max_{w\in uw} s_w` and write ``u[w]`` = :math:`e_w(W^\top v_w, 1, 0, ...)`."""
+    d = emb.shape[1]
+    M = -np.inf
+    for x in range(uw.shape[0]):
+        s = scores[uw[x]]
+        if s > M or s != s:
+            M = s
+    wide = K + 1 > 5  # lanes 5-7 in use
+    for x in range(uw.shape[0]):
+        w = uw[x]
+        e = np.exp(scores[w] - M)
+        r0 = r1 = r2 = r3 = r4 = r5 = r6 = r7 = 0.0  # u_w = W^T v_w (zero columns of W past K)
+        for j in range(d):
+            vj = emb[w, j]
+            r0 += vj * Wp[j, 0]
+            r1 += vj * Wp[j, 1]
+            r2 += vj * Wp[j, 2]
+            r3 += vj * Wp[j, 3]
+            r4 += vj * Wp[j, 4]
+            if wide:
+                r5 += vj * Wp[j, 5]
+                r6 += vj * Wp[j, 6]
+                r7 += vj * Wp[j, 7]
+        u[w, 0], u[w, 1], u[w, 2], u[w, 3] = e * r0, e * r1, e * r2, e * r3
+        u[w, 4], u[w, 5], u[w, 6], u[w, 7] = e * r4, e * r5, e * r6, e * r7
+        u[w, K] = e
+    return M
+
+
+@njit(**NUMBA_FLAGS)
+def scatter_row(A, w, d0, d1, d2, d3, d4, d5, d6, d7, wide):
+    """``A[w] += (d0, ..., d7)`` (lanes 5-7 only when ``wide``)."""
+    A[w, 0] += d0
+    A[w, 1] += d1
+    A[w, 2] += d2
+    A[w, 3] += d3
+    A[w, 4] += d4
+    if wide:
+        A[w, 5] += d5
+        A[w, 6] += d6
+        A[w, 7] += d7
+
+
+@njit(**NUMBA_FLAGS)
+def sentence_group(g, sents, uw, u, theta, d, K, floor, acc, loss_g, bad_g, db_g):
+    r"""Group ``g`` of ``acc.shape[0]`` (sentences ``g n/G .. (g+1) n/G - 1``): zeroes
+    :math:`A_g` on the rows ``uw``, then per sentence the logits, loss and :math:`\delta_i`, and
+    scatters :math:`(d_i, r_i)` into :math:`A_g` (module docstring).  Writes the group's loss sum
+    to ``loss_g[g]``, the number of partitions below ``floor`` to ``bad_g[g]`` and
+    :math:`\sum_i\delta_i` to ``db_g[g]``."""
+    word_ids, offsets, labels, weight = sents
+    G = acc.shape[0]
+    n = labels.shape[0]
+    with_bias = theta.shape[0] > d * K  # layout W then b (numerics/model/spec.layout)
+    A = acc[g]
+    for x in range(uw.shape[0]):
+        w = uw[x]
+        for k in range(ROW):
+            A[w, k] = 0.0
+    bias = np.zeros(K)  # b (0 without one), read once per group instead of per sentence
+    if with_bias:
+        for k in range(K):
+            bias[k] = theta[d * K + k]
+    db = np.zeros(K)  # the group's sum_i delta_i, in a local buffer
+    wide = K + 1 > 5  # lanes 5-7 in use
+    z = np.empty(ROW)
+    zb = np.empty(ROW)
+    dd = np.zeros(ROW)
+    bad = 0
+    total = 0.0
+    for i in range(g * n // G, (g + 1) * n // G):
+        o0 = offsets[i]
+        o1 = offsets[i + 1]
+        # lanes: Z~_i z_i (before the bias), then Z~_i in lane K.  Scalars, not an array, so the sums
+        # stay in registers; lanes 0-4 always (zeros past K), 5-7 only when K > 4; two occurrences per
+        # step halve the dependency chains
+        z0 = z1 = z2 = z3 = z4 = z5 = z6 = z7 = 0.0
+        o = o0
+        while o + 1 < o1:
+            w = word_ids[o]
+            v = word_ids[o + 1]
+            z0 += u[w, 0] + u[v, 0]
+            z1 += u[w, 1] + u[v, 1]
+            z2 += u[w, 2] + u[v, 2]
+            z3 += u[w, 3] + u[v, 3]
+            z4 += u[w, 4] + u[v, 4]
+            if wide:
+                z5 += u[w, 5] + u[v, 5]
+                z6 += u[w, 6] + u[v, 6]
+                z7 += u[w, 7] + u[v, 7]
+            o += 2
+        if o < o1:
+            w = word_ids[o]
+            z0 += u[w, 0]
+            z1 += u[w, 1]
+            z2 += u[w, 2]
+            z3 += u[w, 3]
+            z4 += u[w, 4]
+            if wide:
+                z5 += u[w, 5]
+                z6 += u[w, 6]
+                z7 += u[w, 7]
+        z[0], z[1], z[2], z[3], z[4], z[5], z[6], z[7] = z0, z1, z2, z3, z4, z5, z6, z7
+        Z = z[K]
+        if not Z >= floor:  # the caller redoes the whole step with per-sentence shifts
+            bad += 1
+            continue
+        iz = 1.0 / Z
+        for k in range(K):  # z <- W^T c_i; zb <- the logits W^T c_i + b
+            z[k] *= iz
+            zb[k] = z[k] + bias[k]
+        y = labels[i]
+        zy = zb[y]
+        kmax = 0
+        for k in range(1, K):
+            if zb[k] > zb[kmax]:
+                kmax = k
+        zmax = zb[kmax]
+        tot = 0.0
+        for k in range(K):  # one exp per class but the largest (e^0 = 1 exactly); zb becomes e^(z - zmax)
+            e = 1.0 if k == kmax else np.exp(zb[k] - zmax)
+            zb[k] = e
+            tot += e
+        total += zmax + np.log(tot) - zy
+        scale = weight / tot
+        rr = 0.0
+        for k in range(K):  # delta = omega (softmax - e_y); d_i = delta / Z~_i
+            dk = zb[k] * scale
+            if k == y:
+                dk -= weight
+            db[k] += dk
+            rr += z[k] * dk
+            dd[k] = dk * iz
+        dd[K] = rr * iz
+        d0, d1, d2, d3, d4, d5, d6, d7 = dd[0], dd[1], dd[2], dd[3], dd[4], dd[5], dd[6], dd[7]
+        o = o0
+        while o + 1 < o1:  # scatter while the sentence's rows are in L1, two rows per step:
+            w = word_ids[o]  # both loaded before either is stored (no store -> load chain)
+            v = word_ids[o + 1]
+            if w == v:  # the same row twice: one after the other, as a serial loop would
+                scatter_row(A, w, d0, d1, d2, d3, d4, d5, d6, d7, wide)
+                scatter_row(A, w, d0, d1, d2, d3, d4, d5, d6, d7, wide)
+            else:
+                a0, a1, a2, a3, a4 = A[w, 0] + d0, A[w, 1] + d1, A[w, 2] + d2, A[w, 3] + d3, A[w, 4] + d4
+                b0, b1, b2, b3, b4 = A[v, 0] + d0, A[v, 1] + d1, A[v, 2] + d2, A[v, 3] + d3, A[v, 4] + d4
+                A[w, 0], A[w, 1], A[w, 2], A[w, 3], A[w, 4] = a0, a1, a2, a3, a4
+                A[v, 0], A[v, 1], A[v, 2], A[v, 3], A[v, 4] = b0, b1, b2, b3, b4
+                if wide:
+                    a5, a6, a7 = A[w, 5] + d5, A[w, 6] + d6, A[w, 7] + d7
+                    b5, b6, b7 = A[v, 5] + d5, A[v, 6] + d6, A[v, 7] + d7
+                    A[w, 5], A[w, 6], A[w, 7] = a5, a6, a7
+                    A[v, 5], A[v, 6], A[v, 7] = b5, b6, b7
+            o += 2
+        if o < o1:
+            scatter_row(A, word_ids[o], d0, d1, d2, d3, d4, d5, d6, d7, wide)
+    for k in range(K):
+        db_g[g, k] = db[k]
+    loss_g[g] = total
+    bad_g[g] = bad
+
+
+@njit(**NUMBA_FLAGS)
+def word_chunk(c, chunk, uw, scores, emb, u, acc, Wp, K, lr_v, lr_s, grads_on, dW_c):
+    r"""Words ``uw[c chunk .. (c+1) chunk - 1]``: :math:`D_w, R_w`, the gradients and the in-place
+    updates of :math:`v_w, s_w`; adds :math:`v_w D_w^\top` (old :math:`v_w`) to ``dW_c[c]``
+    (d x ROW, lanes past K unread) when ``grads_on``."""
+    G = acc.shape[0]
+    d = emb.shape[1]
+    S = np.empty(ROW)
+    wide = K + 1 > 5  # lanes 5-7 in use
+    if grads_on:
+        for j in range(d):
+            for k in range(ROW):
+                dW_c[c, j, k] = 0.0
+    for x in range(c * chunk, min(uw.shape[0], (c + 1) * chunk)):
+        w = uw[x]
+        for k in range(ROW):
+            S[k] = acc[0, w, k]
+        for g in range(1, G):  # groups in order: the sum never depends on the threads
+            for k in range(ROW):
+                S[k] += acc[g, w, k]
+        e_w = u[w, K]
+        uS = 0.0
+        for k in range(K):  # u[w, k] = e_w u_w[k]
+            uS += u[w, k] * S[k]
+        ds = uS - e_w * S[K]  # e_w (u_w . S_w - R'_w) = u_w . D_w - R_w
+        # D_w = e_w S_w in scalars (lane K holds R_w: W's zero column K drops it from W D_w)
+        D0, D1, D2, D3, D4 = e_w * S[0], e_w * S[1], e_w * S[2], e_w * S[3], e_w * S[4]
+        D5, D6, D7 = e_w * S[5], e_w * S[6], e_w * S[7]
+        for j in range(d):
+            vj = emb[w, j]
+            t = Wp[j, 0] * D0 + Wp[j, 1] * D1 + Wp[j, 2] * D2 + Wp[j, 3] * D3 + Wp[j, 4] * D4  # (W D_w)_j
+            if wide:
+                t += Wp[j, 5] * D5 + Wp[j, 6] * D6 + Wp[j, 7] * D7
+            if grads_on:  # this word's term of dL/dW, from the old v_w
+                dW_c[c, j, 0] += vj * D0
+                dW_c[c, j, 1] += vj * D1
+                dW_c[c, j, 2] += vj * D2
+                dW_c[c, j, 3] += vj * D3
+                dW_c[c, j, 4] += vj * D4
+                if wide:
+                    dW_c[c, j, 5] += vj * D5
+                    dW_c[c, j, 6] += vj * D6
+                    dW_c[c, j, 7] += vj * D7
+            if lr_v != 0.0:
+                emb[w, j] = vj - lr_v * t
+        if lr_s != 0.0:
+            scores[w] -= lr_s * ds
+
+
+@njit(**NUMBA_PARALLEL_FLAGS)
+def sentences_parallel(sents, uw, u, theta, d, K, floor, acc, loss_g, bad_g, db_g):
+    for g in prange(acc.shape[0]):
+        sentence_group(g, sents, uw, u, theta, d, K, floor, acc, loss_g, bad_g, db_g)
+
+
+@njit(**NUMBA_PARALLEL_FLAGS)
+def words_parallel(nch, chunk, uw, scores, emb, u, acc, Wp, K, lr_v, lr_s, grads_on, dW_c):
+    for c in prange(nch):
+        word_chunk(c, chunk, uw, scores, emb, u, acc, Wp, K, lr_v, lr_s, grads_on, dW_c)
+
+
+@njit(**NUMBA_FLAGS)
+def epoch_fused(sents, uw, scores, emb, clf, rates, floor, chunk, parallel, u, acc, dtheta):
+    r"""One gradient-descent step (module docstring); returns ``(L, ok)``: the loss before the step
+    and whether it was taken.  ``ok`` False (a partition below ``floor``): nothing was updated,
+    ``L`` is NaN, the caller redoes the step with lowrank.py.  ``u`` is V x ROW and ``acc``
+    G x V x ROW float64 work space (:func:`aligned_zeros`); needs K + 1 <= ROW."""
+    theta, K = clf.theta, clf.K
+    lr_v, lr_s, lr_c = rates.v, rates.s, rates.c
+    d = emb.shape[1]
+    G = acc.shape[0]
+    grads_on = lr_c != 0.0
+    Wp = padded_w(theta, d, K)  # the old W (theta moves only after the word pass)
+    prepare(uw, scores, emb, Wp, K, u)
+    loss_g = np.zeros(G)
+    bad_g = np.zeros(G, np.int64)
+    db_g = np.zeros((G, K))
+    if parallel:
+        sentences_parallel(sents, uw, u, theta, d, K, floor, acc, loss_g, bad_g, db_g)
+    else:
+        for g in range(G):
+            sentence_group(g, sents, uw, u, theta, d, K, floor, acc, loss_g, bad_g, db_g)
+    total = 0.0
+    nbad = 0
+    for g in range(G):  # merged in group order
+        total += loss_g[g]
+        nbad += bad_g[g]
+    if nbad > 0:
+        return np.nan, False
+    U = uw.shape[0]
+    nch = (U + chunk - 1) // chunk
+    dW_c = np.empty((nch, d if grads_on else 0, ROW))
+    if parallel:
+        words_parallel(nch, chunk, uw, scores, emb, u, acc, Wp, K, lr_v, lr_s, grads_on, dW_c)
+    else:
+        for c in range(nch):
+            word_chunk(c, chunk, uw, scores, emb, u, acc, Wp, K, lr_v, lr_s, grads_on, dW_c)
+    if grads_on:
+        for j in range(d):
+            for k in range(K):
+                s = 0.0
+                for c in range(nch):  # merged in chunk order
+                    s += dW_c[c, j, k]
+                dtheta[j * K + k] = s
+        for k in range(theta.shape[0] - d * K):  # the bias: sum_i delta_i, groups in order
+            s = 0.0
+            for g in range(G):
+                s += db_g[g, k]
+            dtheta[d * K + k] = s
+        for p in range(theta.shape[0]):
+            theta[p] -= lr_c * dtheta[p]
+    return sents.weight * total, True
