@@ -115,7 +115,10 @@ class KernelLayout:
     # result never depends on the thread count; 2 lets two threads share the sentence pass
     fused_groups: int = 2
     # train.kernel "auto" takes the fused step (where it applies) while its fused_groups accumulators of
-    # V x 8 float64 fit in this many bytes (in cache; the paper: 2 x 5008 x 64 B = 0.64 MB)
+    # V x 8 float64 fit in this many bytes (in cache; the paper: 2 x 5008 x 64 B = 0.64 MB) and d_e is
+    # below lowrank_min_width_ratio * K: at the SST sizes (d_e 100-200) the fused step was slower than
+    # lowrank.py (`python -m attndyn.numerics.experiments.kernelpaths sst5-tc --rounds 6 --steps 5
+    # --threads 1`: 13.1 vs 9.4 ms; sst2-fc 12.7 vs 8.1 ms; load 2.0, 2026-12-02)
     fused_max_table_bytes: int = 4 << 20
     # the fused kernel runs its parallel driver (2 groups, word chunks in parallel) only with more than
     # one numba thread AND at least this many occurrences per step; below, one thread and no parallel

@@ -16,7 +16,7 @@ from attndyn.numerics.model.attention import AttentionModel, Batch
 from attndyn.numerics.kernels.index import word_index
 from attndyn.numerics.kernels.stats import record_stats
 from attndyn.proofs.errors import UsageError
-from attndyn.proofs.settings import NUMERIC, TRAINING
+from attndyn.proofs.settings import KERNEL, NUMERIC, TRAINING
 from naive import random_problem, twin_loss_grads  # the slow, obviously correct twins
 
 GROUPS = ("embeddings", "keys", "query", "classifier")
@@ -318,8 +318,10 @@ def test_auto_picks_the_low_rank_path_for_linear_classifiers_as_auto_lowrank_say
     m = AttentionModel(kind, p["E"], p["K"], p["q"], p["params"])
     assert m.kernel_path == "auto" and m.lowrank() is expected
     # a step of a linear classifier with a fixed query is the fused kernel's (auto_fused: tables in cache)
-    assert m.fused() is (kind != "tl")
-    assert m.kernel_options()["path"] == ("fused" if kind != "tl" else "lowrank" if expected else "full")
+    # unless d_e >= 4K, where lowrank.py's K-wide kernels are faster (the SST sizes)
+    fused = kind != "tl" and d_e < KERNEL.lowrank_min_width_ratio * K
+    assert m.fused() is fused
+    assert m.kernel_options()["path"] == ("fused" if fused else "lowrank" if expected else "full")
     m.gradients(batch_of(p))
     assert m.last_lowrank is expected
     m.kernel_path = "fast"
@@ -342,9 +344,11 @@ def test_fused_applies_only_where_its_conditions_hold():
     m = AttentionModel("tc", p["E"], p["K"], p["q"], p["params"], explicit_keys=True)
     m.kernel_path = "fused"
     assert not m.fused() and m.lowrank()
-    assert auto_fused(5008, 4)  # the paper: 2 x 5008 x 64 B
+    assert auto_fused(5008, 10, 4)  # the paper: 2 x 5008 x 64 B, d_e = 10
     big = KERNEL.fused_max_table_bytes // (KERNEL.fused_groups * 64) + 1
-    assert auto_fused(big - 1, 4) and not auto_fused(big, 4)
+    assert auto_fused(big - 1, 10, 4) and not auto_fused(big, 10, 4)
+    wide = KERNEL.lowrank_min_width_ratio * 4  # SST-like: d_e several times K is lowrank.py's
+    assert auto_fused(5008, wide - 1, 4) and not auto_fused(5008, wide, 4)
 
 
 @pytest.mark.parametrize("kind", ["fc", "tc"])

@@ -175,7 +175,7 @@ def test_output_dir_gets_trajectory_and_summary(tmp_path):
     # auto_fused says; auto_lowrank would have kept the d_e-wide kernels: K = 3 < d_e = 4, a tiny table)
     assert r.model.n_classes < r.config.model.d_e
     assert not auto_lowrank(r.model.vocab_size, r.config.model.d_e, r.model.n_classes)
-    assert auto_fused(r.model.vocab_size, r.model.n_classes) and r.model.last_fused
+    assert auto_fused(r.model.vocab_size, r.config.model.d_e, r.model.n_classes) and r.model.last_fused
     assert summary["kernel"] == {"sentence_chunk": KERNEL.sentence_chunk, "word_chunk": KERNEL.word_chunk,
                                  "shared_exp": True, "shared_exp_floor": KERNEL.shared_exp_floor,
                                  "kernel": "auto", "path": "fused"}

@@ -54,11 +54,13 @@ def auto_lowrank(vocab_size: int, d_e: int, n_classes: int) -> bool:
             or vocab_size * d_e * 8 >= KERNEL.lowrank_min_table_bytes)
 
 
-def auto_fused(vocab_size: int, n_classes: int) -> bool:
+def auto_fused(vocab_size: int, d_e: int, n_classes: int) -> bool:
     """``train.kernel = "auto"`` where the fused step applies (numerics/kernels/fused.py): when its
-    ``KERNEL.fused_groups`` accumulators of V x 8 floats stay in cache (measured faster there,
-    ``KERNEL.fused_max_table_bytes``)."""
-    return KERNEL.fused_groups * vocab_size * ROW * 8 <= KERNEL.fused_max_table_bytes
+    ``KERNEL.fused_groups`` accumulators of V x 8 floats stay in cache (``KERNEL.fused_max_table_bytes``)
+    and the per-word d_e-wide work does not dominate (d_e < ``KERNEL.lowrank_min_width_ratio`` K; with
+    wider embeddings lowrank.py's parallel projection is faster: measured at the SST sizes, see KERNEL)."""
+    return (KERNEL.fused_groups * vocab_size * ROW * 8 <= KERNEL.fused_max_table_bytes
+            and d_e < KERNEL.lowrank_min_width_ratio * n_classes)
 
 
 @dataclass
@@ -235,7 +237,8 @@ class AttentionModel:
         if not is_linear(self.kind) or self.explicit_keys or not self.shared_exp or self.n_classes >= ROW:
             return False
         return self.kernel_path == "fused" or (self.kernel_path == "auto"
-                                               and auto_fused(self.vocab_size, self.n_classes))
+                                               and auto_fused(self.vocab_size, self.embeddings.shape[1],
+                                                              self.n_classes))
 
     @staticmethod
     def _fused_parallel(batch: Batch) -> bool:
