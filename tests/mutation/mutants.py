@@ -25,6 +25,7 @@ class Mutant:
 
 SCORES = "numerics/kernels/scores.py"
 LOWRANK = "numerics/kernels/lowrank.py"
+FUSED = "numerics/kernels/fused.py"
 
 MUTANTS: list[Mutant] = [
     Mutant("shared-score-sign", SCORES,
@@ -76,6 +77,23 @@ MUTANTS: list[Mutant] = [
            "                if o < o1:\n                    w0 = word_ids[o]\n",
            "                if o < o1 - 1:\n                    w0 = word_ids[o]\n",
            "off by one: an odd-length sentence loses its last occurrence (low-rank shared path)", "kernel"),
+    # the fused step (numerics/kernels/fused.py): what `train.kernel = auto` runs at the paper's size
+    Mutant("fused-score-sign", FUSED,
+           "        ds = uS - e_w * S[K]  # e_w (u_w . S_w - R'_w) = u_w . D_w - R_w\n",
+           "        ds = e_w * S[K] - uS  # e_w (u_w . S_w - R'_w) = u_w . D_w - R_w\n",
+           "score gradient with the wrong sign (fused step)", "kernel"),
+    Mutant("fused-partition", FUSED,
+           "            dd[k] = dk * iz\n",
+           "            dd[k] = dk\n",
+           "per-sentence d_i without the 1/Z~_i of the attention (fused step)", "kernel"),
+    Mutant("fused-last-occurrence", FUSED,
+           "        if o < o1:\n            scatter_row(",
+           "        if o < o1 - 1:\n            scatter_row(",
+           "off by one: an odd-length sentence's last word gets no gradient (fused scatter)", "kernel"),
+    Mutant("fused-group-merge", FUSED,
+           "        for g in range(1, G):  # groups in order",
+           "        for g in range(1, G - 1):  # groups in order",
+           "the last sentence group's accumulators left out of D_w (fused word pass)", "kernel"),
     Mutant("classifier-relu-mask", "numerics/kernels/classifier.py",
            "                if dH[h, b] != 0.0:\n",
            "                if True:\n",
