@@ -7,7 +7,8 @@ docstring first).  With a linear classifier, logits :math:`z_i = W^\top c_i (+ b
 
 * **Projection** (per step, per distinct word, parallel over fixed word chunks):
   :math:`u_w = W^\top v_w` (K floats; old :math:`W` and :math:`v_w`), K dot products of d floats
-  each by :func:`attndyn.numerics.kernels.rows.row_dot` (vectorised, see Determinism).
+  each by :func:`attndyn.numerics.kernels.rows.row_dot` (vectorised, see Determinism); the word
+  ``ROW_PREFETCH_AHEAD`` words ahead has its embedding row hinted into cache (here and in the word pass).
 * **Sentence pass** (shared exponentials :math:`e_w = e^{s_w - M}`):
   :math:`z_i = \sum_{w\in S_i} e_w u_w/\tilde Z_i (+ b)`,
   :math:`\delta_i = \omega(\operatorname{softmax}(z_i) - e_{y_i})` (so :math:`g_i = W\delta_i`),
@@ -62,6 +63,22 @@ from attndyn.numerics.kernels.scores import PREFETCH_AHEAD, shared_exp
 from attndyn.proofs.settings import NUMBA_FLAGS, NUMBA_PARALLEL_FLAGS
 
 
+# distinct words between the prefetch of an embedding row and its use in project / the word pass
+# (speed only).  The rows of uw are read in ascending order but with gaps, d_e = 100-200 floats (13-25
+# cache lines) each, from a table out of cache at SST sizes (13-31 MB): issue 13 measured the word pass
+# at SST-5 d_e 100 K 5 with eta_v > 0 at 4.1 -> 2.4-2.7 ms (FC-like) and 4.5 -> 3.2-3.5 ms (W trained)
+# CPU, 1 thread, for 1, 2 or 4 words ahead (no measurable difference between them).
+ROW_PREFETCH_AHEAD = 2
+
+
+@njit(**NUMBA_FLAGS)
+def prefetch_emb_row(embf, w, d):
+    """Hint every cache line of row ``w`` of the embedding table (``embf``: the table flattened)."""
+    base = w * d
+    for l in range(0, d, 8):  # 8 floats = one 64-byte line; prefetch_row also hints the next line
+        prefetch_row(embf, base + l)
+
+
 @njit(**NUMBA_FLAGS)
 def transposed_w(theta, d, K):
     r""":math:`W^\top` (K x d, float64) from the flat :math:`\theta` (``W`` row-major d x K first): the
@@ -82,8 +99,11 @@ def project(uw, emb, theta, ew, chunk, u):
     Wt = transposed_w(theta, d, K)
     U = uw.shape[0]
     nch = (U + chunk - 1) // chunk
+    embf = emb.reshape(-1)
     for ch in prange(nch):
         for x in range(ch * chunk, min(U, (ch + 1) * chunk)):
+            if x + ROW_PREFETCH_AHEAD < U:
+                prefetch_emb_row(embf, uw[x + ROW_PREFETCH_AHEAD], d)
             w = uw[x]
             u[w, K] = ew[w]
             for k in range(K):
@@ -230,6 +250,7 @@ def word_pass_lr(words, scores, shared, emb, u, theta, work, rates, chunk, grads
     store = grad_s.shape[0] > 0
     nocc = occ_sent.shape[0]
     Wt = transposed_w(theta, d, K)
+    embf = emb.reshape(-1)
     dW_c = np.zeros((nch, K if grads_on else 0, d))  # per chunk, transposed: contiguous in j
     dq_c = np.zeros((nch, dk if explicit else 0))
     for ch in prange(nch):
@@ -239,6 +260,8 @@ def word_pass_lr(words, scores, shared, emb, u, theta, work, rates, chunk, grads
             w = uw[x]
             o0 = uptr[x]
             o1 = uptr[x + 1]
+            if x + ROW_PREFETCH_AHEAD < U:  # the row read (dL/dW) and written (the step) below
+                prefetch_emb_row(embf, uw[x + ROW_PREFETCH_AHEAD], d)
             for k in range(K + 1):
                 Dw[k] = 0.0
             if shared:
