@@ -46,6 +46,15 @@ NUMERIC = NumericTolerances()
 # the NumPy twins at 1e-12; cache=True keeps `attndyn verify` under its time budget.
 NUMBA_FLAGS = {"cache": True, "fastmath": False, "nogil": True}
 NUMBA_PARALLEL_FLAGS = {**NUMBA_FLAGS, "parallel": True}
+# the per-row helpers of the K-wide kernels only (numerics/kernels/rows.py: the row dot product of
+# lowrank.project), never code that merges across chunks or threads.  "reassoc" lets LLVM keep a dot
+# product's partial sums in SIMD registers, "contract" fuses each multiply-add (issue 13: the scalar
+# chain made `project` compute-bound, 3.4 ms CPU at SST-5 d_e 100 K 5; 1.35 ms with both flags, ~1.8
+# with reassoc alone, 1 thread).  Still deterministic: each row's sum is computed by one thread, in
+# the one order fixed when the helper is compiled (by the row length, not by the data, the chunks or
+# the thread count), so results are bitwise the same for any number of threads; they differ from an
+# in-order sum in the last bits only (and may differ between CPU models: the vector width).
+NUMBA_ROW_REDUCTION_FLAGS = {**NUMBA_FLAGS, "fastmath": {"reassoc", "contract"}}
 # the optimizer update kernels (numerics/kernels/optim.py): IEEE division (x/0 = inf or NaN, as in
 # PyTorch, instead of a ZeroDivisionError check in every iteration), which lets LLVM vectorise
 # their element loops; still no fastmath, so each element's arithmetic is the written one

@@ -6,7 +6,9 @@ docstring first).  With a linear classifier, logits :math:`z_i = W^\top c_i (+ b
 (K = 2 … 5 classes against d_e = 10 … 200; issues 11 and 13):
 
 * **Projection** (per step, per distinct word, parallel over fixed word chunks):
-  :math:`u_w = W^\top v_w` (K floats; old :math:`W` and :math:`v_w`).
+  :math:`u_w = W^\top v_w` (K floats; old :math:`W` and :math:`v_w`), K dot products of d floats
+  each by :func:`attndyn.numerics.kernels.rows.row_dot` (vectorised, see Determinism); the word
+  ``ROW_PREFETCH_AHEAD`` words ahead has its embedding row hinted into cache (here and in the word pass).
 * **Sentence pass** (shared exponentials :math:`e_w = e^{s_w - M}`):
   :math:`z_i = \sum_{w\in S_i} e_w u_w/\tilde Z_i (+ b)`,
   :math:`\delta_i = \omega(\operatorname{softmax}(z_i) - e_{y_i})` (so :math:`g_i = W\delta_i`),
@@ -34,8 +36,11 @@ per-sentence shifts exactly as in scores.py, still K wide: :math:`a_{iw} = e^{s_
 
 **Determinism.**  Fixed chunks (``KERNEL``), per-chunk buffers for the loss, :math:`\partial
 L/\partial b`, :math:`\partial L/\partial W` and :math:`\partial L/\partial q`, merged in chunk
-order: bitwise identical for any thread count.  The summation order differs from scores.py's d_e
-path, so the two agree to rounding, not bit for bit.
+order: bitwise identical for any thread count.  The projection's dot products are the one place
+compiled with reassociation (``NUMBA_ROW_REDUCTION_FLAGS``, in ``rows.py``): each row's sum is done by
+one thread in one compiled order, so this holds for them too (their last bits may differ between CPUs
+with different vector widths, as the compiled order does).  The summation order differs from
+scores.py's d_e path, so the two agree to rounding, not bit for bit.
 
 **One gather per occurrence.**  The per-word table ``u`` is V x (K + 1): row :math:`w` holds
 :math:`u_w` and :math:`e_w` side by side, and the per-sentence table ``D`` is n x (K + 1): row
@@ -51,10 +56,27 @@ from numba import njit, prange
 
 from attndyn.numerics.kernels.keys import key_scores
 from attndyn.numerics.kernels.prefetch import prefetch_row
+from attndyn.numerics.kernels.rows import row_dot
 from attndyn.numerics.kernels.scores import PREFETCH_AHEAD, shared_exp
-# numba's cache (cache=True) stamps this file only: after editing scores.py, keys.py or prefetch.py,
+# numba's cache (cache=True) stamps this file only: after editing scores.py, keys.py, prefetch.py or rows.py,
 # touch this file or clear __pycache__/*.nb[ic] (see scores.py).
 from attndyn.proofs.settings import NUMBA_FLAGS, NUMBA_PARALLEL_FLAGS
+
+
+# distinct words between the prefetch of an embedding row and its use in project / the word pass
+# (speed only).  The rows of uw are read in ascending order but with gaps, d_e = 100-200 floats (13-25
+# cache lines) each, from a table out of cache at SST sizes (13-31 MB): issue 13 measured the word pass
+# at SST-5 d_e 100 K 5 with eta_v > 0 at 4.1 -> 2.4-2.7 ms (FC-like) and 4.5 -> 3.2-3.5 ms (W trained)
+# CPU, 1 thread, for 1, 2 or 4 words ahead (no measurable difference between them).
+ROW_PREFETCH_AHEAD = 2
+
+
+@njit(**NUMBA_FLAGS)
+def prefetch_emb_row(embf, w, d):
+    """Hint every cache line of row ``w`` of the embedding table (``embf``: the table flattened)."""
+    base = w * d
+    for l in range(0, d, 8):  # 8 floats = one 64-byte line; prefetch_row also hints the next line
+        prefetch_row(embf, base + l)
 
 
 @njit(**NUMBA_FLAGS)
@@ -68,29 +90,6 @@ def transposed_w(theta, d, K):
     return Wt
 
 
-@njit(**NUMBA_FLAGS)
-def dot8(x, y):
-    """sum_j x[j] y[j] with eight partial sums in a fixed order (deterministic; eight independent
-    chains instead of one, as fastmath is off and the compiler may not reassociate)."""
-    n = x.shape[0]
-    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
-    j = 0
-    while j + 7 < n:
-        a0 += x[j] * y[j]
-        a1 += x[j + 1] * y[j + 1]
-        a2 += x[j + 2] * y[j + 2]
-        a3 += x[j + 3] * y[j + 3]
-        a4 += x[j + 4] * y[j + 4]
-        a5 += x[j + 5] * y[j + 5]
-        a6 += x[j + 6] * y[j + 6]
-        a7 += x[j + 7] * y[j + 7]
-        j += 8
-    while j < n:
-        a0 += x[j] * y[j]
-        j += 1
-    return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
-
-
 @njit(**NUMBA_PARALLEL_FLAGS)
 def project(uw, emb, theta, ew, chunk, u):
     r"""Row :math:`w` of ``u`` (V x (K + 1), float64) for the words ``uw``: :math:`u_w = W^\top v_w`,
@@ -100,12 +99,15 @@ def project(uw, emb, theta, ew, chunk, u):
     Wt = transposed_w(theta, d, K)
     U = uw.shape[0]
     nch = (U + chunk - 1) // chunk
+    embf = emb.reshape(-1)
     for ch in prange(nch):
         for x in range(ch * chunk, min(U, (ch + 1) * chunk)):
+            if x + ROW_PREFETCH_AHEAD < U:
+                prefetch_emb_row(embf, uw[x + ROW_PREFETCH_AHEAD], d)
             w = uw[x]
             u[w, K] = ew[w]
             for k in range(K):
-                u[w, k] = dot8(emb[w], Wt[k])
+                u[w, k] = row_dot(emb[w], Wt[k])
 
 
 @njit(**NUMBA_PARALLEL_FLAGS)
@@ -248,6 +250,7 @@ def word_pass_lr(words, scores, shared, emb, u, theta, work, rates, chunk, grads
     store = grad_s.shape[0] > 0
     nocc = occ_sent.shape[0]
     Wt = transposed_w(theta, d, K)
+    embf = emb.reshape(-1)
     dW_c = np.zeros((nch, K if grads_on else 0, d))  # per chunk, transposed: contiguous in j
     dq_c = np.zeros((nch, dk if explicit else 0))
     for ch in prange(nch):
@@ -257,6 +260,8 @@ def word_pass_lr(words, scores, shared, emb, u, theta, work, rates, chunk, grads
             w = uw[x]
             o0 = uptr[x]
             o1 = uptr[x + 1]
+            if x + ROW_PREFETCH_AHEAD < U:  # the row read (dL/dW) and written (the step) below
+                prefetch_emb_row(embf, uw[x + ROW_PREFETCH_AHEAD], d)
             for k in range(K + 1):
                 Dw[k] = 0.0
             if shared:
