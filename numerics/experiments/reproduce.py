@@ -108,12 +108,27 @@ def plan(experiment: str, overrides: Sequence[str] = ()) -> list[tuple[str, str,
 
 
 def train_runs(experiment: str, overrides: Sequence[str] = (), *, progress: bool = True,
-               log: Callable[[str], None] = print, on_run: Callable[[Run], None] | None = None) -> list[Run]:
+               log: Callable[[str], None] = print, on_run: Callable[[Run], None] | None = None,
+               workers: int | None = 1) -> list[Run]:
     """Train every run of ``experiment`` (``overrides`` are ``--set`` items applied to each);
-    ``on_run`` is called with each run as soon as it is trained (to save it)."""
-    from attndyn.numerics.training.train import (load_corpus, train)  # deferred: the CLI parser reads this module; keeps `attndyn --help` fast
-
+    ``on_run`` is called with each run as soon as it is trained (to save it).  ``workers``: 1
+    trains the runs one after another in this process; more (None: one per core, at most one per
+    run) trains them on worker processes (:mod:`attndyn.numerics.experiments.runpool`), with
+    bitwise the same results.  The runs are returned in the experiment's order either way."""
     planned = plan(experiment, overrides)
+    from attndyn.numerics.experiments import runpool  # deferred: the CLI parser reads this module
+
+    n_workers = runpool.resolve_workers(workers, len(planned))
+    if n_workers > 1:
+        return runpool.train_parallel(planned, overrides, n_workers, log=log, on_run=on_run)
+    return _train_serial(planned, progress=progress, log=log, on_run=on_run)
+
+
+def _train_serial(planned, *, progress: bool, log: Callable[[str], None],
+                  on_run: Callable[[Run], None] | None) -> list[Run]:
+    """The runs one after another in this process (``--workers 1``)."""
+    from attndyn.numerics.training.train import (load_corpus)  # deferred: the CLI parser reads this module; keeps `attndyn --help` fast
+
     t_start = time.perf_counter()
     corpora: dict = {}
     runs = []
@@ -121,34 +136,51 @@ def train_runs(experiment: str, overrides: Sequence[str] = (), *, progress: bool
         if cfg.corpus not in corpora:
             log(f"[{i}/{len(planned)}] {preset}: loading corpus {cfg.corpus.kind}")
             corpora[cfg.corpus] = load_corpus(cfg.corpus)
-        corpus = corpora[cfg.corpus]
         eta = (f", ETA of all runs {(time.perf_counter() - t_start) / (i - 1) * (len(planned) - i + 1):.0f}s"
                if i > 1 else "")  # issue 10 §4: the whole experiment's ETA, from the runs so far
-        log(f"[{i}/{len(planned)}] {preset}: training {cfg.train.epochs} epochs "
-            f"({cfg.model.classifier}, trainable {', '.join(sorted(cfg.train.trainable))}){eta}")
-        result = train(cfg, corpus, progress=progress)
-        seconds = result.seconds
-        extra = {}
-        train_c = corpus.subset("train")
-        if len(corpus.topic_words) == 0 and result.status == "ok":
-            # real text: the figures' words are read from the run's own records (trained once)
-            from attndyn.numerics.experiments.sst_figures import top_word_records  # deferred: SST only
-
-            extra = top_word_records(result, train_c)
-        run = Run(label, preset, cfg, result, seconds, train_c, extra)
+        log(start_line(i, len(planned), preset, cfg) + eta)
+        run = train_one(label, preset, cfg, corpora[cfg.corpus], progress)
         runs.append(run)
         if on_run is not None:
             on_run(run)
-        s = result.summary()
-        verdict = converged(result)
-        lab = run_label(result, verdict)
-        log(f"[{i}/{len(planned)}] {preset}: {result.status} in {seconds:.2f} s: final loss "
-            f"{fmt_number(s['final_loss'])}, test accuracy {fmt_number(s['test_accuracy'])}, SEN residual max "
-            f"{fmt_number(s['sen_residual_max'])}; {lab['label']}"
-            + ("" if verdict["verdict"] else f" ({lab['explanation']})"))
-        if result.status != "ok":
-            log(f"warning: {preset}: {result.message}")
+        for line in finish_lines(i, len(planned), run):
+            log(line)
     return runs
+
+
+def start_line(i: int, n: int, preset: str, cfg) -> str:
+    return (f"[{i}/{n}] {preset}: training {cfg.train.epochs} epochs "
+            f"({cfg.model.classifier}, trainable {', '.join(sorted(cfg.train.trainable))})")
+
+
+def train_one(label: str, preset: str, cfg, corpus, progress: bool) -> Run:
+    """Train one planned run on ``corpus`` (the same call in this process and on a worker)."""
+    from attndyn.numerics.training.train import (train)  # deferred: the CLI parser reads this module; keeps `attndyn --help` fast
+
+    result = train(cfg, corpus, progress=progress)
+    extra = {}
+    train_c = corpus.subset("train")
+    if len(corpus.topic_words) == 0 and result.status == "ok":
+        # real text: the figures' words are read from the run's own records (trained once)
+        from attndyn.numerics.experiments.sst_figures import top_word_records  # deferred: SST only
+
+        extra = top_word_records(result, train_c)
+    return Run(label, preset, cfg, result, result.seconds, train_c, extra)
+
+
+def finish_lines(i: int, n: int, run: Run) -> list[str]:
+    """The log lines of a finished run: status, time, loss, accuracy, SEN residual, verdict."""
+    result = run.result
+    s = result.summary()
+    verdict = converged(result)
+    lab = run_label(result, verdict)
+    lines = [f"[{i}/{n}] {run.preset}: {result.status} in {run.seconds:.2f} s: final loss "
+             f"{fmt_number(s['final_loss'])}, test accuracy {fmt_number(s['test_accuracy'])}, SEN residual max "
+             f"{fmt_number(s['sen_residual_max'])}; {lab['label']}"
+             + ("" if verdict["verdict"] else f" ({lab['explanation']})")]
+    if result.status != "ok":
+        lines.append(f"warning: {run.preset}: {result.message}")
+    return lines
 
 
 def converged(result) -> dict:
@@ -232,19 +264,22 @@ def _save_run(run: Run, out: Path) -> None:
 
 
 def reproduce(experiment: str, out_dir=None, overrides: Sequence[str] = (), *, progress: bool = True,
-              log: Callable[[str], None] = print) -> dict:
+              log: Callable[[str], None] = print, workers: int | None = 1) -> dict:
     """Train ``experiment``, draw its figures into ``out_dir`` and write ``out_dir/summary.json``;
-    returns that summary."""
+    returns that summary.  ``workers``: processes training the runs (see :func:`train_runs`)."""
     from attndyn.numerics.outputs import (writable_dir, write_json)  # deferred: the CLI parser reads this module; keeps `attndyn --help` fast
 
     if experiment not in EXPERIMENTS:
         raise UsageError(f"experiment {experiment!r}: expected one of {', '.join(EXPERIMENTS)}")
     out = writable_dir(default_out(experiment) if out_dir is None else out_dir, "--out")
-    plan(experiment, overrides)  # every config error before any training
+    planned = plan(experiment, overrides)  # every config error before any training
+    from attndyn.numerics.experiments.runpool import resolve_workers  # deferred: the CLI parser reads this module
+
+    n_workers = resolve_workers(workers, len(planned))
     t0 = time.perf_counter()
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     runs = train_runs(experiment, overrides, progress=progress, log=log,
-                      on_run=lambda run: _save_run(run, out))
+                      on_run=lambda run: _save_run(run, out), workers=n_workers)
     log(f"drawing the figures into {out}")
     t_fig = time.perf_counter()
     figures = DRAW[experiment](runs, out)
@@ -258,7 +293,8 @@ def reproduce(experiment: str, out_dir=None, overrides: Sequence[str] = (), *, p
         "out_dir": str(out),
         "overrides": list(overrides),
         "started": started,
-        "training_seconds": round(training, 4),
+        "workers": n_workers,  # processes that trained the runs (1: one after another, in-process)
+        "training_seconds": round(training, 4),  # the runs' own training seconds, summed
         "figure_seconds": round(fig_seconds, 4),
         "total_seconds": round(time.perf_counter() - t0, 4),
         "converged_criteria": {"final_loss_max": REPRODUCE.converged_loss,

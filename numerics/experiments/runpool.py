@@ -1,0 +1,172 @@
+r"""The runs of ``attndyn reproduce`` trained on worker processes (``--workers N``; issue 13).
+
+The runs of an experiment are independent trainings (each its own config and seed), so they
+can train side by side.  :func:`train_parallel` keeps at most ``N`` runs in flight on a
+:class:`concurrent.futures.ProcessPoolExecutor` started with the *spawn* context: numba's
+OpenMP pool and ``fork`` do not mix (a forked child inherits a thread pool whose threads
+did not come along).  Each worker loads its run's config and corpus itself and calls the
+same :func:`attndyn.numerics.experiments.reproduce.train_one` as the serial path, with the
+run's own thread count (the auto rule of :func:`attndyn.numerics.training.train.auto_threads`:
+1 thread at the paper's and SST's sizes, so N workers use N cores).  The kernels reduce in a
+fixed order (``attndyn.proofs.settings.KERNEL``), so a run's result does not depend on the
+process that trained it: bitwise the serial result (``tests/test_reproduce_workers.py``).
+
+The finished :class:`~attndyn.numerics.experiments.reproduce.Run` comes back pickled (the
+SST word records, V x 2 floats per record, are the largest part: tens of MB, well under a
+second) and is saved by ``on_run`` in this process as soon as it arrives, so a later failure
+or Ctrl-C never loses a finished run.
+
+Order: longest expected run first (:func:`expected_seconds`), so that the workers finish
+together instead of one of them starting the longest run last.  Ctrl-C: the workers ignore
+SIGINT; this process terminates them and re-raises :class:`KeyboardInterrupt` (the CLI prints
+one line, exit 130).  A run that fails in its worker is reported in one line; the runs in
+flight finish and are saved, no further run starts, then :class:`RunFailed` (or the worker's
+own :class:`~attndyn.proofs.errors.UsageError`, e.g. missing SST files) is raised.
+"""
+from __future__ import annotations
+
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+import multiprocessing
+import os
+import signal
+import time
+from typing import Callable, Sequence
+
+from attndyn.proofs.errors import UsageError
+
+# Measured training seconds per epoch (1 thread, idle 2-core machine) and epochs each preset
+# ran before its early stop, from the issue-13 brief's `attndyn reproduce` runs.  Used ONLY
+# to order the runs longest first; a wrong estimate costs wall time, never a result.
+MEASURED = {
+    "paper-fc": (1.56e-3, None), "paper-tc": (1.46e-3, None), "paper-tl": (1.90e-3, None),
+    "sst2-fc": (11.9e-3, 7750), "sst2-tc": (7.0e-3, 14040),
+    "sst5-fc": (19.5e-3, 6310), "sst5-tc": (11.4e-3, 20580),
+}
+
+
+class RunFailed(RuntimeError):
+    """A run's training raised on its worker (the message is one line naming the preset)."""
+
+
+def resolve_workers(workers: int | None, runs: int) -> int:
+    """``workers`` checked (an integer >= 1), or None -> one per core, at most one per run."""
+    if workers is None:
+        return max(1, min(os.cpu_count() or 1, runs))
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise UsageError(f"--workers: expected an integer >= 1, got {workers!r}")
+    return min(workers, max(1, runs))
+
+
+def expected_seconds(preset: str, cfg) -> float:
+    """A preset's expected training seconds: measured seconds/epoch x the epochs it will run
+    (its early-stopping epochs when it stops early), else a relative cost epochs x d_e x 1e-6."""
+    per_epoch, stops_at = MEASURED.get(preset, (None, None))
+    epochs = cfg.train.epochs if stops_at is None else min(cfg.train.epochs, stops_at)
+    if per_epoch is None:
+        return cfg.train.epochs * cfg.model.d_e * 1e-6
+    return per_epoch * epochs
+
+
+# --------------------------------------------------------------------------- worker side
+
+_CORPORA: dict = {}  # per worker process: a corpus loaded once serves every run that names it
+
+
+def _init_worker() -> None:
+    # Ctrl-C reaches the whole process group; the parent alone handles it (terminates us)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _work(label: str, preset: str, overrides: tuple[str, ...]):
+    from attndyn.numerics.config.load import load_config  # deferred: imported in the worker
+    from attndyn.numerics.experiments.reproduce import train_one
+    from attndyn.numerics.training.train import load_corpus
+
+    cfg = load_config(preset=preset, overrides=list(overrides))  # as plan() built it: deterministic
+    if cfg.corpus not in _CORPORA:
+        _CORPORA[cfg.corpus] = load_corpus(cfg.corpus)
+    return train_one(label, preset, cfg, _CORPORA[cfg.corpus], progress=False)
+
+
+# --------------------------------------------------------------------------- parent side
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    """Stop every worker now (Ctrl-C or a failure while runs are in flight)."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())  # the executor keeps no public handle
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        p.join(timeout=5)
+
+
+def train_parallel(planned: Sequence[tuple[str, str, object]], overrides: Sequence[str], workers: int, *,
+                   log: Callable[[str], None], on_run: Callable | None) -> list:
+    """Train ``planned`` (``(label, preset, cfg)`` per run) on ``workers`` processes; the runs in
+    ``planned``'s order.  Progress: one line per start and finish, with the experiment's ETA."""
+    from attndyn.numerics.experiments.reproduce import finish_lines, start_line  # deferred: circular
+
+    n = len(planned)
+    est = [expected_seconds(preset, cfg) for _, preset, cfg in planned]
+    queue = sorted(range(n), key=lambda k: -est[k])  # longest first (stable: ties keep the plan order)
+    runs: list = [None] * n
+    actual: dict[int, float] = {}
+    started: dict[int, float] = {}
+    failures: list[BaseException] = []
+    t0 = time.perf_counter()
+
+    def eta() -> str:
+        """Remaining wall time: the estimates scaled by what the finished runs took, over the workers."""
+        if not actual:
+            return ""
+        scale = sum(actual.values()) / sum(est[k] for k in actual)
+        now = time.perf_counter()
+        left = sum(est[k] * scale for k in queue)
+        left += sum(max(0.0, est[k] * scale - (now - s)) for k, s in started.items())
+        return f", ETA of all runs {left / workers:.0f}s"
+
+    log(f"training {n} runs on {workers} worker processes (longest expected first: "
+        f"{', '.join(planned[k][1] for k in queue)})")
+    ctx = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker)
+    inflight: dict = {}
+    try:
+        while queue or inflight:
+            while queue and len(inflight) < workers and not failures:
+                k = queue.pop(0)
+                label, preset, cfg = planned[k]
+                inflight[pool.submit(_work, label, preset, tuple(overrides))] = k
+                started[k] = time.perf_counter()
+                log(start_line(k + 1, n, preset, cfg) + f" on a worker{eta()}")
+            if failures:
+                queue.clear()
+            if not inflight:
+                break
+            done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
+            for fut in done:
+                k = inflight.pop(fut)
+                started.pop(k)
+                preset = planned[k][1]
+                exc = fut.exception()
+                if exc is not None:
+                    log(f"[{k + 1}/{n}] {preset}: failed on its worker: {type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0] if str(exc) else ''}")
+                    failures.append(exc if isinstance(exc, UsageError) else
+                                    RunFailed(f"{preset}: {type(exc).__name__}: {exc}".splitlines()[0]))
+                    continue
+                run = fut.result()
+                runs[k] = run
+                actual[k] = run.seconds
+                if on_run is not None:
+                    on_run(run)  # saved as soon as it is back: a later failure keeps it
+                for line in finish_lines(k + 1, n, run):
+                    log(line + (f" ({time.perf_counter() - t0:.1f} s wall so far{eta()})"
+                                if line.startswith("[") else ""))
+    except BaseException:  # Ctrl-C (or anything else here): no worker may outlive us
+        _terminate(pool)
+        raise
+    pool.shutdown(wait=True)
+    if failures:
+        raise failures[0]
+    return runs
