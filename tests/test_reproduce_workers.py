@@ -81,6 +81,11 @@ def test_sst_workers_are_bitwise_serial(tmp_path):
 def test_summary_records_workers_and_saves_every_run(tmp_path):
     summary = rp.reproduce("synthetic", tmp_path, TINY, progress=False, log=lambda _: None, workers=2)
     assert summary["workers"] == 2
+    # the figures drawn side by side on the workers: the serial path's files, in its order
+    assert summary["figures"] == [f"synthetic_{s}.{e}" for s in ("sen", "loss", "distributions")
+                                  for e in ("png", "pdf")]
+    for name in summary["figures"]:
+        assert (tmp_path / name).stat().st_size > 0
     for r in summary["runs"]:
         assert (tmp_path / "runs" / r["preset"] / "trajectory.npz").is_file()
         assert (tmp_path / "runs" / r["preset"] / "final_words.npz").is_file()

@@ -278,11 +278,20 @@ def reproduce(experiment: str, out_dir=None, overrides: Sequence[str] = (), *, p
     n_workers = resolve_workers(workers, len(planned))
     t0 = time.perf_counter()
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    runs = train_runs(experiment, overrides, progress=progress, log=log,
-                      on_run=lambda run: _save_run(run, out), workers=n_workers)
-    log(f"drawing the figures into {out}")
-    t_fig = time.perf_counter()
-    figures = DRAW[experiment](runs, out)
+    save = lambda run: _save_run(run, out)  # noqa: E731 - each run saved as soon as it is trained
+    if n_workers == 1:
+        runs = train_runs(experiment, overrides, progress=progress, log=log, on_run=save, workers=1)
+        log(f"drawing the figures into {out}")
+        t_fig = time.perf_counter()
+        figures = DRAW[experiment](runs, out)
+    else:  # the same worker processes train the runs, then draw the figures side by side
+        from attndyn.numerics.experiments.runpool import RunPool  # deferred: the CLI parser reads this module
+
+        with RunPool(n_workers) as pool:
+            runs = pool.train(planned, overrides, log=log, on_run=save)
+            log(f"drawing the figures into {out} on {n_workers} worker processes")
+            t_fig = time.perf_counter()
+            figures = pool.draw(PARTS[experiment], runs, out)
     fig_seconds = time.perf_counter() - t_fig
     training = sum(r.seconds for r in runs)
     summary = {
@@ -381,10 +390,13 @@ def _theory_handle(colour="black", ls="--"):
 
 
 def draw_synthetic(runs: list[Run], out: Path) -> list[str]:
+    return [name for part in PARTS["synthetic"] for name in part(runs, out)]
+
+
+def _synthetic_sen(runs: list[Run], out: Path) -> list[str]:
+    """SEN curves, one panel per classifier."""
     plt = _pyplot()
     colours = plt.get_cmap("tab10").colors
-    names = []
-    # SEN curves, one panel per classifier
     fig, axes = plt.subplots(1, len(runs), figsize=(4.6 * len(runs), 4.2), squeeze=False)
     handles = []
     for ax, run in zip(axes[0], runs):
@@ -393,8 +405,13 @@ def draw_synthetic(runs: list[Run], out: Path) -> list[str]:
     fig.legend(handles + [_theory_handle()], [h.get_label() for h in handles] + [_theory_handle().get_label()],
                loc="lower center", ncol=min(5, len(handles) + 1), fontsize=8, bbox_to_anchor=(0.5, -0.1))
     fig.tight_layout()
-    names += _save(fig, out, "synthetic_sen")
-    # loss curves
+    return _save(fig, out, "synthetic_sen")
+
+
+def _synthetic_loss(runs: list[Run], out: Path) -> list[str]:
+    """The loss curves of every classifier."""
+    plt = _pyplot()
+    colours = plt.get_cmap("tab10").colors
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for k, run in enumerate(runs):
         tr = run.result.trajectory
@@ -409,9 +426,11 @@ def draw_synthetic(runs: list[Run], out: Path) -> list[str]:
     ax.grid(alpha=0.3, which="both")
     ax.legend()
     fig.tight_layout()
-    names += _save(fig, out, "synthetic_loss")
-    names += _distributions(runs, out, "synthetic_distributions")
-    return names
+    return _save(fig, out, "synthetic_loss")
+
+
+def _synthetic_distributions(runs: list[Run], out: Path) -> list[str]:
+    return _distributions(runs, out, "synthetic_distributions")
 
 
 def _distributions(runs: list[Run], out: Path, stem: str) -> list[str]:
@@ -493,14 +512,24 @@ def draw_ablation(runs: list[Run], out: Path) -> list[str]:
 
 
 def draw_sst(runs: list[Run], out: Path) -> list[str]:
-    from attndyn.numerics.data.corpus import (sentence_counts, topic_purity)  # deferred: the CLI parser reads this module; keeps `attndyn --help` fast
+    return [name for part in PARTS["sst"] for name in part(runs, out)]
+
+
+def _sst_records(runs: list[Run], out: Path) -> list[str]:
+    """The figures read from every word's records (numerics/experiments/sst_figures.py)."""
     from attndyn.numerics.experiments import sst_figures  # deferred: matplotlib figures, SST only
+
+    return sst_figures.draw(runs, out, _save, _pyplot())
+
+
+def _sst_purity(runs: list[Run], out: Path) -> list[str]:
+    """Final score against topic purity, one panel per run."""
+    from attndyn.numerics.data.corpus import (sentence_counts, topic_purity)  # deferred: the CLI parser reads this module; keeps `attndyn --help` fast
 
     plt = _pyplot()
     n = len(runs)
     ncol = 2 if n > 1 else 1
     nrow = (n + ncol - 1) // ncol
-    names = sst_figures.draw(runs, out, _save, plt)
     fig, axes = plt.subplots(nrow, ncol, figsize=(6.2 * ncol, 4.6 * nrow), squeeze=False)
     for k, run in enumerate(runs):
         ax = axes.flat[k]
@@ -525,8 +554,11 @@ def draw_sst(runs: list[Run], out: Path) -> list[str]:
         ax.axis("off")
     fig.suptitle("Score against topic purity")
     fig.tight_layout()
-    names += _save(fig, out, "sst_purity")
-    return names
+    return _save(fig, out, "sst_purity")
 
 
 DRAW = {"synthetic": draw_synthetic, "ablation": draw_ablation, "sst": draw_sst, "sst-pad": draw_sst}
+# each experiment's figures as independent parts (runs, out) -> file names, in DRAW's order: with
+# --workers N they are drawn side by side on the worker processes (numerics/experiments/runpool.py)
+PARTS = {"synthetic": (_synthetic_sen, _synthetic_loss, _synthetic_distributions), "ablation": (draw_ablation,),
+         "sst": (_sst_records, _sst_purity), "sst-pad": (_sst_records, _sst_purity)}

@@ -104,34 +104,65 @@ def _terminate(pool: ProcessPoolExecutor) -> None:
 def train_parallel(planned: Sequence[tuple[str, str, object]], overrides: Sequence[str], workers: int, *,
                    log: Callable[[str], None], on_run: Callable | None) -> list:
     """Train ``planned`` (``(label, preset, cfg)`` per run) on ``workers`` processes; the runs in
-    ``planned``'s order.  Progress: one line per start and finish, with the experiment's ETA."""
-    from attndyn.numerics.experiments.reproduce import finish_lines, start_line  # deferred: circular
+    ``planned``'s order (:meth:`RunPool.train`)."""
+    with RunPool(workers) as pool:
+        return pool.train(planned, overrides, log=log, on_run=on_run)
 
-    n = len(planned)
-    est = [expected_seconds(preset, cfg) for _, preset, cfg in planned]
-    queue = sorted(range(n), key=lambda k: -est[k])  # longest first (stable: ties keep the plan order)
-    runs: list = [None] * n
-    actual: dict[int, float] = {}
-    started: dict[int, float] = {}
-    failures: list[BaseException] = []
-    t0 = time.perf_counter()
 
-    def eta() -> str:
-        """Remaining wall time: the estimates scaled by what the finished runs took, over the workers."""
-        if not actual:
-            return ""
-        scale = sum(actual.values()) / sum(est[k] for k in actual)
-        now = time.perf_counter()
-        left = sum(est[k] * scale for k in queue)
-        left += sum(max(0.0, est[k] * scale - (now - s)) for k, s in started.items())
-        return f", ETA of all runs {left / workers:.0f}s"
+class RunPool:
+    """``workers`` spawned processes: :meth:`train` the runs, then :meth:`draw` the figures on the
+    same processes (already started, attndyn imported).  Leaving the ``with`` block by an exception
+    (Ctrl-C included) terminates the workers at once."""
 
-    log(f"training {n} runs on {workers} worker processes (longest expected first: "
-        f"{', '.join(planned[k][1] for k in queue)})")
-    ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker)
-    inflight: dict = {}
-    try:
+    def __init__(self, workers: int):
+        self.workers = workers
+        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_init_worker)
+
+    def __enter__(self) -> "RunPool":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:  # Ctrl-C (or anything else): no worker may outlive us
+            _terminate(self.pool)
+        else:
+            self.pool.shutdown(wait=True)
+
+    def draw(self, parts: Sequence[Callable], runs: list, out) -> list[str]:
+        """Every figure part ``part(runs, out) -> file names`` on the workers, side by side; the
+        names in ``parts``' order.  Submitted last part first: PARTS lists the heaviest last."""
+        futures = {k: self.pool.submit(part, runs, out) for k, part in reversed(list(enumerate(parts)))}
+        return [name for k in range(len(parts)) for name in futures[k].result()]
+
+    def train(self, planned: Sequence[tuple[str, str, object]], overrides: Sequence[str], *,
+              log: Callable[[str], None], on_run: Callable | None) -> list:
+        """Train ``planned`` (``(label, preset, cfg)`` per run); the runs in ``planned``'s order.
+        Progress: one line per start and finish, with the experiment's ETA."""
+        from attndyn.numerics.experiments.reproduce import finish_lines, start_line  # deferred: circular
+
+        workers, pool = self.workers, self.pool
+        n = len(planned)
+        est = [expected_seconds(preset, cfg) for _, preset, cfg in planned]
+        queue = sorted(range(n), key=lambda k: -est[k])  # longest first (stable: ties keep the plan order)
+        runs: list = [None] * n
+        actual: dict[int, float] = {}
+        started: dict[int, float] = {}
+        failures: list[BaseException] = []
+        t0 = time.perf_counter()
+
+        def eta() -> str:
+            """Remaining wall time: the estimates scaled by what the finished runs took, over the workers."""
+            if not actual:
+                return ""
+            scale = sum(actual.values()) / sum(est[k] for k in actual)
+            now = time.perf_counter()
+            left = sum(est[k] * scale for k in queue)
+            left += sum(max(0.0, est[k] * scale - (now - s)) for k, s in started.items())
+            return f", ETA of all runs {left / workers:.0f}s"
+
+        log(f"training {n} runs on {workers} worker processes (longest expected first: "
+            f"{', '.join(planned[k][1] for k in queue)})")
+        inflight: dict = {}
         while queue or inflight:
             while queue and len(inflight) < workers and not failures:
                 k = queue.pop(0)
@@ -163,10 +194,6 @@ def train_parallel(planned: Sequence[tuple[str, str, object]], overrides: Sequen
                 for line in finish_lines(k + 1, n, run):
                     log(line + (f" ({time.perf_counter() - t0:.1f} s wall so far{eta()})"
                                 if line.startswith("[") else ""))
-    except BaseException:  # Ctrl-C (or anything else here): no worker may outlive us
-        _terminate(pool)
-        raise
-    pool.shutdown(wait=True)
-    if failures:
-        raise failures[0]
-    return runs
+        if failures:
+            raise failures[0]
+        return runs
