@@ -121,66 +121,7 @@ def train_runs(experiment: str, overrides: Sequence[str] = (), *, progress: bool
     n_workers = runpool.resolve_workers(workers, len(planned))
     if n_workers > 1:
         return runpool.train_parallel(planned, overrides, n_workers, log=log, on_run=on_run)
-    return _train_serial(planned, progress=progress, log=log, on_run=on_run)
-
-
-def _train_serial(planned, *, progress: bool, log: Callable[[str], None],
-                  on_run: Callable[[Run], None] | None) -> list[Run]:
-    """The runs one after another in this process (``--workers 1``)."""
-    from attndyn.numerics.training.train import (load_corpus)  # deferred: the CLI parser reads this module; keeps `attndyn --help` fast
-
-    t_start = time.perf_counter()
-    corpora: dict = {}
-    runs = []
-    for i, (label, preset, cfg) in enumerate(planned, 1):
-        if cfg.corpus not in corpora:
-            log(f"[{i}/{len(planned)}] {preset}: loading corpus {cfg.corpus.kind}")
-            corpora[cfg.corpus] = load_corpus(cfg.corpus)
-        eta = (f", ETA of all runs {(time.perf_counter() - t_start) / (i - 1) * (len(planned) - i + 1):.0f}s"
-               if i > 1 else "")  # issue 10 §4: the whole experiment's ETA, from the runs so far
-        log(start_line(i, len(planned), preset, cfg) + eta)
-        run = train_one(label, preset, cfg, corpora[cfg.corpus], progress)
-        runs.append(run)
-        if on_run is not None:
-            on_run(run)
-        for line in finish_lines(i, len(planned), run):
-            log(line)
-    return runs
-
-
-def start_line(i: int, n: int, preset: str, cfg) -> str:
-    return (f"[{i}/{n}] {preset}: training {cfg.train.epochs} epochs "
-            f"({cfg.model.classifier}, trainable {', '.join(sorted(cfg.train.trainable))})")
-
-
-def train_one(label: str, preset: str, cfg, corpus, progress: bool) -> Run:
-    """Train one planned run on ``corpus`` (the same call in this process and on a worker)."""
-    from attndyn.numerics.training.train import (train)  # deferred: the CLI parser reads this module; keeps `attndyn --help` fast
-
-    result = train(cfg, corpus, progress=progress)
-    extra = {}
-    train_c = corpus.subset("train")
-    if len(corpus.topic_words) == 0 and result.status == "ok":
-        # real text: the figures' words are read from the run's own records (trained once)
-        from attndyn.numerics.experiments.sst_figures import top_word_records  # deferred: SST only
-
-        extra = top_word_records(result, train_c)
-    return Run(label, preset, cfg, result, result.seconds, train_c, extra)
-
-
-def finish_lines(i: int, n: int, run: Run) -> list[str]:
-    """The log lines of a finished run: status, time, loss, accuracy, SEN residual, verdict."""
-    result = run.result
-    s = result.summary()
-    verdict = converged(result)
-    lab = run_label(result, verdict)
-    lines = [f"[{i}/{n}] {run.preset}: {result.status} in {run.seconds:.2f} s: final loss "
-             f"{fmt_number(s['final_loss'])}, test accuracy {fmt_number(s['test_accuracy'])}, SEN residual max "
-             f"{fmt_number(s['sen_residual_max'])}; {lab['label']}"
-             + ("" if verdict["verdict"] else f" ({lab['explanation']})")]
-    if result.status != "ok":
-        lines.append(f"warning: {run.preset}: {result.message}")
-    return lines
+    return runpool.train_serial(planned, progress=progress, log=log, on_run=on_run)
 
 
 def converged(result) -> dict:

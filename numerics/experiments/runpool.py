@@ -1,4 +1,5 @@
-r"""The runs of ``attndyn reproduce`` trained on worker processes (``--workers N``; issue 13).
+r"""The runs of ``attndyn reproduce``: one after another in this process (:func:`train_serial`) or on
+worker processes (``--workers N``, :class:`RunPool`; issue 13).
 
 The runs of an experiment are independent trainings (each its own config and seed), so they
 can train side by side.  :func:`train_parallel` keeps at most ``N`` runs in flight on a
@@ -32,6 +33,8 @@ import signal
 import time
 from typing import Callable, Sequence
 
+from attndyn.numerics.experiments.reproduce import Run, converged, fmt_number
+from attndyn.numerics.experiments.run_labels import run_label
 from attndyn.proofs.errors import UsageError
 
 # Measured training seconds per epoch (1 thread, idle 2-core machine) and epochs each preset
@@ -67,6 +70,67 @@ def expected_seconds(preset: str, cfg) -> float:
     return per_epoch * epochs
 
 
+# --------------------------------------------------------------------------- one run (both paths)
+
+def train_serial(planned, *, progress: bool, log: Callable[[str], None],
+                  on_run: Callable[[Run], None] | None) -> list:
+    """The runs one after another in this process (``--workers 1``)."""
+    from attndyn.numerics.training.train import (load_corpus)  # deferred: numba loads on use
+
+    t_start = time.perf_counter()
+    corpora: dict = {}
+    runs = []
+    for i, (label, preset, cfg) in enumerate(planned, 1):
+        if cfg.corpus not in corpora:
+            log(f"[{i}/{len(planned)}] {preset}: loading corpus {cfg.corpus.kind}")
+            corpora[cfg.corpus] = load_corpus(cfg.corpus)
+        eta = (f", ETA of all runs {(time.perf_counter() - t_start) / (i - 1) * (len(planned) - i + 1):.0f}s"
+               if i > 1 else "")  # issue 10 §4: the whole experiment's ETA, from the runs so far
+        log(start_line(i, len(planned), preset, cfg) + eta)
+        run = train_one(label, preset, cfg, corpora[cfg.corpus], progress)
+        runs.append(run)
+        if on_run is not None:
+            on_run(run)
+        for line in finish_lines(i, len(planned), run):
+            log(line)
+    return runs
+
+
+def start_line(i: int, n: int, preset: str, cfg) -> str:
+    return (f"[{i}/{n}] {preset}: training {cfg.train.epochs} epochs "
+            f"({cfg.model.classifier}, trainable {', '.join(sorted(cfg.train.trainable))})")
+
+
+def train_one(label: str, preset: str, cfg, corpus, progress: bool) -> Run:
+    """Train one planned run on ``corpus`` (the same call in this process and on a worker)."""
+    from attndyn.numerics.training.train import (train)  # deferred: numba loads on use
+
+    result = train(cfg, corpus, progress=progress)
+    extra = {}
+    train_c = corpus.subset("train")
+    if len(corpus.topic_words) == 0 and result.status == "ok":
+        # real text: the figures' words are read from the run's own records (trained once)
+        from attndyn.numerics.experiments.sst_figures import top_word_records  # deferred: SST only
+
+        extra = top_word_records(result, train_c)
+    return Run(label, preset, cfg, result, result.seconds, train_c, extra)
+
+
+def finish_lines(i: int, n: int, run: Run) -> list[str]:
+    """The log lines of a finished run: status, time, loss, accuracy, SEN residual, verdict."""
+    result = run.result
+    s = result.summary()
+    verdict = converged(result)
+    lab = run_label(result, verdict)
+    lines = [f"[{i}/{n}] {run.preset}: {result.status} in {run.seconds:.2f} s: final loss "
+             f"{fmt_number(s['final_loss'])}, test accuracy {fmt_number(s['test_accuracy'])}, SEN residual max "
+             f"{fmt_number(s['sen_residual_max'])}; {lab['label']}"
+             + ("" if verdict["verdict"] else f" ({lab['explanation']})")]
+    if result.status != "ok":
+        lines.append(f"warning: {run.preset}: {result.message}")
+    return lines
+
+
 # --------------------------------------------------------------------------- worker side
 
 _CORPORA: dict = {}  # per worker process: a corpus loaded once serves every run that names it
@@ -79,7 +143,6 @@ def _init_worker() -> None:
 
 def _work(label: str, preset: str, overrides: tuple[str, ...]):
     from attndyn.numerics.config.load import load_config  # deferred: imported in the worker
-    from attndyn.numerics.experiments.reproduce import train_one
     from attndyn.numerics.training.train import load_corpus
 
     cfg = load_config(preset=preset, overrides=list(overrides))  # as plan() built it: deterministic
@@ -138,8 +201,6 @@ class RunPool:
               log: Callable[[str], None], on_run: Callable | None) -> list:
         """Train ``planned`` (``(label, preset, cfg)`` per run); the runs in ``planned``'s order.
         Progress: one line per start and finish, with the experiment's ETA."""
-        from attndyn.numerics.experiments.reproduce import finish_lines, start_line  # deferred: circular
-
         workers, pool = self.workers, self.pool
         n = len(planned)
         est = [expected_seconds(preset, cfg) for _, preset, cfg in planned]
