@@ -26,6 +26,10 @@ verdict, training seconds) and ``runs/PRESET/`` with each run's own
 ``summary.json``, ``trajectory.npz`` and ``final_words.npz`` (every word's final
 score and norm).
 
+``workers`` (CLI ``--workers N``, default one per core): the runs train on worker processes, longest
+expected first, and the same processes then draw the figures (:data:`PARTS`) side by side
+(:mod:`attndyn.numerics.experiments.runpool`); every run's result is the same bits for any N.
+
 A run *converged* (to attending to its topic words) when its final training loss
 is at most ``REPRODUCE.converged_loss`` and every topic word's mean attention
 weight over its training sentences is at least ``REPRODUCE.converged_attention``;
