@@ -46,7 +46,6 @@ the run records; the report section is :mod:`attndyn.reports.sections.reproducti
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 import datetime
 import math
 from pathlib import Path
@@ -56,7 +55,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from attndyn.numerics.experiments.run_labels import run_label
+from attndyn.numerics.experiments.runrecord import Run, converged, fmt_number  # noqa: F401 - this module's API too
 from attndyn.numerics.experiments.runfigures import _pyplot  # one Agg pyplot loader for every figure
 from attndyn.numerics.outputs import DEFAULT_REPORT_DIR
 from attndyn.proofs.errors import UsageError
@@ -88,19 +87,6 @@ def default_out(experiment: str) -> Path:
 
 # --------------------------------------------------------------------------- training
 
-@dataclass
-class Run:
-    """One trained preset of an experiment."""
-
-    label: str
-    preset: str
-    config: object  # RunConfig
-    result: object  # TrainResult
-    seconds: float  # training seconds (one pass: SST records what its figures need)
-    train_corpus: object  # the training split (Corpus) the run saw
-    extra: dict
-
-
 def plan(experiment: str, overrides: Sequence[str] = ()) -> list[tuple[str, str, object]]:
     """``(label, preset, RunConfig)`` of every run, all validated before anything trains."""
     from attndyn.numerics.config.load import (load_config)  # deferred: the CLI parser reads this module; keeps `attndyn --help` fast
@@ -128,41 +114,7 @@ def train_runs(experiment: str, overrides: Sequence[str] = (), *, progress: bool
     return runpool.train_serial(planned, progress=progress, log=log, on_run=on_run)
 
 
-def converged(result) -> dict:
-    """The verdict "training converged to attending to the topic words", judged simply:
-    final loss <= ``REPRODUCE.converged_loss`` and (with topic words) every topic word's mean
-    attention weight >= ``REPRODUCE.converged_attention``; with reasons."""
-    loss = result.final_loss
-    loss_ok = result.status == "ok" and math.isfinite(loss) and loss <= REPRODUCE.converged_loss
-    att = np.asarray(result.topic_attention_mean, dtype=np.float64)
-    designated = len(result.topic_words) > 0 and result.config.corpus.kind == "synthetic"
-    if designated:
-        att_min = float(np.nanmin(att)) if np.any(np.isfinite(att)) else float("nan")
-        att_ok = bool(math.isfinite(att_min) and att_min >= REPRODUCE.converged_attention)
-        reason = (f"final loss {loss:.4g} {'<=' if loss_ok else 'not <='} {REPRODUCE.converged_loss}; "
-                  f"smallest mean topic-word attention {att_min:.3g} "
-                  f"{'>=' if att_ok else 'not >='} {REPRODUCE.converged_attention}")
-    else:
-        att_min, att_ok = None, None
-        reason = (f"final loss {loss:.4g} {'<=' if loss_ok else 'not <='} {REPRODUCE.converged_loss}; "
-                  f"attention not judged: no designated topic words")
-    if result.status != "ok":
-        reason = f"{result.status}: {result.message}"
-    # real text: convergence to topic words is not judged (None), the fit is (final_loss_ok)
-    verdict = bool(loss_ok and att_ok is not False) if designated or result.status != "ok" else None
-    out = {"verdict": verdict, "final_loss_ok": bool(loss_ok),
-           "attention_ok": att_ok, "min_topic_attention": att_min, "reason": reason}
-    out.update(run_label(result, out))  # "label" and "explanation" (numerics/experiments/run_labels.py)
-    return out
-
-
 # --------------------------------------------------------------------------- summary
-
-def fmt_number(x, digits: int = 4) -> str:
-    if isinstance(x, str):  # a non-finite residual is written "inf"/"nan" (train.NONFINITE_NOTE)
-        return x
-    return "n/a" if x is None else f"{x:.{digits}g}"
-
 
 def _command(experiment: str, out: Path, overrides: Sequence[str]) -> str:
     parts = ["attndyn", "reproduce", experiment, "--out", str(out)]

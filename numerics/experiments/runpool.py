@@ -33,7 +33,7 @@ import signal
 import time
 from typing import Callable, Sequence
 
-from attndyn.numerics.experiments.reproduce import Run, converged, fmt_number
+from attndyn.numerics.experiments.runrecord import Run, converged, fmt_number
 from attndyn.numerics.experiments.run_labels import run_label
 from attndyn.proofs.errors import UsageError
 
@@ -143,7 +143,7 @@ def _init_worker() -> None:
 
 def _work(label: str, preset: str, overrides: tuple[str, ...]):
     from attndyn.numerics.config.load import load_config  # deferred: imported in the worker
-    from attndyn.numerics.training.train import load_corpus
+    from attndyn.numerics.training.train import load_corpus  # deferred: numba loads in the worker, on use
 
     cfg = load_config(preset=preset, overrides=list(overrides))  # as plan() built it: deterministic
     if cfg.corpus not in _CORPORA:

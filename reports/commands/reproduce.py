@@ -36,8 +36,8 @@ def run(args: argparse.Namespace) -> int:
     if args.experiment == "optimizers":
         return _optimizers(args)
     from attndyn.numerics.experiments.reproduce import (reproduce)  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
-    from attndyn.numerics.experiments.runpool import RunFailed
-    from attndyn.reports.cli.options import workers_from_args
+    from attndyn.numerics.experiments.runpool import RunFailed  # deferred: keeps `attndyn --help` fast
+    from attndyn.reports.cli.options import workers_from_args  # deferred: like the imports above
 
     try:
         summary = reproduce(args.experiment, args.out, args.overrides, progress=not args.no_progress,
