@@ -88,3 +88,42 @@ def test_overflowed_names_the_group():
     assert health.overflowed(model) == []
     model.embeddings[2, 0] = np.inf
     assert health.overflowed(model) == ["embeddings"]
+
+
+def test_the_bound_from_the_record_is_the_bound_from_the_table():
+    """The training loop takes max_w |v_w| from the record it stages (Trajectory.max_norm) instead of
+    a second pass over the table: the same number to rounding, and the bound with it is still >= the
+    largest logit; NaN and inf norms reach the bound as before."""
+    from attndyn.numerics.data.corpus import synthetic
+    from attndyn.numerics.training.train import Trajectory
+    cfg = small("tl")
+    corpus = synthetic(cfg.corpus.synthetic)
+    model = AttentionModel.initial(cfg, corpus.vocab_size, corpus.n_classes)
+    rng = np.random.default_rng(3)
+    model.embeddings[:] = rng.normal(size=model.embeddings.shape)
+    tw = np.asarray(corpus.topic_words, np.int64)
+    traj = Trajectory(4, tw, np.asarray(corpus.topic_labels, np.int64), corpus.vocab_size)
+    for row, factor in ((int(tw[0]), 50.0), (int(np.flatnonzero(~traj.is_topic)[-1]), 100.0)):
+        model.embeddings[row] *= factor  # the largest row: a topic word, then a non-topic word
+        table = float(np.sqrt(np.max(np.sum(model.embeddings.astype(np.float64) ** 2, axis=1))))
+        assert table == float(np.linalg.norm(model.embeddings[row]))
+        traj.add(0, model, 1.0)
+        assert abs(traj.max_norm(traj.n - 1) - table) <= 1e-12 * table
+        assert health.logit_bound(model, traj.max_norm(traj.n - 1)) >= health.logit_bound(model) / health.BOUND_MARGIN
+        assert health.max_logit(model, corpus.subset("train")) <= health.logit_bound(model, traj.max_norm(traj.n - 1))
+    model.embeddings[5, 0] = np.nan
+    traj.add(1, model, 1.0)
+    assert np.isnan(traj.max_norm(traj.n - 1)) and np.isnan(health.logit_bound(model, traj.max_norm(traj.n - 1)))
+
+
+def test_the_operator_norm_bound_outside_the_normal_range():
+    """The fast Frobenius path and the scaled one agree; 1e200 entries (squares overflow) and 1e-160
+    ones (squares underflow) take the scaled path and stay exact to rounding."""
+    a = np.random.default_rng(0).normal(size=(7, 3))
+    exact = float(np.linalg.norm(a))
+    for scale in (1.0, 1e200, 1e-160):
+        got = health._opnorm(a * scale)
+        assert abs(got - exact * scale) <= 1e-14 * exact * scale, scale
+    assert np.isinf(health._opnorm(np.array([[np.inf, 1.0]])))
+    assert np.isnan(health._opnorm(np.array([[np.nan, 1.0]])))
+    assert health._opnorm(np.zeros((2, 2))) == 0.0

@@ -26,6 +26,10 @@ verdict, training seconds) and ``runs/PRESET/`` with each run's own
 ``summary.json``, ``trajectory.npz`` and ``final_words.npz`` (every word's final
 score and norm).
 
+``workers`` (CLI ``--workers N``, default one per core): the runs train on worker processes, longest
+expected first, and the same processes then draw the figures (:data:`PARTS`) side by side
+(:mod:`attndyn.numerics.experiments.runpool`); every run's result is the same bits for any N.
+
 A run *converged* (to attending to its topic words) when its final training loss
 is at most ``REPRODUCE.converged_loss`` and every topic word's mean attention
 weight over its training sentences is at least ``REPRODUCE.converged_attention``;
@@ -42,7 +46,6 @@ the run records; the report section is :mod:`attndyn.reports.sections.reproducti
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 import datetime
 import math
 from pathlib import Path
@@ -52,7 +55,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from attndyn.numerics.experiments.run_labels import run_label
+from attndyn.numerics.experiments.runrecord import Run, converged, fmt_number  # noqa: F401 - this module's API too
 from attndyn.numerics.experiments import runfigures
 from attndyn.numerics.experiments.runfigures import _pyplot  # one Agg pyplot loader and one writer for every figure
 from attndyn.numerics.outputs import DEFAULT_REPORT_DIR
@@ -85,19 +88,6 @@ def default_out(experiment: str) -> Path:
 
 # --------------------------------------------------------------------------- training
 
-@dataclass
-class Run:
-    """One trained preset of an experiment."""
-
-    label: str
-    preset: str
-    config: object  # RunConfig
-    result: object  # TrainResult
-    seconds: float  # training seconds (one pass: SST records what its figures need)
-    train_corpus: object  # the training split (Corpus) the run saw
-    extra: dict
-
-
 def plan(experiment: str, overrides: Sequence[str] = ()) -> list[tuple[str, str, object]]:
     """``(label, preset, RunConfig)`` of every run, all validated before anything trains."""
     from attndyn.numerics.config.load import (load_config)  # deferred: the CLI parser reads this module; keeps `attndyn --help` fast
@@ -109,84 +99,23 @@ def plan(experiment: str, overrides: Sequence[str] = ()) -> list[tuple[str, str,
 
 
 def train_runs(experiment: str, overrides: Sequence[str] = (), *, progress: bool = True,
-               log: Callable[[str], None] = print, on_run: Callable[[Run], None] | None = None) -> list[Run]:
+               log: Callable[[str], None] = print, on_run: Callable[[Run], None] | None = None,
+               workers: int | None = 1) -> list[Run]:
     """Train every run of ``experiment`` (``overrides`` are ``--set`` items applied to each);
-    ``on_run`` is called with each run as soon as it is trained (to save it)."""
-    from attndyn.numerics.training.train import (load_corpus, train)  # deferred: the CLI parser reads this module; keeps `attndyn --help` fast
-
+    ``on_run`` is called with each run as soon as it is trained (to save it).  ``workers``: 1
+    trains the runs one after another in this process; more (None: one per core, at most one per
+    run) trains them on worker processes (:mod:`attndyn.numerics.experiments.runpool`), with
+    bitwise the same results.  The runs are returned in the experiment's order either way."""
     planned = plan(experiment, overrides)
-    t_start = time.perf_counter()
-    corpora: dict = {}
-    runs = []
-    for i, (label, preset, cfg) in enumerate(planned, 1):
-        if cfg.corpus not in corpora:
-            log(f"[{i}/{len(planned)}] {preset}: loading corpus {cfg.corpus.kind}")
-            corpora[cfg.corpus] = load_corpus(cfg.corpus)
-        corpus = corpora[cfg.corpus]
-        eta = (f", ETA of all runs {(time.perf_counter() - t_start) / (i - 1) * (len(planned) - i + 1):.0f}s"
-               if i > 1 else "")  # issue 10 §4: the whole experiment's ETA, from the runs so far
-        log(f"[{i}/{len(planned)}] {preset}: training {cfg.train.epochs} epochs "
-            f"({cfg.model.classifier}, trainable {', '.join(sorted(cfg.train.trainable))}){eta}")
-        result = train(cfg, corpus, progress=progress)
-        seconds = result.seconds
-        extra = {}
-        train_c = corpus.subset("train")
-        if len(corpus.topic_words) == 0 and result.status == "ok":
-            # real text: the figures' words are read from the run's own records (trained once)
-            from attndyn.numerics.experiments.sst_figures import top_word_records  # deferred: SST only
+    from attndyn.numerics.experiments import runpool  # deferred: the CLI parser reads this module
 
-            extra = top_word_records(result, train_c)
-        run = Run(label, preset, cfg, result, seconds, train_c, extra)
-        runs.append(run)
-        if on_run is not None:
-            on_run(run)
-        s = result.summary()
-        verdict = converged(result)
-        lab = run_label(result, verdict)
-        log(f"[{i}/{len(planned)}] {preset}: {result.status} in {seconds:.2f} s: final loss "
-            f"{fmt_number(s['final_loss'])}, test accuracy {fmt_number(s['test_accuracy'])}, SEN residual max "
-            f"{fmt_number(s['sen_residual_max'])}; {lab['label']}"
-            + ("" if verdict["verdict"] else f" ({lab['explanation']})"))
-        if result.status != "ok":
-            log(f"warning: {preset}: {result.message}")
-    return runs
-
-
-def converged(result) -> dict:
-    """The verdict "training converged to attending to the topic words", judged simply:
-    final loss <= ``REPRODUCE.converged_loss`` and (with topic words) every topic word's mean
-    attention weight >= ``REPRODUCE.converged_attention``; with reasons."""
-    loss = result.final_loss
-    loss_ok = result.status == "ok" and math.isfinite(loss) and loss <= REPRODUCE.converged_loss
-    att = np.asarray(result.topic_attention_mean, dtype=np.float64)
-    designated = len(result.topic_words) > 0 and result.config.corpus.kind == "synthetic"
-    if designated:
-        att_min = float(np.nanmin(att)) if np.any(np.isfinite(att)) else float("nan")
-        att_ok = bool(math.isfinite(att_min) and att_min >= REPRODUCE.converged_attention)
-        reason = (f"final loss {loss:.4g} {'<=' if loss_ok else 'not <='} {REPRODUCE.converged_loss}; "
-                  f"smallest mean topic-word attention {att_min:.3g} "
-                  f"{'>=' if att_ok else 'not >='} {REPRODUCE.converged_attention}")
-    else:
-        att_min, att_ok = None, None
-        reason = (f"final loss {loss:.4g} {'<=' if loss_ok else 'not <='} {REPRODUCE.converged_loss}; "
-                  f"attention not judged: no designated topic words")
-    if result.status != "ok":
-        reason = f"{result.status}: {result.message}"
-    # real text: convergence to topic words is not judged (None), the fit is (final_loss_ok)
-    verdict = bool(loss_ok and att_ok is not False) if designated or result.status != "ok" else None
-    out = {"verdict": verdict, "final_loss_ok": bool(loss_ok),
-           "attention_ok": att_ok, "min_topic_attention": att_min, "reason": reason}
-    out.update(run_label(result, out))  # "label" and "explanation" (numerics/experiments/run_labels.py)
-    return out
+    n_workers = runpool.resolve_workers(workers, len(planned))
+    if n_workers > 1:
+        return runpool.train_parallel(planned, overrides, n_workers, log=log, on_run=on_run)
+    return runpool.train_serial(planned, progress=progress, log=log, on_run=on_run)
 
 
 # --------------------------------------------------------------------------- summary
-
-def fmt_number(x, digits: int = 4) -> str:
-    if isinstance(x, str):  # a non-finite residual is written "inf"/"nan" (train.NONFINITE_NOTE)
-        return x
-    return "n/a" if x is None else f"{x:.{digits}g}"
-
 
 def _command(experiment: str, out: Path, overrides: Sequence[str]) -> str:
     parts = ["attndyn", "reproduce", experiment, "--out", str(out)]
@@ -233,22 +162,34 @@ def _save_run(run: Run, out: Path) -> None:
 
 
 def reproduce(experiment: str, out_dir=None, overrides: Sequence[str] = (), *, progress: bool = True,
-              log: Callable[[str], None] = print) -> dict:
+              log: Callable[[str], None] = print, workers: int | None = 1) -> dict:
     """Train ``experiment``, draw its figures into ``out_dir`` and write ``out_dir/summary.json``;
-    returns that summary."""
+    returns that summary.  ``workers``: processes training the runs (see :func:`train_runs`)."""
     from attndyn.numerics.outputs import (writable_dir, write_json)  # deferred: the CLI parser reads this module; keeps `attndyn --help` fast
 
     if experiment not in EXPERIMENTS:
         raise UsageError(f"experiment {experiment!r}: expected one of {', '.join(EXPERIMENTS)}")
     out = writable_dir(default_out(experiment) if out_dir is None else out_dir, "--out")
-    plan(experiment, overrides)  # every config error before any training
+    planned = plan(experiment, overrides)  # every config error before any training
+    from attndyn.numerics.experiments.runpool import resolve_workers  # deferred: the CLI parser reads this module
+
+    n_workers = resolve_workers(workers, len(planned))
     t0 = time.perf_counter()
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    runs = train_runs(experiment, overrides, progress=progress, log=log,
-                      on_run=lambda run: _save_run(run, out))
-    log(f"drawing the figures into {out}")
-    t_fig = time.perf_counter()
-    figures = DRAW[experiment](runs, out)
+    save = lambda run: _save_run(run, out)  # noqa: E731 - each run saved as soon as it is trained
+    if n_workers == 1:
+        runs = train_runs(experiment, overrides, progress=progress, log=log, on_run=save, workers=1)
+        log(f"drawing the figures into {out}")
+        t_fig = time.perf_counter()
+        figures = DRAW[experiment](runs, out)
+    else:  # the same worker processes train the runs, then draw the figures side by side
+        from attndyn.numerics.experiments.runpool import RunPool  # deferred: the CLI parser reads this module
+
+        with RunPool(n_workers) as pool:
+            runs = pool.train(planned, overrides, log=log, on_run=save)
+            log(f"drawing the figures into {out} on {n_workers} worker processes")
+            t_fig = time.perf_counter()
+            figures = pool.draw(PARTS[experiment], runs, out)
     fig_seconds = time.perf_counter() - t_fig
     training = sum(r.seconds for r in runs)
     summary = {
@@ -259,7 +200,8 @@ def reproduce(experiment: str, out_dir=None, overrides: Sequence[str] = (), *, p
         "out_dir": str(out),
         "overrides": list(overrides),
         "started": started,
-        "training_seconds": round(training, 4),
+        "workers": n_workers,  # processes that trained the runs (1: one after another, in-process)
+        "training_seconds": round(training, 4),  # the runs' own training seconds, summed
         "figure_seconds": round(fig_seconds, 4),
         "total_seconds": round(time.perf_counter() - t0, 4),
         "converged_criteria": {"final_loss_max": REPRODUCE.converged_loss,
@@ -341,10 +283,13 @@ def _theory_handle(colour="black", ls="--"):
 
 
 def draw_synthetic(runs: list[Run], out: Path) -> list[str]:
+    return [name for part in PARTS["synthetic"] for name in part(runs, out)]
+
+
+def _synthetic_sen(runs: list[Run], out: Path) -> list[str]:
+    """SEN curves, one panel per classifier."""
     plt = _pyplot()
     colours = plt.get_cmap("tab10").colors
-    names = []
-    # SEN curves, one panel per classifier
     fig, axes = plt.subplots(1, len(runs), figsize=(4.6 * len(runs), 4.2), squeeze=False)
     handles = []
     for ax, run in zip(axes[0], runs):
@@ -353,8 +298,13 @@ def draw_synthetic(runs: list[Run], out: Path) -> list[str]:
     fig.legend(handles + [_theory_handle()], [h.get_label() for h in handles] + [_theory_handle().get_label()],
                loc="lower center", ncol=min(5, len(handles) + 1), fontsize=8, bbox_to_anchor=(0.5, -0.1))
     fig.tight_layout()
-    names += _save(fig, out, "synthetic_sen")
-    # loss curves
+    return _save(fig, out, "synthetic_sen")
+
+
+def _synthetic_loss(runs: list[Run], out: Path) -> list[str]:
+    """The loss curves of every classifier."""
+    plt = _pyplot()
+    colours = plt.get_cmap("tab10").colors
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for k, run in enumerate(runs):
         tr = run.result.trajectory
@@ -369,9 +319,11 @@ def draw_synthetic(runs: list[Run], out: Path) -> list[str]:
     ax.grid(alpha=0.3, which="both")
     ax.legend()
     fig.tight_layout()
-    names += _save(fig, out, "synthetic_loss")
-    names += _distributions(runs, out, "synthetic_distributions")
-    return names
+    return _save(fig, out, "synthetic_loss")
+
+
+def _synthetic_distributions(runs: list[Run], out: Path) -> list[str]:
+    return _distributions(runs, out, "synthetic_distributions")
 
 
 def _distributions(runs: list[Run], out: Path, stem: str) -> list[str]:
@@ -453,14 +405,24 @@ def draw_ablation(runs: list[Run], out: Path) -> list[str]:
 
 
 def draw_sst(runs: list[Run], out: Path) -> list[str]:
-    from attndyn.numerics.data.corpus import (sentence_counts, topic_purity)  # deferred: the CLI parser reads this module; keeps `attndyn --help` fast
+    return [name for part in PARTS["sst"] for name in part(runs, out)]
+
+
+def _sst_records(runs: list[Run], out: Path) -> list[str]:
+    """The figures read from every word's records (numerics/experiments/sst_figures.py)."""
     from attndyn.numerics.experiments import sst_figures  # deferred: matplotlib figures, SST only
+
+    return sst_figures.draw(runs, out, _save, _pyplot())
+
+
+def _sst_purity(runs: list[Run], out: Path) -> list[str]:
+    """Final score against topic purity, one panel per run."""
+    from attndyn.numerics.data.corpus import (sentence_counts, topic_purity)  # deferred: the CLI parser reads this module; keeps `attndyn --help` fast
 
     plt = _pyplot()
     n = len(runs)
     ncol = 2 if n > 1 else 1
     nrow = (n + ncol - 1) // ncol
-    names = sst_figures.draw(runs, out, _save, plt)
     fig, axes = plt.subplots(nrow, ncol, figsize=(6.2 * ncol, 4.6 * nrow), squeeze=False)
     for k, run in enumerate(runs):
         ax = axes.flat[k]
@@ -485,8 +447,11 @@ def draw_sst(runs: list[Run], out: Path) -> list[str]:
         ax.axis("off")
     fig.suptitle("Score against topic purity")
     fig.tight_layout()
-    names += _save(fig, out, "sst_purity")
-    return names
+    return _save(fig, out, "sst_purity")
 
 
 DRAW = {"synthetic": draw_synthetic, "ablation": draw_ablation, "sst": draw_sst, "sst-pad": draw_sst}
+# each experiment's figures as independent parts (runs, out) -> file names, in DRAW's order: with
+# --workers N they are drawn side by side on the worker processes (numerics/experiments/runpool.py)
+PARTS = {"synthetic": (_synthetic_sen, _synthetic_loss, _synthetic_distributions), "ablation": (draw_ablation,),
+         "sst": (_sst_records, _sst_purity), "sst-pad": (_sst_records, _sst_purity)}

@@ -15,6 +15,8 @@ float32 ends at 3.4e38, so a matrix of 1e308 becomes inf when the run is float32
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from attndyn.numerics.model import classifiers as cl
@@ -23,10 +25,15 @@ from attndyn.proofs.settings import TRAINING
 
 def _opnorm(a) -> float:
     """An upper bound of the operator norm: the Frobenius norm (>= the spectral norm; an SVD at
-    every record cost more than the rest of the check), scaled so that 1e308 entries do not overflow."""
+    every record cost more than the rest of the check).  Fast path ``sqrt(a.a)`` while the sum of
+    squares is a normal float64; else (1e308 entries overflow it, 1e-160 ones underflow it)
+    scaled by ``max|a|`` first.  Both are rounded; :func:`logit_bound` adds a margin for that."""
     a = np.asarray(a, dtype=np.float64)
     if a.size == 0:
         return 0.0
+    ss = float(np.vdot(a, a))
+    if _NORMAL_SUMSQ <= ss < math.inf:  # squares below ~1e-290 would drop out: scaled path
+        return math.sqrt(ss)
     with np.errstate(over="ignore", invalid="ignore"):
         scale = float(np.max(np.abs(a)))
         if not np.isfinite(scale) or scale == 0.0:
@@ -35,17 +42,31 @@ def _opnorm(a) -> float:
         return scale * float(np.sqrt(np.vdot(b, b)))
 
 
-def logit_bound(model) -> float:
-    """An upper bound of :math:`\\max_{i,j}|z_{ij}|` from the parameters alone (see the module docstring)."""
+_NORMAL_SUMSQ = 1e-290  # a sum of squares above this lost at most ~1e-18 of itself to underflowed terms
+# The bound is only a filter in front of the exact check (max_logit): a looser bound runs that
+# check more often, a tighter-than-true one could skip it.  Its parts (Frobenius norms, the largest
+# row norm, possibly from the trajectory's float32-product record) are rounded to ~1e-7 relative at
+# worst, so the bound is inflated by this factor to stay >= the exactly computed one.
+BOUND_MARGIN = 1.0 + 1e-6
+
+
+def logit_bound(model, vmax: float | None = None) -> float:
+    """An upper bound of :math:`\\max_{i,j}|z_{ij}|` from the parameters alone (see the module docstring).
+    ``vmax``: :math:`\\max_w|v_w|` if the caller has it already (the training loop takes it from the
+    record it just staged: :func:`attndyn.numerics.training.train.Trajectory.max_norm`), else computed."""
     with np.errstate(over="ignore", invalid="ignore"):
-        E = model.embeddings
-        # row norms in float64 without a float64 copy of the table (this runs at every record)
-        vmax = float(np.sqrt(np.max(np.einsum("ij,ij->i", E, E, dtype=np.float64)))) if E.size else 0.0
+        if vmax is None:
+            E = model.embeddings
+            # row norms in float64 without a float64 copy of the table
+            vmax = float(np.sqrt(np.max(np.einsum("ij,ij->i", E, E, dtype=np.float64)))) if E.size else 0.0
         c = model.classifier
         if model.kind == "tl":
             hidden = _opnorm(c["W1"]) * vmax + _opnorm(c["b1"])
-            return _opnorm(c["W2"]) * hidden + _opnorm(c["b2"])
-        return _opnorm(c["W"]) * vmax
+            return BOUND_MARGIN * (_opnorm(c["W2"]) * hidden + _opnorm(c["b2"]))
+        return BOUND_MARGIN * _opnorm(c["W"]) * vmax
+
+
+_EPS = {"d": float(np.finfo(np.float64).eps), "f": float(np.finfo(np.float32).eps)}  # np.finfo per record cost ~10 us
 
 
 def max_logit(model, corpus) -> float:
@@ -62,11 +83,13 @@ def max_logit(model, corpus) -> float:
         return float(np.max(np.abs(Z))) if Z.size else 0.0
 
 
-def precision_problem(model, corpus) -> str | None:
-    """None while the loss is known to ``TRAINING.loss_precision_atol``, else the reason (one clause)."""
-    eps = float(np.finfo(model.embeddings.dtype).eps)
+def precision_problem(model, corpus, vmax: float | None = None) -> str | None:
+    """None while the loss is known to ``TRAINING.loss_precision_atol``, else the reason (one clause).
+    ``vmax``: :math:`\\max_w|v_w|` when known (see :func:`logit_bound`)."""
+    eps = _EPS[model.embeddings.dtype.char] if model.embeddings.dtype.char in _EPS else float(
+        np.finfo(model.embeddings.dtype).eps)
     atol = TRAINING.loss_precision_atol
-    if not eps * logit_bound(model) > atol:  # also True for a NaN bound: the loss check handles NaN
+    if not eps * logit_bound(model, vmax) > atol:  # also True for a NaN bound: the loss check handles NaN
         return None
     z = max_logit(model, corpus)
     delta = eps * z

@@ -97,6 +97,7 @@ class Trajectory:
         self.topic_labels = np.asarray(topic_labels, dtype=np.int64)
         self.is_topic = np.zeros(vocab_size, dtype=np.bool_)
         self.is_topic[self.topic_words] = True
+        self._all_topic = bool(self.is_topic.all())
         self.n = 0
         self.a = {
             "epoch": np.zeros(capacity, np.int64),
@@ -119,13 +120,24 @@ class Trajectory:
                              self._s, self._v)
         a["epoch"][r] = epoch
         a["loss"][r] = loss
+        q = np.asarray(model.query, dtype=np.float64)  # no copy in float64 (this runs every record)
         with np.errstate(over="ignore", invalid="ignore"):
-            a["q_norm"][r] = float(np.linalg.norm(model.query.astype(np.float64)))
+            a["q_norm"][r] = math.sqrt(float(q.dot(q)))  # np.linalg.norm's own formula for a real vector: same bits
         a["topic_scores"][r] = self._s
         a["topic_norms"][r] = self._v
         (a["nontopic_score_mean"][r], a["nontopic_score_maxabs"][r],
          a["nontopic_norm_mean"][r], a["nontopic_norm_max"][r]) = stats
         self.n += 1
+
+    def max_norm(self, r: int) -> float:
+        r""":math:`\max_w|v_w|` over the whole vocabulary from record ``r`` (topic words' norms and the
+        non-topic words' largest norm; NaN if any norm is NaN), for the precision check
+        (:func:`attndyn.numerics.training.health.logit_bound`): the record's pass over the table
+        already computed every row norm, so the check needs no second one."""
+        parts = self.a["topic_norms"][r]
+        if not self._all_topic:  # else the non-topic statistics are NaN by definition (no such word)
+            parts = np.append(parts, self.a["nontopic_norm_max"][r])
+        return float(np.max(parts)) if parts.size else 0.0  # np.max propagates NaN
 
     def restore(self, arrays: dict[str, np.ndarray]) -> None:
         """Continue from the records of a snapshot (:meth:`arrays`)."""
@@ -497,7 +509,10 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
             if record and stopper is not None and stopper.observe(epoch, model):
                 break  # patience exhausted: the parameters after `epoch` (= done) epochs are the last
             if record:
-                problem = health.precision_problem(model, train_c)
+                # stage the record first: its pass over the embedding table gives max_w |v_w| for the
+                # precision check (same parameters; the staged record only counts once committed)
+                snap = _Snap(traj, epoch, model)
+                problem = health.precision_problem(model, train_c, vmax=traj.max_norm(traj.n))
                 if problem:
                     status = TrainStatus.PRECISION_LOST
                     message = _stopped_message(f"the loss lost its precision after {epoch} epochs: {problem}",
@@ -508,7 +523,6 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
                 rec_loss = None
                 if not full:  # the loss at this point needs its own forward pass
                     rec_loss, _, _ = model.evaluate(train_c.word_ids, train_c.offsets, train_c.labels)
-                snap = _Snap(traj, epoch, model)
             stepper = step
             if observer is not None:  # e.g. the residual budget (numerics/training/budget.py): sees every step's point
                 def stepper(b, _epoch=epoch):

@@ -2,7 +2,8 @@
 
 * :func:`add_config_arguments` / :func:`config_from_args` — ``CONFIG.toml | --preset NAME [--set KEY=VALUE …]``;
 * :func:`add_selection_arguments` — ``--only`` and ``--claim`` (which claims run);
-* :func:`add_report_section_arguments` — the options of every report section.
+* :func:`add_report_section_arguments` — the options of every report section;
+* :func:`add_workers_argument` / :func:`workers_from_args` — ``--workers N`` (processes).
 """
 from __future__ import annotations
 
@@ -50,3 +51,23 @@ def add_report_section_arguments(p: argparse.ArgumentParser) -> None:
     """The options of every report-section module (``attndyn verify`` and ``attndyn report``)."""
     for mod in report_section_modules():
         mod.add_report_arguments(p)
+
+
+def add_workers_argument(p: argparse.ArgumentParser, default_help: str) -> None:
+    """``--workers N``: how many processes share the work (read back with :func:`workers_from_args`)."""
+    p.add_argument("--workers", metavar="N", default=None,
+                   help=f"worker processes (1: one after another in this process; default: {default_help})")
+
+
+def workers_from_args(args) -> int | None:
+    """The ``--workers`` value: None when not given, else an integer >= 1 (UsageError otherwise)."""
+    text = args.workers
+    if text is None:
+        return None
+    try:
+        n = int(text)
+    except (TypeError, ValueError):
+        raise UsageError(f"--workers: expected an integer >= 1, got {text!r}") from None
+    if n < 1:
+        raise UsageError(f"--workers: expected an integer >= 1, got {n}")
+    return n

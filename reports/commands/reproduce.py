@@ -26,15 +26,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="override a config key in every run, as in `attndyn simulate` (e.g. "
                         "train.epochs=1000, train.threads=1, corpus.sst_dir=PATH); repeatable")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    from attndyn.reports.cli.options import add_workers_argument  # deferred like the imports above
+
+    add_workers_argument(p, "one per core, at most one per run; the runs' results are the same bits "
+                            "for any N (optimizers: always 1)")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.experiment == "optimizers":
         return _optimizers(args)
     from attndyn.numerics.experiments.reproduce import (reproduce)  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
+    from attndyn.numerics.experiments.runpool import RunFailed  # deferred: keeps `attndyn --help` fast
+    from attndyn.reports.cli.options import workers_from_args  # deferred: like the imports above
 
-    summary = reproduce(args.experiment, args.out, args.overrides, progress=not args.no_progress,
-                        log=lambda line: print(line, flush=True))
+    try:
+        summary = reproduce(args.experiment, args.out, args.overrides, progress=not args.no_progress,
+                            log=lambda line: print(line, flush=True), workers=workers_from_args(args))
+    except RunFailed as exc:  # already logged; the finished runs are saved under DIR/runs
+        print(f"attndyn reproduce: a run failed: {exc}", file=sys.stderr)
+        return ExitCode.NOT_AS_EXPECTED
     runs = summary["runs"]
     bad = [r for r in runs if r["status"] != "ok"]
     print(f"{summary['experiment']}: {len(runs)} runs, training {summary['training_seconds']:.2f} s, "
