@@ -34,6 +34,7 @@ from attndyn.numerics.kernels.lowrank import epoch_lowrank, forward_backward_lr,
 from attndyn.numerics.kernels.scores import epoch_scores, forward_backward, forward_eval, word_pass
 from attndyn.numerics.config.schema import KERNEL_PATHS  # train.kernel: auto, fused, lowrank, full
 from attndyn.numerics.model import classifiers as cl
+from attndyn.numerics.model.kernel_choice import auto_fused, auto_lowrank  # noqa: F401 - the rules, re-exported
 from attndyn.numerics.model.spec import is_linear, KIND_CODES, layout, OUTPUT_WEIGHT, PARAMETERS
 from attndyn.proofs.errors import UsageError
 from attndyn.proofs.settings import KERNEL
@@ -42,25 +43,6 @@ DTYPES = {"float64": np.float64, "float32": np.float32}
 
 
 CHUNKS = Chunks(KERNEL.sentence_chunk, KERNEL.word_chunk)  # the kernels' fixed reduction chunks
-
-
-def auto_lowrank(vocab_size: int, d_e: int, n_classes: int) -> bool:
-    """``train.kernel = "auto"`` for a linear classifier: the K-wide kernels when K < d_e and either
-    d_e is several times K or the embedding table is out of cache (``KERNEL.lowrank_min_*``, with
-    the measurements behind them)."""
-    if n_classes >= d_e:
-        return False
-    return (d_e >= KERNEL.lowrank_min_width_ratio * n_classes
-            or vocab_size * d_e * 8 >= KERNEL.lowrank_min_table_bytes)
-
-
-def auto_fused(vocab_size: int, d_e: int, n_classes: int) -> bool:
-    """``train.kernel = "auto"`` where the fused step applies (numerics/kernels/fused.py): when its
-    ``KERNEL.fused_groups`` accumulators of V x 8 floats stay in cache (``KERNEL.fused_max_table_bytes``)
-    and the per-word d_e-wide work does not dominate (d_e < ``KERNEL.lowrank_min_width_ratio`` K; with
-    wider embeddings lowrank.py's parallel projection is faster: measured at the SST sizes, see KERNEL)."""
-    return (KERNEL.fused_groups * vocab_size * ROW * 8 <= KERNEL.fused_max_table_bytes
-            and d_e < KERNEL.lowrank_min_width_ratio * n_classes)
 
 
 @dataclass

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json is not None:
         check_json_target(args.json, "--json")
     if args.table is not None:
-        import json
+        import json  # deferred: only --table reads a file
 
         from attndyn.numerics.experiments.fullbench import markdown  # deferred: keeps `attndyn --help` fast
 
