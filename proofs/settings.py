@@ -129,11 +129,6 @@ class KernelLayout:
     # lowrank.py (`python -m attndyn.numerics.experiments.kernelpaths sst5-tc --rounds 6 --steps 5
     # --threads 1`: 13.1 vs 9.4 ms; sst2-fc 12.7 vs 8.1 ms; load 2.0, 2026-12-02)
     fused_max_table_bytes: int = 4 << 20
-    # the fused kernel runs its parallel driver (2 groups, word chunks in parallel) only with more than
-    # one numba thread AND at least this many occurrences per step; below, one thread and no parallel
-    # region.  At the paper's size (84k) under load 2.5-5, the same process alternating 1 and 2 threads:
-    # FC 2.22 vs 2.19 ms median (min 1.71 vs 1.86), TC 3.03 vs 3.21 (min 0.92 vs 1.28); issue 13
-    fused_parallel_min_occurrences: int = 1_000_000
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ The twin below is written from the model's definition (softmax attention over
 each sentence, numerics/model/classifiers.py for the classifier) and shares no code
 with the kernels.
 """
-import dataclasses
 import itertools
 
 import numba
@@ -226,14 +225,10 @@ def _run_steps(p, kind, explicit, threads, steps=3, path="full"):
 @pytest.mark.parametrize("kind,explicit,path", [("tc", False, "full"), ("tl", True, "full"),
                                                ("tc", False, "lowrank"), ("tc", True, "lowrank"),
                                                ("tc", False, "fused"), ("fc", False, "fused")])
-def test_results_do_not_depend_on_the_thread_count(kind, explicit, path, monkeypatch):
+def test_results_do_not_depend_on_the_thread_count(kind, explicit, path):
     """Fixed chunks, merged in a fixed order: 1 and 2 threads give bitwise-identical results."""
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("needs 2 numba threads")
-    from attndyn.numerics.model import attention
-    # fused: its parallel driver with 2 threads at this size too (KERNEL keeps it for large steps)
-    monkeypatch.setattr(attention, "KERNEL",
-                        dataclasses.replace(attention.KERNEL, fused_parallel_min_occurrences=0))
     p = random_problem(4, kind, V=3000, n=2000, d_e=5, d_k=5, K=4, max_len=12)
     old = numba.get_num_threads()
     try:  # the serial driver with 1 thread, the parallel one with 2

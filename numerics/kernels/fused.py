@@ -49,10 +49,10 @@ merged in chunk order.  Neither depends on the thread count, and the serial and 
 drivers run the same arithmetic: bitwise identical for 1 or 2 threads.  The summation order
 differs from lowrank.py's (scatter vs gather), so the two agree to rounding.
 
-**Serial or parallel.**  :func:`epoch_fused` takes ``parallel``: the caller passes True only with
-more than one numba thread and at least ``KERNEL.fused_parallel_min_occurrences`` occurrences per
-step (at the paper's size two threads did not pay; README).  The serial driver runs no parallel region (a region costs a
-thread wake-up under ``OMP_WAIT_POLICY=PASSIVE``, numerics/parallel.py).
+**Serial or parallel.**  :func:`epoch_fused` takes ``parallel``: the caller passes True with more
+than one numba thread (how many a run uses is the training's thread rule: one below 10^6
+occurrences per step).  The serial driver runs no parallel region (a region costs a thread
+wake-up under ``OMP_WAIT_POLICY=PASSIVE``, numerics/parallel.py).
 """
 from __future__ import annotations
 
