@@ -41,10 +41,16 @@ def stand_ins(monkeypatch):
 
     def command_bench(names, log=print):
         calls.append(("commands", tuple(names)))
-        return [{"argv": "-m attndyn.reports.cli verify --report OUT", "load": "idle", "budget_seconds": 60.0,
-                 "seconds": 70.0, "exit_status": 0, "verdict": "MISS"}]
+        argv = {"verify": "-m attndyn.reports.cli verify --report OUT",
+                "reproduce-synthetic": "-m attndyn.reports.cli reproduce synthetic --out OUT --no-progress"}
+        return [{"command": n, "argv": argv[n], "load": "idle", "budget_seconds": 60.0, "seconds": 70.0,
+                 "exit_status": 0, "verdict": "MISS"} for n in names]
+
+    def targets(out, reproduce_overrides=()):  # the kernel part's rules, applied to its measurements
+        return [_target("kernel target", "PASS"), _target("reproduce synthetic training <= 15 s", "MISS")]
 
     monkeypatch.setattr(bench, "run_bench", run_bench)
+    monkeypatch.setattr(bench, "targets", targets)
     monkeypatch.setattr(optbench, "optimizer_bench", optimizer_bench)
     monkeypatch.setattr(stallbench, "stall_bench", stall_bench)
     monkeypatch.setattr(commandbench, "command_bench", command_bench)
@@ -57,8 +63,17 @@ def test_an_idle_run_merges_every_part_and_keeps_every_verdict(stand_ins):
     names = [t["name"] for t in out["targets"]]
     verdicts = [t["verdict"] for t in out["targets"]]
     # the stall row without a target adds nothing; the command is named as a user types it
-    assert names == ["kernel target", "adam target", "default <= 1.1 x threads=1", "`attndyn verify` (idle) <= 60 s"]
-    assert verdicts == ["PASS", "MISS", "MISS", "MISS"]  # a MISS anywhere stays a MISS in the merged list
+    assert names == ["kernel target", "reproduce synthetic training <= 15 s", "adam target",
+                     "default <= 1.1 x threads=1", "`attndyn verify` (idle) <= 60 s"]
+    assert verdicts == ["PASS", "MISS", "MISS", "MISS", "MISS"]  # a MISS anywhere stays a MISS in the merged list
+
+
+def test_the_timed_command_replaces_the_summed_training_row(stand_ins):
+    """With `reproduce synthetic` timed as a command, the kernel part's summed-training row goes."""
+    out = fullbench.run_all([], commands=("reproduce-synthetic",), log=lambda line: None)
+    names = [t["name"] for t in out["targets"]]
+    assert not any(n.startswith("reproduce synthetic training") for n in names)
+    assert "`attndyn reproduce synthetic --no-progress` (idle) <= 60 s" in names
 
 
 def test_under_the_bench_own_load_the_parts_with_their_own_loads_are_left_out(stand_ins, monkeypatch):
@@ -102,9 +117,10 @@ def test_table_refuses_a_json_that_is_not_a_full_run():
         fullbench.markdown({"sizes": {}})
 
 
-def test_cli_table_prints_a_saved_run_and_bad_input_is_one_line(tmp_path, stand_ins):
+def test_cli_table_prints_a_saved_run_and_bad_input_is_one_line(tmp_path, stand_ins, monkeypatch):
     saved = tmp_path / "all.json"
     saved.write_text(json.dumps(fullbench.run_all([], commands=("verify",), log=lambda line: None)))
+    monkeypatch.undo()  # the CLI below applies the real rules to the saved measurements
     cli = [sys.executable, "-m", "attndyn.reports.cli", "bench"]
     ok = subprocess.run(cli + ["--table", str(saved)], capture_output=True, text=True)
     assert ok.returncode == 0 and ok.stdout == fullbench.markdown(json.loads(saved.read_text()))
