@@ -128,3 +128,16 @@ def test_cli_table_prints_a_saved_run_and_bad_input_is_one_line(tmp_path, stand_
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "--table" in bad.stderr
     load = subprocess.run(cli + ["--load", "hogs"], capture_output=True, text=True)
     assert load.returncode == 2 and "--load" in load.stderr and "Traceback" not in load.stderr
+
+
+def test_a_failed_test_run_is_reported_by_the_tests_that_failed():
+    """The commands part keeps pytest's FAILED lines, not the warnings its stderr ends with."""
+    from types import SimpleNamespace
+
+    from attndyn.numerics.experiments.commandbench import _why
+
+    run = SimpleNamespace(stdout="..F\nFAILED tests/test_x.py::test_y - assert 1 == 2\n1 failed, 2 passed in 3.0s",
+                          stderr="warnings\n  warner(PytestBenchmarkWarning(text))")
+    assert _why(run) == "FAILED tests/test_x.py::test_y - assert 1 == 2\n1 failed, 2 passed in 3.0s"
+    other = SimpleNamespace(stdout="", stderr="one\ntwo\nthree\nattndyn: error: --out: not a folder")
+    assert _why(other) == "two\nthree\nattndyn: error: --out: not a folder"

@@ -73,8 +73,17 @@ def _run(name: str, env: dict, warm: bool = False) -> tuple[float, int, str]:
         proc = subprocess.run(_argv(name, out, warm), env=env, cwd=str(REPO), stdin=subprocess.DEVNULL,
                               capture_output=True, text=True, timeout=BENCH.worker_timeout)
         seconds = time.perf_counter() - t
-    tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
-    return seconds, proc.returncode, tail
+    return seconds, proc.returncode, _why(proc)
+
+
+def _why(proc) -> str:
+    """What a failed command said: pytest's FAILED/ERROR lines and its summary when there are any
+    (its stderr ends in warnings, which name no test), else the last three lines of its output."""
+    out = (proc.stdout or "").splitlines()
+    failed = [line for line in out if line.startswith(("FAILED ", "ERROR "))]
+    if failed:
+        return "\n".join(failed[:10] + out[-1:])
+    return "\n".join((proc.stderr or proc.stdout or "").strip().splitlines()[-3:])
 
 
 def command_bench(names: Sequence[str] = DEFAULT_COMMANDS, warm: bool = True,
