@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from searchfiles import assert_complete  # reading a search's output folder
 from attndyn.numerics.search import metrics as sm
 from attndyn.numerics.search.store import AppendLog, read_jsonl
 from attndyn.numerics.search.cases import replay
@@ -19,18 +20,6 @@ from attndyn.reports.cli import main as cli
 
 DATA = Path(__file__).parent / "data" / "counterexamples"
 CASES = sorted(DATA.glob("*.json"))
-
-
-def _lines(path: Path) -> list[dict]:
-    return [json.loads(x) for x in path.read_text().splitlines()]
-
-
-def _assert_complete(out: Path, budget: int) -> list[dict]:
-    recs = _lines(out / "points.jsonl")
-    assert len(recs) == budget  # none lost, none duplicated
-    assert sorted(r["index"] for r in recs) == list(range(budget))
-    assert len({r["key"] for r in recs}) == budget
-    return recs
 
 
 # --------------------------------------------------------------------------- the log
@@ -156,7 +145,7 @@ def conv_outside(tmp_path_factory):
 @pytest.mark.slow
 def test_outside_sen_finds_query_and_lengths(sen_outside, capsys):
     out, s = sen_outside
-    recs = _assert_complete(out, 40)
+    recs = assert_complete(out, 40)
     assert s["errors"] == 0 and s["confirmed"] > 0
     by = {tuple(c["broken"]): c for c in s["cases"]}
     for h in ("M-query", "M-lengths"):
@@ -177,7 +166,7 @@ def test_outside_sen_finds_query_and_lengths(sen_outside, capsys):
 @pytest.mark.slow
 def test_outside_convergence_finds_non_achievable_label(conv_outside):
     out, s = conv_outside
-    _assert_complete(out, 40)
+    assert_complete(out, 40)
     by = {tuple(c["broken"]): c for c in s["cases"]}
     assert ("H-ach",) in by, s["cases"]
     case = json.loads((out / by[("H-ach",)]["file"]).read_text())
@@ -192,7 +181,7 @@ def test_outside_convergence_finds_non_achievable_label(conv_outside):
 @pytest.mark.slow
 def test_inside_hypotheses_no_convergence_failure(tmp_path):
     s = run_search("convergence", 200, 1, tmp_path, seed=0, inside_hypotheses=True, progress=False)
-    recs = _assert_complete(tmp_path, 200)
+    recs = assert_complete(tmp_path, 200)
     assert all(r["status"] == "ok" and not r["broken"] for r in recs)
     assert s["candidates"] == s["confirmed"] == s["errors"] == s["failed"] == 0
     assert s["anomalies"] == 0 and s["undecided_points"] == 0 and s["cases"] == []
@@ -202,7 +191,7 @@ def test_inside_hypotheses_no_convergence_failure(tmp_path):
 @pytest.mark.slow
 def test_inside_hypotheses_no_sen_violation(tmp_path):
     s = run_search("sen-identity", 200, 1, tmp_path, seed=0, inside_hypotheses=True, progress=False)
-    _assert_complete(tmp_path, 200)
+    assert_complete(tmp_path, 200)
     assert s["candidates"] == s["confirmed"] == s["errors"] == s["failed"] == 0
     assert s["max_violation"] < SEARCH.sen_threshold / 10  # DOP853 at the screening tolerances
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from searchfiles import assert_complete, records  # reading a search's output folder
 from attndyn.numerics.search.driver import run_search
 from attndyn.reports.sections.counterexamples import counterexample_section
 from attndyn.numerics.search.space import SearchSpace, point_key
@@ -21,18 +22,6 @@ from attndyn.reports.cli import main as cli
 
 DATA = Path(__file__).parent / "data" / "counterexamples"
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _lines(path: Path) -> list[dict]:
-    return [json.loads(x) for x in path.read_text().splitlines()]
-
-
-def _assert_complete(out: Path, budget: int) -> list[dict]:
-    recs = _lines(out / "points.jsonl")
-    assert len(recs) == budget  # none lost, none duplicated
-    assert sorted(r["index"] for r in recs) == list(range(budget))
-    assert len({r["key"] for r in recs}) == budget
-    return recs
 
 
 # --------------------------------------------------------------------------- dask
@@ -51,10 +40,10 @@ def loopback_cluster():
 def test_search_on_an_existing_dask_scheduler(loopback_cluster, tmp_path):
     s = run_search("sen-identity", 16, 1, tmp_path, seed=6, scheduler=loopback_cluster, progress=False)
     assert s["executor"] == f"dask scheduler {loopback_cluster} (2 worker(s))"
-    recs = _assert_complete(tmp_path, 16)
+    recs = assert_complete(tmp_path, 16)
     # each point depends only on its own seed: the cluster gives what the in-process run gives
     serial = run_search("sen-identity", 16, 1, tmp_path / "serial", seed=6, progress=False)
-    by = {r["index"]: r for r in _lines(tmp_path / "serial" / "points.jsonl")}
+    by = {r["index"]: r for r in records(tmp_path / "serial" / "points.jsonl")}
     for r in recs:
         assert r["key"] == by[r["index"]]["key"] and r["violation"] == by[r["index"]]["violation"]
     assert s["confirmed"] == serial["confirmed"] > 0
@@ -64,7 +53,7 @@ def test_search_on_an_existing_dask_scheduler(loopback_cluster, tmp_path):
 def test_default_local_cluster(tmp_path):
     s = run_search("sen-identity", 6, 2, tmp_path, seed=4, inside_hypotheses=True, progress=False)
     assert s["executor"] == "dask LocalCluster (2 processes)"
-    _assert_complete(tmp_path, 6)
+    assert_complete(tmp_path, 6)
 
 
 def test_unreachable_scheduler_fails_fast(tmp_path):
@@ -117,7 +106,7 @@ def test_killed_search_resumes_without_loss_or_duplicates(tmp_path, sig, workers
         assert proc.returncode == -signal.SIGKILL
     s = run_search("sen-identity", budget, 1, tmp_path, seed=5, resume=True, inside_hypotheses=True,
                    progress=False)
-    recs = _assert_complete(tmp_path, budget)
+    recs = assert_complete(tmp_path, budget)
     assert s["evaluated_this_run"] == budget - len([x for x in before.split(b"\n")[:done] if x])
     assert (tmp_path / "points.jsonl").read_bytes().startswith(before)  # finished points kept as they were
     sp = SearchSpace("sen-identity", inside=True)
@@ -137,8 +126,8 @@ def test_resume_skips_corrupted_line_and_cut_off_tail(tmp_path, capsys):
     assert "points.jsonl line 5: not a JSON record" in err
     assert "points.jsonl line 11: incomplete last line" in err
     assert s["evaluated_this_run"] == 12 - 9
-    _assert_complete(tmp_path, 12)
-    assert len(_lines(tmp_path / "points.corrupt.jsonl")) == 2
+    assert_complete(tmp_path, 12)
+    assert len(records(tmp_path / "points.corrupt.jsonl")) == 2
 
 
 def test_resume_checks_it_is_the_same_search(tmp_path):
@@ -150,7 +139,7 @@ def test_resume_checks_it_is_the_same_search(tmp_path):
     # a larger budget extends the same sequence
     s = run_search("sen-identity", 5, 1, tmp_path, seed=2, resume=True, inside_hypotheses=True, progress=False)
     assert s["evaluated_this_run"] == 2
-    _assert_complete(tmp_path, 5)
+    assert_complete(tmp_path, 5)
 
 
 # --------------------------------------------------------------------------- bad input
@@ -241,4 +230,4 @@ def test_resume_drops_a_duplicated_record(tmp_path, capsys):
     s = run_search("sen-identity", 6, 1, tmp_path, seed=2, resume=True, inside_hypotheses=True, progress=False)
     assert "already recorded; duplicate skipped" in capsys.readouterr().err
     assert s["evaluated_this_run"] == 0
-    _assert_complete(tmp_path, 6)
+    assert_complete(tmp_path, 6)
