@@ -178,10 +178,12 @@ def reproduce(experiment: str, out_dir=None, overrides: Sequence[str] = (), *, p
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     save = lambda run: _save_run(run, out)  # noqa: E731 - each run saved as soon as it is trained
     if n_workers == 1:
-        runs = train_runs(experiment, overrides, progress=progress, log=log, on_run=save, workers=1)
+        from attndyn.numerics.experiments.runpool import train_serial  # deferred: the CLI parser reads this module
+
+        runs = train_serial(planned, progress=progress, log=log, on_run=save)
         log(f"drawing the figures into {out}")
         t_fig = time.perf_counter()
-        figures = DRAW[experiment](runs, out)
+        figures = draw(experiment, runs, out)
     else:  # the same worker processes train the runs, then draw the figures side by side
         from attndyn.numerics.experiments.runpool import RunPool  # deferred: the CLI parser reads this module
 
@@ -280,10 +282,6 @@ def _theory_handle(colour="black", ls="--"):
 
     return Line2D([], [], color=colour, ls=ls, lw=1.0,
                   label=r"closed form $\sqrt{|q|^2|v_0|^2 + 2((s-s_0) + (e^{s}-e^{s_0})/m)}$")
-
-
-def draw_synthetic(runs: list[Run], out: Path) -> list[str]:
-    return [name for part in PARTS["synthetic"] for name in part(runs, out)]
 
 
 def _synthetic_sen(runs: list[Run], out: Path) -> list[str]:
@@ -404,10 +402,6 @@ def draw_ablation(runs: list[Run], out: Path) -> list[str]:
     return _save(fig, out, "ablation_curves")
 
 
-def draw_sst(runs: list[Run], out: Path) -> list[str]:
-    return [name for part in PARTS["sst"] for name in part(runs, out)]
-
-
 def _sst_records(runs: list[Run], out: Path) -> list[str]:
     """The figures read from every word's records (numerics/experiments/sst_figures.py)."""
     from attndyn.numerics.experiments import sst_figures  # deferred: matplotlib figures, SST only
@@ -450,8 +444,13 @@ def _sst_purity(runs: list[Run], out: Path) -> list[str]:
     return _save(fig, out, "sst_purity")
 
 
-DRAW = {"synthetic": draw_synthetic, "ablation": draw_ablation, "sst": draw_sst, "sst-pad": draw_sst}
-# each experiment's figures as independent parts (runs, out) -> file names, in DRAW's order: with
-# --workers N they are drawn side by side on the worker processes (numerics/experiments/runpool.py)
+# each experiment's figures as independent parts (runs, out) -> file names: drawn in this order in
+# this process (:func:`draw`), or side by side on the worker processes with --workers N
+# (numerics/experiments/runpool.py)
 PARTS = {"synthetic": (_synthetic_sen, _synthetic_loss, _synthetic_distributions), "ablation": (draw_ablation,),
          "sst": (_sst_records, _sst_purity), "sst-pad": (_sst_records, _sst_purity)}
+
+
+def draw(experiment: str, runs: list[Run], out: Path) -> list[str]:
+    """Every figure of ``experiment`` into ``out``, one part after another; the file names."""
+    return [name for part in PARTS[experiment] for name in part(runs, out)]
