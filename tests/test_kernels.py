@@ -234,7 +234,7 @@ def test_results_do_not_depend_on_the_thread_count(kind, explicit, path):
     try:  # the serial driver with 1 thread, the parallel one with 2
         for t in (1, 2):
             numba.set_num_threads(t)
-            assert AttentionModel._fused_parallel(batch_of(p)) is (t == 2)
+            assert AttentionModel._fused_parallel() is (t == 2)
     finally:
         numba.set_num_threads(old)
     l1, m1 = _run_steps(p, kind, explicit, 1, path=path)

@@ -223,7 +223,7 @@ class AttentionModel:
                                                               self.n_classes))
 
     @staticmethod
-    def _fused_parallel(batch: Batch) -> bool:
+    def _fused_parallel() -> bool:
         """The fused kernel's parallel driver whenever numba has 2+ threads (same bits either way).  How
         many threads a run uses is ``train.threads`` / the auto rule's (numerics/training/train.py:
         one below 10^6 occurrences per step, so the paper's size trains serially by default).  Idle,
@@ -361,7 +361,7 @@ class AttentionModel:
                 self._rows = aligned_zeros(shape[1:])
             loss, ok = epoch_fused(batch.sentences(), batch.uw, self._scores, self.embeddings, clf,
                                    rates(v=lr_embeddings, s=lr_s, c=lr_classifier), KERNEL.shared_exp_floor,
-                                   KERNEL.word_chunk, self._fused_parallel(batch), self._rows, self._acc,
+                                   KERNEL.word_chunk, self._fused_parallel(), self._rows, self._acc,
                                    self._dtheta)
             if ok:
                 return float(loss)
