@@ -19,6 +19,7 @@ import pytest
 
 import attndyn.proofs.claims.registry as claims
 import attndyn.reports.cli.assembly as claims_assembly
+import attndyn.reports.cli.claimpool as claimpool
 from attndyn.proofs.claims.registry import Claim, Outcome, Step
 from attndyn.reports.cli import main
 
@@ -41,6 +42,13 @@ FAKES = {c.id: c for c in (
     _claim("fake-num", "numeric", "verified", "verified"),
     _claim("fake-bad", "numeric", "verified", "refuted"),  # status differs from its expectation
 )}
+
+
+@pytest.fixture(autouse=True)
+def in_process(monkeypatch):
+    """The fake claims exist only in this process, so verify must not hand them to worker
+    processes (tests/test_claimpool.py covers ``--workers`` with real claims)."""
+    monkeypatch.setattr(claimpool, "resolve_workers", lambda workers, n: 1)
 
 
 @pytest.fixture

@@ -136,8 +136,9 @@ def finish_lines(i: int, n: int, run: Run) -> list[str]:
 _CORPORA: dict = {}  # per worker process: a corpus loaded once serves every run that names it
 
 
-def _init_worker() -> None:
-    # Ctrl-C reaches the whole process group; the parent alone handles it (terminates us)
+def ignore_sigint() -> None:
+    """A worker's initializer: Ctrl-C reaches the whole process group; the parent alone handles it
+    (terminates the workers), so a worker prints no traceback of its own."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
@@ -153,7 +154,7 @@ def _work(label: str, preset: str, overrides: tuple[str, ...]):
 
 # --------------------------------------------------------------------------- parent side
 
-def _terminate(pool: ProcessPoolExecutor) -> None:
+def terminate(pool: ProcessPoolExecutor) -> None:
     """Stop every worker now (Ctrl-C or a failure while runs are in flight)."""
     procs = list((getattr(pool, "_processes", None) or {}).values())  # the executor keeps no public handle
     for p in procs:
@@ -180,14 +181,14 @@ class RunPool:
     def __init__(self, workers: int):
         self.workers = workers
         self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=_init_worker)
+                                        initializer=ignore_sigint)
 
     def __enter__(self) -> "RunPool":
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:  # Ctrl-C (or anything else): no worker may outlive us
-            _terminate(self.pool)
+            terminate(self.pool)
         else:
             self.pool.shutdown(wait=True)
 

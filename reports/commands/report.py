@@ -24,8 +24,9 @@ from attndyn.numerics.outputs import writable_dir, write_json
 from attndyn.proofs.claims.registry import ClaimResult
 from attndyn.proofs.errors import UsageError
 from attndyn.reports.cli.assembly import report_sections
-from attndyn.reports.cli.options import add_report_section_arguments, add_selection_arguments
-from attndyn.reports.commands.verify import results_json, run_selected, selected, summarize
+from attndyn.reports.cli.options import add_report_section_arguments, add_selection_arguments, workers_from_args
+from attndyn.reports.commands.verify import (add_claim_workers_argument, results_json, run_selected, selected,
+                                             summarize)
 from attndyn.reports.latex.compile import no_engine_reason, tex_engine, write_report
 
 NAME = "report"
@@ -42,6 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="fail (exit 2) unless the PDF is made; by default a missing TeX engine "
                         "only prints why there is no PDF")
     add_selection_arguments(p)
+    add_claim_workers_argument(p)
     add_report_section_arguments(p)
 
 
@@ -100,12 +102,13 @@ def run(args: argparse.Namespace) -> int:
     if args.out is None:
         raise UsageError("give --out DIR (where to write the report), or --from verify.json to rebuild one")
     selected(args.only, args.ids, args.include_slow)  # an unknown claim id fails at once, before any section is built
+    workers = workers_from_args(args)
     out = writable_dir(args.out, "--out")
     if args.require_pdf and tex_engine() is None:
         raise UsageError(f"--require-pdf: no PDF can be made: {no_engine_reason()}")
     sections = report_sections(args, out)
     t0 = time.perf_counter()
-    results = run_selected(args.only, args.ids, args.include_slow)
+    results = run_selected(args.only, args.ids, args.include_slow, workers=workers)
     write_json(out / "verify.json", results_json(results), "--out")
     files = write_report(results, out, require_pdf=args.require_pdf, extra_sections=sections)
     print(files.summary())

@@ -16,7 +16,8 @@ from attndyn.proofs.errors import UsageError
 from attndyn.reports.cli.assembly import report_sections, select
 from attndyn.reports.cli.exits import ExitCode
 from attndyn.reports.cli.options import (add_config_arguments, add_report_section_arguments,
-                                         add_selection_arguments, config_from_args)
+                                         add_selection_arguments, add_workers_argument, config_from_args,
+                                         workers_from_args)
 from attndyn.reports.latex.compile import write_report
 
 NAME = "verify"
@@ -32,7 +33,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--report", metavar="DIR", default=str(DEFAULT_REPORT_DIR),
                    help=f"directory for the LaTeX/PDF report and verify.json (default: {DEFAULT_REPORT_DIR})")
     p.add_argument("--no-report", action="store_true", help="do not write the report")
+    add_claim_workers_argument(p)
     add_report_section_arguments(p)
+
+
+def add_claim_workers_argument(p: argparse.ArgumentParser) -> None:
+    """``--workers N`` for the commands that run claims (verify, report)."""
+    add_workers_argument(p, "one per core, at most one per claim; each claim's result is the same, rows are "
+                            "printed as claims finish; with CONFIG.toml or --preset the claims run in this process, "
+                            "sharing the setting's training run")
 
 
 def results_json(results: list[ClaimResult]) -> dict:
@@ -76,18 +85,35 @@ def setting_claims(only: str, ids: list[str] | None) -> list:
 
 
 def run_selected(only: str, ids: list[str] | None, include_slow: bool = False,
-                 setting=None) -> list[ClaimResult]:
+                 setting=None, workers: int | None = 1) -> list[ClaimResult]:
     """Run the chosen claims (on ``setting`` when given), printing each row as it finishes; while a
-    claim runs, progress on stderr says which (a bar on a terminal, a line every ~10 s in a log)."""
+    claim runs, progress on stderr says which (a bar on a terminal, a line every ~10 s in a log).
+
+    ``workers``: processes running claims side by side (None: one per core; see
+    :mod:`attndyn.reports.cli.claimpool`); 1, or a ``setting`` (whose claims share its one
+    training run), runs them one after another in this process.  The results come in the
+    registry's order either way."""
     from attndyn.numerics.progress import Progress  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
     from attndyn.proofs.claims.registry import NotApplicable  # deferred: only the setting branch needs it
+    from attndyn.reports.cli.claimpool import resolve_workers, run_claims  # deferred: like Progress
 
     claims = setting_claims(only, ids) if setting is not None else selected(only, ids, include_slow)
+    workers = 1 if setting is not None else resolve_workers(workers, len(claims))
     width = max(len(c.id) for c in claims)
     print(f"    {'claim':<{width}} {'kind':<9} {'expected':<9} {'status':<9} {'time':>8}  reason", flush=True)
     results = []
     bar = Progress(len(claims), "verify", unit="claims")
     try:
+        if workers > 1:
+            def finished(r: ClaimResult) -> None:
+                results.append(r)
+                bar.write(row_text(r, width))
+                bar.update(len(results), bar.postfix)
+
+            def running(ids: list[str]) -> None:
+                bar.update(len(results), f"{workers} workers on " + ", ".join(ids), force=True)
+
+            return run_claims(claims, workers, on_result=finished, on_tick=running)
         for i, c in enumerate(claims):
             with bar.heartbeat(f"on {c.id}"):
                 try:
@@ -145,6 +171,7 @@ def setting_from_args(args):
 
 def run(args: argparse.Namespace) -> int:
     setting = setting_from_args(args)  # a bad config fails at once, before any claim runs
+    workers = workers_from_args(args)
     if setting is not None:
         setting_claims(args.only, args.ids)
     else:
@@ -158,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     if setting is not None:
         print(f"setting: {setting!r}", flush=True)
-    results = run_selected(args.only, args.ids, args.include_slow, setting)
+    results = run_selected(args.only, args.ids, args.include_slow, setting, workers)
     data = results_json(results)
     if setting is not None:
         data["setting"] = {**setting.to_json(), "tolerances": setting_tolerances(setting)}
