@@ -50,7 +50,7 @@ def test_a_dead_worker_is_an_error_row_not_a_hang(monkeypatch):
                    lambda: Outcome("verified", "never"))
     monkeypatch.setattr(claimpool, "_work", _KillSelf("fake-kills-its-worker"))
     seen = []
-    results = claimpool.run_claims([ok, doomed], 1, on_result=seen.append)
+    results = claimpool.run_claims([ok, doomed], 1, on_result=seen.append).results
     assert [r.claim.id for r in results] == [ok.id, doomed.id]
     assert {r.claim.id for r in seen} == {ok.id, doomed.id}
     bad = results[1]
@@ -64,10 +64,10 @@ class _KillSelf:
     def __init__(self, victim):
         self.victim = victim
 
-    def __call__(self, claim_id):
-        if claim_id == self.victim:
+    def __call__(self, group, figures_to):
+        if any(claim_id == self.victim for claim_id, _ in group):
             os.kill(os.getpid(), signal.SIGKILL)
-        return _REAL_WORK(claim_id)
+        return _REAL_WORK(group, figures_to)
 
 
 _REAL_WORK = claimpool._work
@@ -84,6 +84,18 @@ def test_worker_count_defaults_to_cores_and_never_exceeds_the_claims():
     assert claimpool.resolve_workers(8, 3) == 3 and claimpool.resolve_workers(None, 1) == 1
 
 
+def test_claims_of_one_module_form_one_task_longest_first():
+    claims = select("all", None, include_slow=False)  # the default run's claims
+    groups = claimpool.claim_groups(claims)
+    assert sorted(k for g in groups for k in g) == list(range(len(claims)))  # each claim once
+    for g in groups:
+        assert len({claims[k].run.__module__ for k in g}) == 1 and g == sorted(g)  # one module, registry order
+    cost = [sum(claimpool.expected_seconds(claims[k]) for k in g) for g in groups]
+    assert cost == sorted(cost, reverse=True)
+    first = {claims[k].id for k in groups[0]}
+    assert {"N3-sen-paper", "neg-trainable-query"} <= first  # one module, the costliest task
+
+
 def test_the_cost_table_names_registered_claims_only():
     known = {c.id for c in select("all", None, include_slow=True)}
     assert set(claimpool.CLAIM_SECONDS) <= known, set(claimpool.CLAIM_SECONDS) - known
@@ -93,3 +105,53 @@ def test_cli_rejects_bad_workers_in_one_line(capsys):
     assert main(["verify", "--workers", "zero", "--no-report"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--workers: expected an integer >= 1, got 'zero'" in err[0]
+
+
+@pytest.mark.slow
+def test_workers_draw_the_claims_figures_and_the_report_includes_them(one_kept_case, tmp_path, monkeypatch, capsys):
+    """With --workers 2 the claims' figures are drawn by the workers: this process's ``draw``,
+    made to fail here, is never called for them (the counterexample case still is: it is drawn in
+    this process while the claims run).  Control: with --workers 1 the same failing ``draw`` shows
+    in the report as a figure not drawn."""
+    from attndyn.reports.latex import document
+
+    def broken(spec, path):
+        raise RuntimeError("drawn in the parent")
+
+    monkeypatch.setattr(document, "draw", broken)
+    argv = ["verify", "--claim", "S2-sen-identity", "--claim", "N2-sen-gd-order"]
+    assert main(argv + ["--workers", "2", "--report", str(tmp_path / "two")]) == 0
+    tex = (tmp_path / "two" / "derivations.tex").read_text()
+    k = [c.id for c in select("all", ["S2-sen-identity", "N2-sen-gd-order"])].index("N2-sen-gd-order") + 1
+    assert (tmp_path / "two" / "figures" / f"claim{k}-1.pdf").stat().st_size > 1000
+    assert f"figures/claim{k}-1.pdf" in tex and "drawn in the parent" not in tex
+    assert "Case 1" in tex  # the section built while the claims ran
+    assert main(argv + ["--workers", "1", "--report", str(tmp_path / "one")]) == 0
+    assert "drawn in the parent" in (tmp_path / "one" / "derivations.tex").read_text()
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_verify_and_its_workers(tmp_path):
+    """SIGINT to the process group (a terminal's Ctrl-C) while two workers run claims: exit 130 with
+    one line, and no worker process left behind."""
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "attndyn.reports.cli", "verify", "--no-report",
+                             "--claim", "N3-sen-paper", "--claim", "N1-sen-flow", "--workers", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    time.sleep(6)  # the workers are up and running their claims (each takes 5+ s)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    end = time.monotonic() + 10  # the group empties: no worker (nor multiprocessing's helper) outlives verify
+    while time.monotonic() < end:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    left = subprocess.run(["ps", "-o", "pid,args", "-g", str(proc.pid)], capture_output=True, text=True).stdout
+    pytest.fail(f"processes left in verify's group:\n{left}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import Callable
 
 from attndyn.numerics.outputs import check_json_target, DEFAULT_REPORT_DIR, writable_dir, write_json
 from attndyn.proofs.claims.registry import ClaimResult, run_claim
@@ -85,20 +86,24 @@ def setting_claims(only: str, ids: list[str] | None) -> list:
 
 
 def run_selected(only: str, ids: list[str] | None, include_slow: bool = False,
-                 setting=None, workers: int | None = 1) -> list[ClaimResult]:
+                 setting=None, workers: int | None = 1, *, figures_to=None,
+                 meanwhile: Callable[[], None] = lambda: None):
     """Run the chosen claims (on ``setting`` when given), printing each row as it finishes; while a
     claim runs, progress on stderr says which (a bar on a terminal, a line every ~10 s in a log).
+    Returns a :class:`~attndyn.reports.cli.claimpool.PoolRun`: the results in the registry's order
+    and the report figures already drawn.
 
     ``workers``: processes running claims side by side (None: one per core; see
-    :mod:`attndyn.reports.cli.claimpool`); 1, or a ``setting`` (whose claims share its one
-    training run), runs them one after another in this process.  The results come in the
-    registry's order either way."""
+    :mod:`attndyn.reports.cli.claimpool`), drawing each claim's figures into ``figures_to`` (the
+    report directory) when given; 1, or a ``setting`` (whose claims share its one training run),
+    runs them one after another in this process.  ``meanwhile`` runs once, in this process: while
+    the workers run the claims, or before the first claim."""
     from attndyn.numerics.progress import Progress  # deferred: keeps `attndyn --help` fast (numba, SymPy load on use)
     from attndyn.proofs.claims.registry import NotApplicable  # deferred: only the setting branch needs it
-    from attndyn.reports.cli.claimpool import resolve_workers, run_claims  # deferred: like Progress
+    from attndyn.reports.cli.claimpool import PoolRun, claim_groups, resolve_workers, run_claims  # deferred: like Progress
 
     claims = setting_claims(only, ids) if setting is not None else selected(only, ids, include_slow)
-    workers = 1 if setting is not None else resolve_workers(workers, len(claims))
+    workers = 1 if setting is not None else resolve_workers(workers, len(claim_groups(claims)))
     width = max(len(c.id) for c in claims)
     print(f"    {'claim':<{width}} {'kind':<9} {'expected':<9} {'status':<9} {'time':>8}  reason", flush=True)
     results = []
@@ -113,7 +118,9 @@ def run_selected(only: str, ids: list[str] | None, include_slow: bool = False,
             def running(ids: list[str]) -> None:
                 bar.update(len(results), f"{workers} workers on " + ", ".join(ids), force=True)
 
-            return run_claims(claims, workers, on_result=finished, on_tick=running)
+            return run_claims(claims, workers, on_result=finished, on_tick=running, figures_to=figures_to,
+                              meanwhile=meanwhile)
+        meanwhile()
         for i, c in enumerate(claims):
             with bar.heartbeat(f"on {c.id}"):
                 try:
@@ -128,7 +135,7 @@ def run_selected(only: str, ids: list[str] | None, include_slow: bool = False,
             results.append(r)
     finally:
         bar.close()
-    return results
+    return PoolRun(results, frozenset())
 
 
 def setting_tolerances(setting) -> dict:
@@ -180,12 +187,18 @@ def run(args: argparse.Namespace) -> int:
     if args.json is not None:
         check_json_target(args.json, "--json")
     report_dir = None if args.no_report else writable_dir(args.report, "--report")
-    sections = report_sections(args, report_dir) if report_dir is not None else []
+    sections: list = []  # the report's extra sections, built (their figures drawn) while the claims run
+
+    def build_sections() -> None:
+        if report_dir is not None:
+            sections.extend(report_sections(args, report_dir))
 
     t0 = time.perf_counter()
     if setting is not None:
         print(f"setting: {setting!r}", flush=True)
-    results = run_selected(args.only, args.ids, args.include_slow, setting, workers)
+    done = run_selected(args.only, args.ids, args.include_slow, setting, workers, figures_to=report_dir,
+                        meanwhile=build_sections)
+    results = done.results
     data = results_json(results)
     if setting is not None:
         data["setting"] = {**setting.to_json(), "tolerances": setting_tolerances(setting)}
@@ -193,6 +206,6 @@ def run(args: argparse.Namespace) -> int:
         write_json(args.json, data)
     if report_dir is not None:
         write_json(report_dir / "verify.json", data, "--report")
-        files = write_report(results, report_dir, require_pdf=False, extra_sections=sections)
+        files = write_report(results, report_dir, require_pdf=False, extra_sections=sections, predrawn=done.drawn)
         print(files.summary())
     return summarize(results, time.perf_counter() - t0)

@@ -149,8 +149,11 @@ def compile_pdf(tex: Path, timeout: float | None = None) -> tuple[Path | None, s
 
 
 def write_report(results: list[ClaimResult], out_dir: Path, *, require_pdf: bool,
-                 extra_sections: Sequence[Section] = ()) -> ReportFiles:
+                 extra_sections: Sequence[Section] = (), predrawn: frozenset[Path] = frozenset()) -> ReportFiles:
     """Write ``out_dir/derivations.tex`` and compile it to ``derivations.pdf`` when TeX is available.
+
+    ``predrawn``: the claims' figure files already drawn for this report (by the worker processes
+    of ``verify --workers``); :func:`~attndyn.reports.latex.document.render` draws the others.
 
     With ``require_pdf`` a missing PDF (no TeX engine, a TeX error, a timeout) raises
     :class:`UsageError` carrying the reason; otherwise the reason is in the result.
@@ -158,7 +161,7 @@ def write_report(results: list[ClaimResult], out_dir: Path, *, require_pdf: bool
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        source = render(results, out_dir, extra_sections)
+        source = render(results, out_dir, extra_sections, predrawn)
         tex = out_dir / TEX_NAME
         atomic_replace(tex, source.encode("utf-8"))
     except OSError as exc:

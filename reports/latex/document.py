@@ -225,12 +225,40 @@ def _figure_block(rel: Path, caption_tex: str, width: float = 1.0) -> str:
     ])
 
 
-def _figures(paths: Iterable[object], out_dir: Path, tag: str) -> str:
+def claim_tag(i: int) -> str:
+    """The file-name tag of the ``i``-th claim's figures (1-based, the report's order)."""
+    return f"claim{i}"
+
+
+def figure_file(tag: str, n: int) -> Path:
+    """Where the ``n``-th drawn figure of ``tag`` goes, relative to the report directory."""
+    return Path("figures") / f"{tag}-{n}.pdf"
+
+
+def draw_figures(specs: Iterable[object], out_dir: Path, tag: str) -> frozenset[Path]:
+    """Draw the :class:`FigureSpec` entries with panels of ``specs`` where :func:`_figures` would
+    (a claim's figures, drawn by the worker process that ran it); the resolved paths drawn.  A
+    figure that fails to draw is left out: :func:`_figures` then tries again and notes the error."""
+    drawn = set()
+    for n, spec in enumerate(specs, 1):
+        if isinstance(spec, FigureSpec) and spec.panels:
+            path = Path(out_dir) / figure_file(tag, n)
+            try:
+                draw(spec, path)
+            except Exception:  # reported by _figures' own attempt, in the report
+                continue
+            drawn.add(path.resolve())
+    return frozenset(drawn)
+
+
+def _figures(paths: Iterable[object], out_dir: Path, tag: str, predrawn: frozenset[Path] = frozenset()) -> str:
     """Figures as full-width images with captions; missing or unreadable ones become a note,
     not a TeX error.
 
     An entry is a :class:`~attndyn.proofs.claims.figures.FigureSpec` (drawn into
     ``out_dir/figures/TAG-N.pdf``, or its ``path`` included, under its caption) or a path.
+    ``predrawn``: figure files already drawn for this report (:func:`draw_figures` on the workers
+    of ``verify --workers``), included without drawing them again.
     A relative path is taken relative to the current directory, then to ``out_dir``.
     Figures outside ``out_dir`` (or with names TeX dislikes) are copied into
     ``out_dir/figures`` so the report directory is self-contained.  A bare path has no
@@ -242,9 +270,10 @@ def _figures(paths: Iterable[object], out_dir: Path, tag: str) -> str:
         if isinstance(raw, FigureSpec):
             caption = prose(raw.caption)
             if raw.panels:
-                rel = Path("figures") / f"{tag}-{n}.pdf"
+                rel = figure_file(tag, n)
                 try:
-                    draw(raw, out_dir / rel)
+                    if (out_dir / rel).resolve() not in predrawn:
+                        draw(raw, out_dir / rel)
                 except Exception as exc:  # a drawing bug must not lose the report
                     out.append(r"\par\noindent\emph{Figure not drawn (" + escape_text(f"{type(exc).__name__}: {exc}")
                                + "):} " + caption + r"\par")
@@ -276,7 +305,7 @@ def _figures(paths: Iterable[object], out_dir: Path, tag: str) -> str:
     return "\n".join(out)
 
 
-def _claim_section(i: int, r: ClaimResult, out_dir: Path) -> str:
+def _claim_section(i: int, r: ClaimResult, out_dir: Path, predrawn: frozenset[Path] = frozenset()) -> str:
     c, o = r.claim, r.outcome
     verdict_colour = "attngood" if r.ok else "attnbad"
     agree = "as expected" if r.ok else r"\textbf{NOT as expected}"
@@ -322,7 +351,7 @@ def _claim_section(i: int, r: ClaimResult, out_dir: Path) -> str:
         "",
     ]
     if o.figures:  # the evidence first, beside the verdict it supports; then the numbers
-        parts += [_figures(o.figures, out_dir, f"claim{i}"), ""]
+        parts += [_figures(o.figures, out_dir, claim_tag(i), predrawn), ""]
     parts += [_details_table({k: v for k, v in o.details.items() if k != "statement_on_setting"})]
     tb = o.details.get("traceback")
     if tb:
@@ -352,8 +381,10 @@ def _settings_section() -> str:
                       r"\bottomrule \endlastfoot", *body, r"\end{longtable}", r"\endgroup"])
 
 
-def render(results: Sequence[ClaimResult], out_dir: Path, extra_sections: Sequence[Section] = ()) -> str:
-    """The complete LaTeX source of the report (copies figures into ``out_dir/figures``)."""
+def render(results: Sequence[ClaimResult], out_dir: Path, extra_sections: Sequence[Section] = (),
+           predrawn: frozenset[Path] = frozenset()) -> str:
+    """The complete LaTeX source of the report (copies figures into ``out_dir/figures``; draws the
+    claims' figures not in ``predrawn``)."""
     now = _now()
     n_ok = sum(r.ok for r in results)
     kinds = {}
@@ -384,7 +415,7 @@ def render(results: Sequence[ClaimResult], out_dir: Path, extra_sections: Sequen
         "",
     ]
     for i, r in enumerate(results, 1):
-        doc.append(_claim_section(i, r, out_dir))
+        doc.append(_claim_section(i, r, out_dir, predrawn))
     for k, sec in enumerate(extra_sections, 1):
         doc += [rf"\section{{\texorpdfstring{{{escape_text(sec.title)}}}{{{pdf_string(sec.title)}}}}}",
                 sec.body_latex, _figures(sec.figures, out_dir, f"section{k}"), ""]
