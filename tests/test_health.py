@@ -116,6 +116,26 @@ def test_the_bound_from_the_record_is_the_bound_from_the_table():
     assert np.isnan(traj.max_norm(traj.n - 1)) and np.isnan(health.logit_bound(model, traj.max_norm(traj.n - 1)))
 
 
+def test_max_norm_is_the_max_of_the_record_with_nan_propagated():
+    """Trajectory.max_norm (floats, no array built) against np.max over the record's topic norms and its
+    non-topic largest norm, for NaN and inf on either side, and with no topic word / no other word."""
+    from attndyn.numerics.training.train import Trajectory
+    cases = [([1.0, 3.0], 2.0), ([1.0, 3.0], 5.0), ([np.nan, 3.0], 2.0), ([1.0, 3.0], np.nan),
+             ([np.inf, 1.0], 2.0), ([1.0], np.inf), ([0.0, 0.0], 0.0), ([], 4.0)]
+    for norms, other in cases:
+        T = len(norms)
+        traj = Trajectory(2, np.arange(T, dtype=np.int64), np.zeros(T, np.int64), vocab_size=T + 3)
+        traj.a["topic_norms"][0] = norms
+        traj.a["nontopic_norm_max"][0] = other
+        want = float(np.max(np.append(np.asarray(norms, float), other)))
+        got = traj.max_norm(0)
+        assert (np.isnan(got) and np.isnan(want)) or got == want, (norms, other, got, want)
+    all_topic = Trajectory(2, np.arange(3, dtype=np.int64), np.zeros(3, np.int64), vocab_size=3)
+    all_topic.a["topic_norms"][0] = [2.0, 7.0, 1.0]
+    all_topic.a["nontopic_norm_max"][0] = np.nan  # no non-topic word: NaN by definition, left out
+    assert all_topic.max_norm(0) == 7.0
+
+
 def test_the_operator_norm_bound_outside_the_normal_range():
     """The fast Frobenius path and the scaled one agree; 1e200 entries (squares overflow) and 1e-160
     ones (squares underflow) take the scaled path and stay exact to rounding."""

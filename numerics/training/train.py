@@ -134,10 +134,15 @@ class Trajectory:
         non-topic words' largest norm; NaN if any norm is NaN), for the precision check
         (:func:`attndyn.numerics.training.health.logit_bound`): the record's pass over the table
         already computed every row norm, so the check needs no second one."""
-        parts = self.a["topic_norms"][r]
-        if not self._all_topic:  # else the non-topic statistics are NaN by definition (no such word)
-            parts = np.append(parts, self.a["nontopic_norm_max"][r])
-        return float(np.max(parts)) if parts.size else 0.0  # np.max propagates NaN
+        top = self.a["topic_norms"][r]
+        m = float(top.max()) if top.size else 0.0  # ndarray.max propagates NaN
+        if self._all_topic:  # the non-topic statistics are NaN by definition (no such word)
+            return m
+        other = float(self.a["nontopic_norm_max"][r])
+        if not top.size:
+            return other
+        # the max of both with NaN propagated, in floats: np.append + np.max cost ~10 us per record
+        return math.nan if m != m or other != other else max(m, other)
 
     def restore(self, arrays: dict[str, np.ndarray]) -> None:
         """Continue from the records of a snapshot (:meth:`arrays`)."""
