@@ -20,7 +20,7 @@ from collections import Counter
 import pytest
 
 HEAVY_FIRST = ("test_optimizers.py", "test_search_driver.py", "test_search_runs.py", "test_cli.py",
-               "test_reproduce.py", "test_snapshot.py", "test_train.py", "test_laws_cli.py",
+               "test_reproduce.py", "test_claimpool.py", "test_snapshot.py", "test_train.py", "test_laws_cli.py",
                "test_laws_engine.py", "test_bad_input.py", "test_symbolic.py", "test_simulate_outputs.py",
                "test_verify_setting.py", "test_readme_example.py", "test_kernels.py",
                "test_optimizer_derivations.py", "test_flow.py", "test_bench.py", "test_cache.py")
