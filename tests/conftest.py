@@ -16,8 +16,17 @@ test_laws_cli 25, test_laws_engine 24, test_bad_input 21; then 10-18 s each.
 from __future__ import annotations
 
 from collections import Counter
+import signal
 
 import pytest
+
+# Several tests send SIGINT (a terminal's Ctrl-C) to a child process and expect exit 130.  A test
+# run started with SIGINT *ignored* (a background job of a non-interactive shell, `cmd &`, as a
+# benchmark or a CI script may start it) passes the ignored disposition on to every child, whose
+# Python then never sees the signal.  A handler, unlike SIG_IGN, is reset to the default on exec,
+# so installing Python's own restores what a user's terminal gives the children.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 HEAVY_FIRST = ("test_optimizers.py", "test_search_driver.py", "test_search_runs.py", "test_cli.py",
                "test_reproduce.py", "test_claimpool.py", "test_snapshot.py", "test_train.py", "test_laws_cli.py",
