@@ -1,13 +1,13 @@
 """The claims of ``attndyn verify`` / ``attndyn report`` on worker processes (``--workers N``; issue 13).
 
 Each claim is a deterministic function of its own inputs (fixed seeds, fixed reduction order in
-the kernels), so claims can run side by side: :func:`run_claims` keeps at most ``N`` of them in
-flight on a :class:`concurrent.futures.ProcessPoolExecutor` started with the *spawn* context
+the kernels), so claims can run side by side: :func:`run_claims` queues them all on a
+:class:`concurrent.futures.ProcessPoolExecutor` of ``N`` processes started with the *spawn* context
 (numba's OpenMP pool and ``fork`` do not mix).  A worker looks its claim up by id in the same
 registry (:func:`attndyn.reports.cli.assembly.select`), runs it with
 :func:`attndyn.proofs.claims.registry.run_claim` and sends the :class:`Outcome` back pickled; this
 process pairs it with its own :class:`Claim`, so a result is the serial path's result (only its
-seconds differ; ``tests/reports/test_claimpool.py`` compares the JSON).
+seconds differ; ``tests/test_claimpool.py`` compares the JSON).
 
 * Each worker runs numba with one thread: N workers then use N cores, and no worker's parallel
   region waits at a barrier for a thread the other worker's process has descheduled (the stall of
@@ -32,14 +32,13 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 import multiprocessing
-import os
 from pathlib import Path
 import time
 from typing import Callable, Sequence
 
-from attndyn.numerics.experiments.runpool import ignore_sigint, terminate
+# the same rule as reproduce's runs: None -> one per core, never more than there are tasks
+from attndyn.numerics.experiments.runpool import ignore_sigint, resolve_workers, terminate  # noqa: F401 - resolve_workers re-exported
 from attndyn.proofs.claims.registry import Claim, ClaimResult, Outcome
-from attndyn.proofs.errors import UsageError
 
 # Seconds each claim took in `attndyn verify --no-report --workers 1 --json F` (one process, registry
 # order, so a claim after the first of its module pays no shared cost; idle 2-core machine,
@@ -56,16 +55,6 @@ CLAIM_SECONDS = {
 }
 DEFAULT_SECONDS = 0.3
 SLOW_SECONDS = 30.0
-
-
-def resolve_workers(workers: int | None, claims: int) -> int:
-    """``workers`` (an integer >= 1), or None -> one per core; never more than ``claims`` (the
-    number of tasks: :func:`claim_groups`)."""
-    if workers is None:
-        workers = os.cpu_count() or 1
-    elif isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise UsageError(f"--workers: expected an integer >= 1, got {workers!r}")
-    return max(1, min(workers, claims))
 
 
 def expected_seconds(c: Claim) -> float:
