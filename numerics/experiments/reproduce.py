@@ -340,7 +340,8 @@ def _distributions(runs: list[Run], out: Path, stem: str) -> list[str]:
             lo, hi = float(np.min(v[seen])), float(np.max(v[seen]))
             bins = np.linspace(lo, hi if hi > lo else lo + 1.0, 60)
             other, topic = v[seen & ~is_topic], v[is_topic]
-            # one filled outline per histogram, not 59 bar patches: the same picture, drawn ~2x faster
+            # one filled outline per histogram, not 59 bar patches: the same picture; a 2 x 3 grid of them
+            # built and saved (PNG + PDF) in 1.5 s instead of 2.2 s CPU (measured 2026-12-02)
             ax.hist(other, bins=bins, color="0.55", label="non-topic words", log=True, histtype="stepfilled")
             ax.hist(topic, bins=bins, color="tab:red", label="topic words", log=True, alpha=0.9,
                     histtype="stepfilled")
