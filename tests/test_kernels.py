@@ -406,3 +406,52 @@ def test_low_rank_and_full_paths_agree_over_steps(explicit):
                  (ml._theta, mf._theta)):
         assert_close(a, b, 1e-10, "low-rank vs full after 10 steps")
     assert not np.array_equal(mf.embeddings, p["E"])  # the steps moved something
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_low_rank_fc_steps_carry_the_projection_bit_for_bit(shared):
+    """FC on the low-rank path: each step leaves :math:`u_w = W^\\top v_w` of the new :math:`v` behind and
+    the next step skips the projection pass (lowrank.epoch_lowrank).  Ten carried steps equal, bit for bit,
+    ten steps that project afresh (the table handed out before each), and the d_e-wide path to rounding;
+    the carry really ran (``_carried`` set after every low-rank step)."""
+    p = random_problem(11, "fc", V=1500, n=700, d_e=8, d_k=4, K=3, max_len=9)
+    runs = {}
+    for mode in ("carried", "projected", "full"):
+        m = model_of(p, "fc", False, shared=shared, path="full" if mode == "full" else "lowrank")
+        b = batch_of(p)
+        losses = []
+        for _ in range(10):
+            if mode == "projected":
+                m.embeddings  # handing the table out drops the carry: this step projects
+            losses.append(m.step(b, 0.2, 0.2))
+            assert (m._carried is not None) is (mode != "full")
+        runs[mode] = (losses, m.state())
+    (lc, sc), (lp, sp), (lf, sf) = runs["carried"], runs["projected"], runs["full"]
+    assert lc == lp
+    for name in sc:
+        assert np.array_equal(sc[name], sp[name]), name
+        assert_close(sc[name], sf[name], 1e-10, f"carried low-rank vs full after 10 steps: {name}")
+    assert not np.array_equal(sc["embeddings"], p["E"])  # the steps moved something
+
+
+@pytest.mark.parametrize("write", ["embeddings", "classifier", "private (control)"])
+def test_a_write_between_low_rank_steps_is_seen(write):
+    """After a carried FC step, a write into the table (through ``embeddings``) or into :math:`W`
+    (through the classifier dict's views) makes the next step project afresh: it equals, bit for bit, the
+    step of a new model loaded with the written state.  Control: a write the model cannot see (its
+    private array) leaves the carried rows stale and the two steps differ, so the comparison can tell."""
+    p = random_problem(12, "fc", V=40, n=30, d_e=6, K=3)
+    m = model_of(p, "fc", False, path="lowrank")
+    b = batch_of(p)
+    m.step(b, 0.3, 0.3)
+    if write == "embeddings":
+        m.embeddings[3] += 0.5
+    elif write == "classifier":
+        m.classifier["W"][0, 1] += 0.5
+    else:
+        m._emb[3] += 0.5
+    fresh = model_of(p, "fc", False, path="lowrank")
+    fresh.load_state(m.state())
+    loss, loss_fresh = m.step(b, 0.3, 0.3), fresh.step(batch_of(p), 0.3, 0.3)
+    same = loss == loss_fresh and np.array_equal(m.state()["embeddings"], fresh.state()["embeddings"])
+    assert same is (write != "private (control)")

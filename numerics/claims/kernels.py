@@ -32,6 +32,9 @@ loss the mean over sentences.  Two things are compared:
    :math:`\eta_v \ne \eta_k \ne \eta_q \ne \eta_c`: every parameter's *change* against
    :math:`-\eta\nabla` of the reference (fixed query: the score change against
    :math:`-\eta_k\,q\cdot\nabla_{k_w}L`), relative to the largest reference change.
+3. a second update from the point the first reached, against the reference at that point
+   (embeddings and scores or keys): state a kernel carries between steps (the low-rank FC step's
+   projection :math:`u_w = W^\top v_w`, numerics/kernels/lowrank.py) must belong to that point.
 """
 from __future__ import annotations
 
@@ -197,7 +200,8 @@ def compare_case(d: int, kind: str, path: str, explicit: bool, point, kernel: st
     if model.last_fused != (kernel == "fused" and path == "shared" and not explicit):
         raise RuntimeError(f"asked for the {kernel} kernel's step, the fused one "
                            f"{'ran' if model.last_fused else 'did not run'}")
-    err["step embeddings"] = _rel(model.embeddings - emb, -RATES["v"] * ref["embeddings"])
+    st = model.state()  # copies, read without handing the table out (which would drop a carried projection)
+    err["step embeddings"] = _rel(st["embeddings"] - emb, -RATES["v"] * ref["embeddings"])
     if explicit:
         err["step keys"] = _rel(model.keys - keys, -RATES["k"] * ref["keys"])
         err["step query"] = _rel(model.query - q, -lr_q * ref["query"])
@@ -206,6 +210,19 @@ def compare_case(d: int, kind: str, path: str, explicit: bool, point, kernel: st
     if lr_c:
         for name in clf:
             err[f"step {name}"] = _rel(model.classifier[name] - clf[name], -lr_c * ref[name])
+    # a second step from the point the first reached, against the reference there: whatever a kernel
+    # carries from one step to the next (the low-rank FC step's projection u_w = W^T v_w) must be that
+    # point's.
+    emb1, keys1, q1 = st["embeddings"], model.keys.copy(), st["query"]
+    clf1 = {name: arr.copy() for name, arr in model.classifier.items()}
+    _, ref1 = reference(d, kind, q1, keys1, emb1, clf1, labels)
+    model.step(batch, RATES["v"], RATES["k"], lr_q, lr_c)
+    st2 = model.state()
+    err["second step embeddings"] = _rel(st2["embeddings"] - emb1, -RATES["v"] * ref1["embeddings"])
+    if explicit:
+        err["second step keys"] = _rel(st2["keys"] - keys1, -RATES["k"] * ref1["keys"])
+    else:
+        err["second step scores"] = _rel(st2["scores"] - st["scores"], -RATES["k"] * ref1["keys"] @ q1)
     return err
 
 
@@ -258,8 +275,8 @@ def symbolic_verdict(cases: dict, rtol: float = TRAINING.symbolic_rtol) -> tuple
                r"(shared exponent, per-sentence fallback; for FC and TC in both the $d_e$-wide and the "
                r"$K$-wide low-rank kernels, and the fused $K$-wide step with shared exponent and fixed query) "
                r"and both key modes (fixed query, query "
-               r"trained), the numba kernels' loss, gradients and one update step with unequal rates "
-               r"equal the lambdified derivatives of the explicit loss within "
+               r"trained), the numba kernels' loss, gradients and two successive update steps with unequal rates "
+               r"(the second from the point the first reached) equal the lambdified derivatives of the explicit loss within "
                + f"{TRAINING.symbolic_rtol:g}" + r" relative."),
     assumptions=(r"sentences " + ", ".join("(" + ",".join(map(str, s)) + ")" for s in SENTENCES)
                  + r" over " + f"{VOCAB}" + r" words; $K = " + f"{K_CLASSES}" + r"$, TL hidden width "
@@ -275,7 +292,8 @@ def n4_kernel_vs_symbolic() -> Outcome:
            "classifier written out, cross-entropy) with one symbol set per position, differentiates it "
            "in every parameter and lambdifies it; a word's gradient sums its positions, the batch loss "
            "is the mean over sentences.")
-    d.note("The kernels see the same corpus (AttentionModel.gradients, then AttentionModel.step on a "
-           "fresh copy); the path actually taken (shared exponent or fallback) is read back.")
+    d.note("The kernels see the same corpus (AttentionModel.gradients, then two AttentionModel.step calls on "
+           "a fresh copy, the second compared with the reference at the point the first reached); the path "
+           "actually taken (shared exponent or fallback) is read back.")
     status, reason, details = symbolic_verdict(kernel_vs_symbolic())
     return Outcome(status, reason, d.steps, details)

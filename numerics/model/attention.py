@@ -137,15 +137,15 @@ class AttentionModel:
             raise UsageError(f"dtype: expected one of {tuple(DTYPES)}, got {dtype!r}")
         dt = DTYPES[dtype]
         self.kind, self.dtype, self.explicit_keys = kind, dtype, bool(explicit_keys)
-        self.embeddings = np.array(embeddings, dtype=dt, order="C")
+        self._emb = np.array(embeddings, dtype=dt, order="C")
         keys = np.array(keys, dtype=dt, order="C")
         self.query = np.array(query, dtype=dt)
-        if self.embeddings.ndim != 2 or keys.ndim != 2 or self.query.ndim != 1:
+        if self._emb.ndim != 2 or keys.ndim != 2 or self.query.ndim != 1:
             raise UsageError("embeddings and keys must be (V, d) arrays and the query a vector")
-        if keys.shape != (self.embeddings.shape[0], self.query.shape[0]):
-            raise UsageError(f"keys: expected shape (V, d_k) = ({self.embeddings.shape[0]}, "
+        if keys.shape != (self._emb.shape[0], self.query.shape[0]):
+            raise UsageError(f"keys: expected shape (V, d_k) = ({self._emb.shape[0]}, "
                              f"{self.query.shape[0]}), got {keys.shape}")
-        d_e = self.embeddings.shape[1]
+        d_e = self._emb.shape[1]
         names = PARAMETERS[kind]
         missing = [n for n in names if n not in classifier]
         if missing:
@@ -178,7 +178,7 @@ class AttentionModel:
             self._keys0 = keys if np.any(keys) else None
             self._scores0 = self._scores.copy()
         self._dq = np.zeros_like(self.query)
-        self._ew = np.zeros(self.embeddings.shape[0])  # e_w = exp(s_w - max s), work buffer
+        self._ew = np.zeros(self._emb.shape[0])  # e_w = exp(s_w - max s), work buffer
         # one exp per word per step (see numerics/kernels/scores.py); False forces the
         # per-sentence-shift path (the same math; the tests compare the two)
         self.shared_exp = True
@@ -187,6 +187,9 @@ class AttentionModel:
         self.kernel_path = "auto"  # train.kernel: see KERNEL_PATHS
         self.last_lowrank = None
         self._u = None  # the low-rank path's u_w = W^T v_w (V x K, float64), allocated on first use
+        # the batch whose words' rows of _u hold W^T v_w of the current v, with the W they were
+        # computed from (lowrank.epoch_lowrank's carried projection); None: project again
+        self._carried = None
         self._acc = self._rows = None  # the fused path's G x V x 8 accumulators and V x 8 rows (first use)
         self.last_fused = None  # whether the last step ran the fused kernel (for tests and claims)
 
@@ -200,6 +203,21 @@ class AttentionModel:
                 "kernel": self.kernel_path,
                 "path": "fused" if self.fused() else "lowrank" if self.lowrank() else "full"}
 
+    @property
+    def embeddings(self) -> np.ndarray:
+        """The embedding table :math:`v_w` (V x d_e), the model's own array (writable in place).
+        Handing it out marks the low-rank path's carried projection stale: whoever holds it may write
+        into it, so the next :meth:`step` projects :math:`u_w = W^\top v_w` afresh."""
+        self._carried = None
+        return self._emb
+
+    def _carried_for(self, batch: Batch) -> bool:
+        """Whether ``_u`` holds :math:`W^\top v_w` for ``batch``'s words: the last step was a low-rank
+        step on this very batch with :math:`W` fixed, nobody took :attr:`embeddings` since, and
+        :math:`W` is bit for bit the one the rows came from (the classifier dict's views are public)."""
+        c, self._carried = self._carried, None
+        return c is not None and c[0] is batch and np.array_equal(c[1], self._theta)
+
     def lowrank(self) -> bool:
         """Whether the steps run the K-wide low-rank kernels (numerics/kernels/lowrank.py): only
         for a linear classifier; ``auto`` as :func:`auto_lowrank` says."""
@@ -209,7 +227,7 @@ class AttentionModel:
         if not is_linear(self.kind) or self.kernel_path == "full":
             return False
         return (self.kernel_path in ("lowrank", "fused")  # fused: gradients and fallback steps are lowrank's
-                or auto_lowrank(self.vocab_size, self.embeddings.shape[1], self.n_classes))
+                or auto_lowrank(self.vocab_size, self._emb.shape[1], self.n_classes))
 
     def fused(self) -> bool:
         """Whether :meth:`step` tries the fused kernel (numerics/kernels/fused.py): a linear classifier,
@@ -219,7 +237,7 @@ class AttentionModel:
         if not is_linear(self.kind) or self.explicit_keys or not self.shared_exp or self.n_classes >= ROW:
             return False
         return self.kernel_path == "fused" or (self.kernel_path == "auto"
-                                               and auto_fused(self.vocab_size, self.embeddings.shape[1],
+                                               and auto_fused(self.vocab_size, self._emb.shape[1],
                                                               self.n_classes))
 
     @staticmethod
@@ -234,11 +252,12 @@ class AttentionModel:
         """The low-rank path's per-word rows [u_w = W^T v_w, e_w] (V x (K + 1), float64)."""
         if self._u is None or self._u.shape != (self.vocab_size, self.n_classes + 1):
             self._u = np.zeros((self.vocab_size, self.n_classes + 1))
+            self._carried = None
         return self._u
 
     def _keys_or_none(self) -> np.ndarray:
         """The keys for the low-rank kernels: no rows means a fixed query (scores kept)."""
-        return self._keys if self.explicit_keys else self.embeddings[:0]
+        return self._keys if self.explicit_keys else self._emb[:0]
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -270,7 +289,7 @@ class AttentionModel:
     # ----------------------------------------------------------------- views
     @property
     def vocab_size(self) -> int:
-        return self.embeddings.shape[0]
+        return self._emb.shape[0]
 
     @property
     def scores(self) -> np.ndarray:
@@ -288,15 +307,15 @@ class AttentionModel:
         q2 = float(q @ q)
         k0 = self._keys0 if self._keys0 is not None else np.zeros((self.vocab_size, len(q)))
         if q2 == 0.0:
-            return np.array(k0, dtype=self.embeddings.dtype)
+            return np.array(k0, dtype=self._emb.dtype)
         ds = (self._scores.astype(np.float64) - self._scores0) / q2
-        return (k0 + ds[:, None] * q[None, :]).astype(self.embeddings.dtype)
+        return (k0 + ds[:, None] * q[None, :]).astype(self._emb.dtype)
 
     def state(self) -> dict[str, np.ndarray]:
         """Every array that changes in training (copies): what a snapshot must hold to continue
         bitwise.  The initial scores/keys behind :attr:`keys` are not here: they follow from the
         config's seed (:meth:`initial`)."""
-        out = {"embeddings": self.embeddings.copy(), "query": self.query.copy(),
+        out = {"embeddings": self._emb.copy(), "query": self.query.copy(),
                "classifier": self._theta.copy()}
         out["keys" if self.explicit_keys else "scores"] = (self._keys if self.explicit_keys
                                                             else self._scores).copy()
@@ -304,7 +323,7 @@ class AttentionModel:
 
     def load_state(self, state: dict) -> None:
         """Overwrite the trained arrays with :meth:`state`'s (same shapes and dtype, else UsageError)."""
-        targets = {"embeddings": self.embeddings, "query": self.query, "classifier": self._theta,
+        targets = {"embeddings": self._emb, "query": self.query, "classifier": self._theta,
                    ("keys" if self.explicit_keys else "scores"): (self._keys if self.explicit_keys
                                                                   else self._scores)}
         for name, arr in targets.items():
@@ -313,11 +332,12 @@ class AttentionModel:
                 raise UsageError(f"snapshot: parameter {name!r} does not match this config's model "
                                  f"(expected {arr.dtype} {arr.shape}, got "
                                  f"{None if given is None else f'{given.dtype} {given.shape}'})")
+        self._carried = None
         for name, arr in targets.items():
             arr[...] = state[name]
 
     def copy(self) -> "AttentionModel":
-        out = AttentionModel(self.kind, self.embeddings, self.keys, self.query, self.classifier,
+        out = AttentionModel(self.kind, self._emb, self.keys, self.query, self.classifier,
                              explicit_keys=self.explicit_keys, dtype=self.dtype)
         out.kernel_path = self.kernel_path
         return out
@@ -325,7 +345,7 @@ class AttentionModel:
     def _check(self, batch: Batch) -> None:
         if self._checked is batch:  # a batch is checked against the model once, not every step
             return
-        if batch.G.shape[1] != self.embeddings.shape[1] or batch.G.dtype != self.embeddings.dtype:
+        if batch.G.shape[1] != self._emb.shape[1] or batch.G.dtype != self._emb.dtype:
             raise UsageError("batch: work buffers built for another d_e or dtype")
         if len(batch.uw) and batch.uw[-1] >= self.vocab_size:
             raise UsageError(f"batch: word ids beyond the model's vocabulary ({self.vocab_size})")
@@ -341,6 +361,7 @@ class AttentionModel:
         Fixed-query mode passes :math:`\eta_s = \eta_k|q|^2` to the score update and
         rejects a nonzero ``lr_query``."""
         self._check(batch)
+        carried = self._carried_for(batch)  # (and forgets it: only a low-rank step below renews it)
         code = KIND_CODES[self.kind]
         K, H = self.n_classes, self.hidden
         if self.kind == "fc" and lr_classifier:
@@ -359,7 +380,7 @@ class AttentionModel:
             if self._acc is None or self._acc.shape != shape:
                 self._acc = aligned_zeros(shape)
                 self._rows = aligned_zeros(shape[1:])
-            loss, ok = epoch_fused(batch.sentences(), batch.uw, self._scores, self.embeddings, clf,
+            loss, ok = epoch_fused(batch.sentences(), batch.uw, self._scores, self._emb, clf,
                                    rates(v=lr_embeddings, s=lr_s, c=lr_classifier), KERNEL.shared_exp_floor,
                                    KERNEL.word_chunk, self._fused_parallel(), self._rows, self._acc,
                                    self._dtheta)
@@ -367,16 +388,19 @@ class AttentionModel:
                 return float(loss)
             self.last_fused = False  # a partition underflowed: nothing moved, redo with per-sentence shifts
         if self.lowrank():
-            return float(epoch_lowrank(batch.sentences(), batch.words(), self._scores, self.embeddings,
-                                       self._keys_or_none(), self.query, self._shared_exp(), clf,
-                                       rates(v=lr_embeddings, s=lr_s, q=lr_query, c=lr_classifier), CHUNKS,
-                                       self._table(), batch.lowrank_work(K), self._dtheta, self._dq))
+            loss = epoch_lowrank(batch.sentences(), batch.words(), self._scores, self._emb,
+                                 self._keys_or_none(), self.query, self._shared_exp(), clf,
+                                 rates(v=lr_embeddings, s=lr_s, q=lr_query, c=lr_classifier), CHUNKS,
+                                 self._table(), batch.lowrank_work(K), self._dtheta, self._dq, carried)
+            if not lr_classifier:  # W fixed: the word pass left u_w = W^T v_w of the new v behind
+                self._carried = (batch, self._theta.copy())
+            return float(loss)
         if self.explicit_keys:
-            return float(epoch_keys(batch.sentences(), batch.words(), self._scores, self.embeddings,
+            return float(epoch_keys(batch.sentences(), batch.words(), self._scores, self._emb,
                                     self._keys, self.query, self._shared_exp(), clf,
                                     rates(v=lr_embeddings, s=lr_s, q=lr_query, c=lr_classifier),
                                     CHUNKS, batch.work(), self._dtheta, self._dq))
-        return float(epoch_scores(batch.sentences(), batch.words(), self._scores, self.embeddings,
+        return float(epoch_scores(batch.sentences(), batch.words(), self._scores, self._emb,
                                   self._shared_exp(), clf, rates(v=lr_embeddings, s=lr_s, c=lr_classifier),
                                   CHUNKS, batch.work(), self._dtheta))
 
@@ -389,27 +413,28 @@ class AttentionModel:
         :math:`\partial L/\partial q = \sum_w (\partial L/\partial s_w) k_w` (explicit keys).
         The same kernels as :meth:`step`, in their store mode."""
         self._check(batch)
+        self._carried = None  # the optimizer moves the parameters itself
         clf = Classifier(KIND_CODES[self.kind], self._theta, self.n_classes, self.hidden)
         U = len(batch.uw)
         if self.explicit_keys:
             key_scores(batch.uw, self._keys, self.query, self._scores)
         if self.lowrank():
             work, u = batch.lowrank_work(self.n_classes), self._table()
-            loss, shared = forward_backward_lr(batch.sentences(), batch.uw, self._scores, self.embeddings,
+            loss, shared = forward_backward_lr(batch.sentences(), batch.uw, self._scores, self._emb,
                                                self._shared_exp(), clf, bool(classifier), CHUNKS, u, work,
-                                               self._dtheta)
-            word_pass_lr(batch.words(), self._scores, shared, self.embeddings, u, self._theta, work,
+                                               self._dtheta, False)
+            word_pass_lr(batch.words(), self._scores, shared, self._emb, u, self._theta, work,
                          rates(), KERNEL.word_chunk, bool(classifier), gv[:U], gs[:U], self._dtheta,
-                         self._keys_or_none(), self.query, self._dq)
+                         self._keys_or_none(), self.query, self._dq, False)
             return float(loss), self._dtheta, self._dq
-        loss, shared = forward_backward(batch.sentences(), batch.uw, self._scores, self.embeddings,
+        loss, shared = forward_backward(batch.sentences(), batch.uw, self._scores, self._emb,
                                         self._shared_exp(), clf, bool(classifier), KERNEL.sentence_chunk,
                                         batch.work(), self._dtheta)
         if self.explicit_keys:
-            word_pass_keys(batch.words(), self._scores, self._ew, shared, self.embeddings, self._keys,
+            word_pass_keys(batch.words(), self._scores, self._ew, shared, self._emb, self._keys,
                            self.query, batch.work(), rates(), KERNEL.word_chunk, gv[:U], gs[:U], self._dq)
         else:
-            word_pass(batch.words(), self._scores, self._ew, shared, self.embeddings, batch.work(), rates(),
+            word_pass(batch.words(), self._scores, self._ew, shared, self._emb, batch.work(), rates(),
                       KERNEL.word_chunk, gv[:U], gs[:U])
         return float(loss), self._dtheta, self._dq
 
@@ -422,6 +447,7 @@ class AttentionModel:
         ``query`` (:math:`\sum_w (\partial L/\partial s_w)\,k_w`), ``scores`` (V) and the
         classifier's arrays by name.  Words absent from the batch get 0."""
         self._check(batch)
+        self._carried = None  # _u is overwritten below
         dtheta = np.zeros_like(self._theta)
         code = KIND_CODES[self.kind]
         keys = self.keys
@@ -430,34 +456,34 @@ class AttentionModel:
             key_scores(batch.uw, keys, self.query, scores)
         clf = Classifier(code, self._theta, self.n_classes, self.hidden)
         U = len(batch.uw)
-        gv = np.zeros((U, self.embeddings.shape[1]), self.embeddings.dtype)
-        gs = np.zeros(U, self.embeddings.dtype)
+        gv = np.zeros((U, self._emb.shape[1]), self._emb.dtype)
+        gs = np.zeros(U, self._emb.dtype)
         dq = np.zeros_like(self.query)
         lowrank = self.lowrank()
         if lowrank:
             work, u = batch.lowrank_work(self.n_classes), self._table()
-            loss, shared = forward_backward_lr(batch.sentences(), batch.uw, scores, self.embeddings,
-                                               self._shared_exp(), clf, True, CHUNKS, u, work, dtheta)
+            loss, shared = forward_backward_lr(batch.sentences(), batch.uw, scores, self._emb,
+                                               self._shared_exp(), clf, True, CHUNKS, u, work, dtheta, False)
         else:
-            loss, shared = forward_backward(batch.sentences(), batch.uw, scores, self.embeddings,
+            loss, shared = forward_backward(batch.sentences(), batch.uw, scores, self._emb,
                                             self._shared_exp(), clf, True, KERNEL.sentence_chunk, batch.work(),
                                             dtheta)
         self.last_shared_exp = bool(shared)  # which path the sentence pass took (for tests)
         self.last_lowrank = lowrank
         if lowrank:
-            word_pass_lr(batch.words(), scores, shared, self.embeddings, u, self._theta, work, rates(),
-                         KERNEL.word_chunk, True, gv, gs, dtheta, self._keys_or_none(), self.query, dq)
+            word_pass_lr(batch.words(), scores, shared, self._emb, u, self._theta, work, rates(),
+                         KERNEL.word_chunk, True, gv, gs, dtheta, self._keys_or_none(), self.query, dq, False)
             if not self.explicit_keys:
                 dq = gs @ keys[batch.uw] if U else dq
         elif self.explicit_keys:
-            word_pass_keys(batch.words(), scores, self._ew, shared, self.embeddings, keys, self.query,
+            word_pass_keys(batch.words(), scores, self._ew, shared, self._emb, keys, self.query,
                            batch.work(), rates(), KERNEL.word_chunk, gv, gs, dq)
         else:
-            word_pass(batch.words(), scores, self._ew, shared, self.embeddings, batch.work(), rates(),
+            word_pass(batch.words(), scores, self._ew, shared, self._emb, batch.work(), rates(),
                       KERNEL.word_chunk, gv, gs)
             dq = gs @ keys[batch.uw] if U else dq
         V = self.vocab_size
-        out = {"embeddings": np.zeros_like(self.embeddings), "scores": np.zeros(V, gs.dtype)}
+        out = {"embeddings": np.zeros_like(self._emb), "scores": np.zeros(V, gs.dtype)}
         out["embeddings"][batch.uw] = gv
         out["scores"][batch.uw] = gs
         out["keys"] = out["scores"][:, None] * self.query[None, :]
@@ -472,12 +498,12 @@ class AttentionModel:
         offsets = np.ascontiguousarray(offsets, dtype=np.int64)
         labels = np.ascontiguousarray(labels, dtype=np.int64)
         n = len(labels)
-        lse = np.empty(n, self.embeddings.dtype)
+        lse = np.empty(n, self._emb.dtype)
         pred = np.empty(n, np.int64)
         if n == 0:
             return float("nan"), lse, pred
         total = forward_eval(Sentences(word_ids, offsets, labels, 1.0), np.ascontiguousarray(self.scores),
-                             self.embeddings, Classifier(KIND_CODES[self.kind], self._theta, self.n_classes,
+                             self._emb, Classifier(KIND_CODES[self.kind], self._theta, self.n_classes,
                                                          self.hidden), KERNEL.sentence_chunk, lse, pred)
         return float(total) / n, lse, pred
 

@@ -77,6 +77,11 @@ MUTANTS: list[Mutant] = [
            "                if o < o1:\n                    w0 = word_ids[o]\n",
            "                if o < o1 - 1:\n                    w0 = word_ids[o]\n",
            "off by one: an odd-length sentence loses its last occurrence (low-rank shared path)", "kernel"),
+    Mutant("lowrank-carry-stale", LOWRANK,
+           "                    if carry:  # u_w (read above, for ds) is now the next step's W^T v_w\n",
+           "                    if False:  # u_w (read above, for ds) is now the next step's W^T v_w\n",
+           "the carried projection u_w = W^T v_w not refreshed after v_w moved: the next FC step computes "
+           "its logits from the old embeddings (low-rank path)", "kernel"),
     # the fused step (numerics/kernels/fused.py): what `train.kernel = auto` runs at the paper's size
     Mutant("fused-score-sign", FUSED,
            "        ds = uS - e_w * S[K]  # e_w (u_w . S_w - R'_w) = u_w . D_w - R_w\n",
