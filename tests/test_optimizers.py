@@ -70,14 +70,17 @@ def _lrs(groups):
     return {f"lr_{k}": (RATES[k] if k in groups else 0.0) for k in RATES}
 
 
-def _run_kernel(p, kind, name, groups):
+def _run_kernel(p, kind, name, groups, path="auto"):
     explicit = "query" in groups or name == "adam"
     model = AttentionModel(kind, p["E"], p["K"], p["q"], p["params"], explicit_keys=explicit)
+    model.kernel_path = path
     opt = Optimizer(model, name, _lrs(groups), **HYPER)
     losses = []
     for wid, off, lab in _batches(p):
         b = Batch.build(wid, off, lab, p["V"], p["K_classes"], p["d_e"])
         losses.append(opt.step(b))
+        if path != "auto":
+            assert model.last_fused is (path == "fused")  # the gradients came from the kernel asked for
     out = {"embeddings": model.embeddings, "keys": model.keys, "query": model.query,
            **{k: v for k, v in model.classifier.items()}}
     return losses, out
@@ -91,11 +94,17 @@ def _close(name, got, want):
 CASES = [(kind, name, query) for kind in ("fc", "tc", "tl") for name in OPTIMIZERS for query in (False, True)]
 
 
-@pytest.mark.parametrize("kind, name, query", CASES)
-def test_matches_numpy_twin(kind, name, query):
+PATH_CASES = [(kind, name, query, path) for kind in ("fc", "tc") for name in ("momentum", "adam")
+              for query in (False, True) for path in ("lowrank", "fused")]
+
+
+@pytest.mark.parametrize("kind, name, query, path", [c + ("auto",) for c in CASES] + PATH_CASES)
+def test_matches_numpy_twin(kind, name, query, path):
+    """Every optimizer against the twin; for the linear classifiers also with the gradients forced through
+    the K-wide kernels: lowrank.py's store mode and the fused step's (fused.py, explicit keys included)."""
     p = _problem(11, kind)
     groups = _groups(kind, query)
-    losses, got = _run_kernel(p, kind, name, groups)
+    losses, got = _run_kernel(p, kind, name, groups, path)
     params = {"embeddings": p["E"].copy(), "keys": p["K"].copy(), "query": p["q"].copy(),
               **{k: v.copy() for k, v in p["params"].items()}}
     state, twin_losses = {}, []

@@ -30,10 +30,14 @@ sentence's word rows are still in L1:
   L/\partial v_w`, :math:`s_w \mathrel{-}= \eta_s\,\partial L/\partial s_w` in place; finally
   :math:`\theta \mathrel{-}= \eta_c\,\partial L/\partial\theta` (:math:`W` and :math:`b`).
 
-**Narrow on purpose.**  Only plain gradient descent (no stored gradient rows for an optimizer),
-a fixed query (scores kept, no explicit keys) and the shared exponentials: when some
-:math:`\tilde Z_i <` ``floor`` the kernel returns before touching a parameter and the caller
-redoes the step with lowrank.py (per-sentence shifts).  numerics/model/attention.py decides.
+**Narrow on purpose.**  The step: plain gradient descent, a fixed query (scores kept, no
+explicit keys) and the shared exponentials: when some :math:`\tilde Z_i <` ``floor`` the kernel
+returns before touching a parameter and the caller redoes the step with lowrank.py (per-sentence
+shifts).  **Store mode** (:func:`fused_pass` with gradient rows, for an optimizer: momentum, Adam) runs
+the same passes but writes :math:`\partial L/\partial v_w`, :math:`\partial L/\partial s_w` into the
+caller's rows and moves nothing; with explicit keys the caller refreshes :math:`s_w = q\cdot k_w` before
+and :func:`query_gradient` sums :math:`\partial L/\partial q` after (issue 13: Adam at the paper's size
+was 1.66x a GD epoch through lowrank.py's store mode).  numerics/model/attention.py decides.
 
 **Rows of ROW = 8 floats.**  Every per-word row (``u``, the accumulators, the transposed
 :math:`W` padded with zero columns) is ``ROW`` = 8 float64 wide, one 64-byte cache line (the
@@ -247,12 +251,14 @@ def sentence_group(g, sents, uw, u, theta, d, K, floor, acc, loss_g, bad_g, db_g
 
 
 @njit(**NUMBA_FLAGS)
-def word_chunk(c, chunk, uw, scores, emb, u, acc, Wp, K, lr_v, lr_s, grads_on, dW_c):
+def word_chunk(c, chunk, uw, scores, emb, u, acc, Wp, K, lr_v, lr_s, grads_on, dW_c, grad_v, grad_s):
     r"""Words ``uw[c chunk .. (c+1) chunk - 1]``: :math:`D_w, R_w`, the gradients and the in-place
     updates of :math:`v_w, s_w`; adds :math:`v_w D_w^\top` (old :math:`v_w`) to ``dW_c[c]``
-    (d x ROW, lanes past K unread) when ``grads_on``."""
+    (d x ROW, lanes past K unread) when ``grads_on``.  Store mode (``grad_s`` not empty): the
+    gradients go to ``grad_v[x]``, ``grad_s[x]`` for ``w = uw[x]`` and nothing moves."""
     G = acc.shape[0]
     d = emb.shape[1]
+    store = grad_s.shape[0] > 0
     S = np.empty(ROW)
     wide = K + 1 > 5  # lanes 5-7 in use
     if grads_on:
@@ -289,9 +295,13 @@ def word_chunk(c, chunk, uw, scores, emb, u, acc, Wp, K, lr_v, lr_s, grads_on, d
                     dW_c[c, j, 5] += vj * D5
                     dW_c[c, j, 6] += vj * D6
                     dW_c[c, j, 7] += vj * D7
-            if lr_v != 0.0:
+            if store:
+                grad_v[x, j] = t
+            elif lr_v != 0.0:
                 emb[w, j] = vj - lr_v * t
-        if lr_s != 0.0:
+        if store:
+            grad_s[x] = ds
+        elif lr_s != 0.0:
             scores[w] -= lr_s * ds
 
 
@@ -302,17 +312,19 @@ def sentences_parallel(sents, uw, u, theta, d, K, floor, acc, loss_g, bad_g, db_
 
 
 @njit(**NUMBA_PARALLEL_FLAGS)
-def words_parallel(nch, chunk, uw, scores, emb, u, acc, Wp, K, lr_v, lr_s, grads_on, dW_c):
+def words_parallel(nch, chunk, uw, scores, emb, u, acc, Wp, K, lr_v, lr_s, grads_on, dW_c, grad_v, grad_s):
     for c in prange(nch):
-        word_chunk(c, chunk, uw, scores, emb, u, acc, Wp, K, lr_v, lr_s, grads_on, dW_c)
+        word_chunk(c, chunk, uw, scores, emb, u, acc, Wp, K, lr_v, lr_s, grads_on, dW_c, grad_v, grad_s)
 
 
 @njit(**NUMBA_FLAGS)
-def epoch_fused(sents, uw, scores, emb, clf, rates, floor, chunk, parallel, u, acc, dtheta):
-    r"""One gradient-descent step (module docstring); returns ``(L, ok)``: the loss before the step
-    and whether it was taken.  ``ok`` False (a partition below ``floor``): nothing was updated,
-    ``L`` is NaN, the caller redoes the step with lowrank.py.  ``u`` is V x ROW and ``acc``
-    G x V x ROW float64 work space (:func:`aligned_zeros`); needs K + 1 <= ROW."""
+def fused_pass(sents, uw, scores, emb, clf, rates, floor, chunk, parallel, u, acc, dtheta, grad_v, grad_s):
+    r"""The step's passes (module docstring) up to, not including, the classifier's update; returns
+    ``(L, ok)``.  ``ok`` False (a partition below ``floor``): nothing was updated or stored, ``L`` is
+    NaN.  ``dtheta`` receives :math:`\partial L/\partial\theta` when ``rates.c`` is not 0.  Store mode
+    (``grad_s`` not empty, for an optimizer): ``grad_v[x]``, ``grad_s[x]`` receive
+    :math:`\partial L/\partial v_w`, :math:`\partial L/\partial s_w` of ``w = uw[x]`` and no word moves.
+    ``u`` is V x ROW and ``acc`` G x V x ROW float64 work space (:func:`aligned_zeros`); needs K + 1 <= ROW."""
     theta, K = clf.theta, clf.K
     lr_v, lr_s, lr_c = rates.v, rates.s, rates.c
     d = emb.shape[1]
@@ -339,10 +351,10 @@ def epoch_fused(sents, uw, scores, emb, clf, rates, floor, chunk, parallel, u, a
     nch = (U + chunk - 1) // chunk
     dW_c = np.empty((nch, d if grads_on else 0, ROW))
     if parallel:
-        words_parallel(nch, chunk, uw, scores, emb, u, acc, Wp, K, lr_v, lr_s, grads_on, dW_c)
+        words_parallel(nch, chunk, uw, scores, emb, u, acc, Wp, K, lr_v, lr_s, grads_on, dW_c, grad_v, grad_s)
     else:
         for c in range(nch):
-            word_chunk(c, chunk, uw, scores, emb, u, acc, Wp, K, lr_v, lr_s, grads_on, dW_c)
+            word_chunk(c, chunk, uw, scores, emb, u, acc, Wp, K, lr_v, lr_s, grads_on, dW_c, grad_v, grad_s)
     if grads_on:
         for j in range(d):
             for k in range(K):
@@ -355,6 +367,33 @@ def epoch_fused(sents, uw, scores, emb, clf, rates, floor, chunk, parallel, u, a
             for g in range(G):
                 s += db_g[g, k]
             dtheta[d * K + k] = s
-        for p in range(theta.shape[0]):
-            theta[p] -= lr_c * dtheta[p]
     return sents.weight * total, True
+
+
+@njit(**NUMBA_FLAGS)
+def epoch_fused(sents, uw, scores, emb, clf, rates, floor, chunk, parallel, u, acc, dtheta):
+    r"""One gradient-descent step (module docstring); returns ``(L, ok)``: the loss before the step
+    and whether it was taken.  ``ok`` False (a partition below ``floor``): nothing was updated,
+    ``L`` is NaN, the caller redoes the step with lowrank.py.  ``u`` is V x ROW and ``acc``
+    G x V x ROW float64 work space (:func:`aligned_zeros`); needs K + 1 <= ROW."""
+    theta = clf.theta
+    loss, ok = fused_pass(sents, uw, scores, emb, clf, rates, floor, chunk, parallel, u, acc, dtheta,
+                          emb[:0], scores[:0])
+    if ok and rates.c != 0.0:
+        for p in range(theta.shape[0]):
+            theta[p] -= rates.c * dtheta[p]
+    return loss, ok
+
+
+@njit(**NUMBA_FLAGS)
+def query_gradient(uw, grad_s, keys, dq):
+    r""":math:`\partial L/\partial q = \sum_w (\partial L/\partial s_w)\,k_w` (old keys) from the stored score
+    gradients ``grad_s[x]`` of ``w = uw[x]``, summed in word order (serial: the same bits for any
+    thread count)."""
+    for j in range(dq.shape[0]):
+        dq[j] = 0.0
+    for x in range(uw.shape[0]):
+        g = grad_s[x]
+        w = uw[x]
+        for j in range(dq.shape[0]):
+            dq[j] += g * keys[w, j]

@@ -27,7 +27,7 @@ import numpy as np
 
 from attndyn.numerics.kernels.args import (Chunks, Classifier, rates, Sentences, SharedExp,
                                            WordIndex, Work)
-from attndyn.numerics.kernels.fused import aligned_zeros, epoch_fused, ROW
+from attndyn.numerics.kernels.fused import aligned_zeros, epoch_fused, fused_pass, query_gradient, ROW
 from attndyn.numerics.kernels.index import word_index
 from attndyn.numerics.kernels.keys import epoch_keys, key_scores, word_pass_keys
 from attndyn.numerics.kernels.lowrank import epoch_lowrank, forward_backward_lr, word_pass_lr
@@ -229,12 +229,15 @@ class AttentionModel:
         return (self.kernel_path in ("lowrank", "fused")  # fused: gradients and fallback steps are lowrank's
                 or auto_lowrank(self.vocab_size, self._emb.shape[1], self.n_classes))
 
-    def fused(self) -> bool:
+    def fused(self, stored: bool = False) -> bool:
         """Whether :meth:`step` tries the fused kernel (numerics/kernels/fused.py): a linear classifier,
         fixed query, shared exponentials, K < ROW = 8, and ``fused`` forced or ``auto`` as
-        :func:`auto_fused` says.  :meth:`gradients` and optimizers use lowrank.py on this path."""
+        :func:`auto_fused` says.  ``stored``: whether :meth:`row_gradients` (an optimizer's gradients)
+        does: the same, with explicit keys too (their scores are refreshed before, :math:`\partial L/\partial q`
+        summed after).  :meth:`gradients` uses lowrank.py on this path."""
         self.lowrank()  # validates train.kernel
-        if not is_linear(self.kind) or self.explicit_keys or not self.shared_exp or self.n_classes >= ROW:
+        if (not is_linear(self.kind) or (self.explicit_keys and not stored) or not self.shared_exp
+                or self.n_classes >= ROW):
             return False
         return self.kernel_path == "fused" or (self.kernel_path == "auto"
                                                and auto_fused(self.vocab_size, self._emb.shape[1],
@@ -247,6 +250,13 @@ class AttentionModel:
         one below 10^6 occurrences per step, so the paper's size trains serially by default).  Idle,
         paper size: 0.55 vs 0.81 ms per step with 2 threads."""
         return numba.get_num_threads() > 1
+
+    def _fused_buffers(self) -> None:
+        """The fused path's G x V x ROW accumulators and V x ROW rows (allocated on first use)."""
+        shape = (KERNEL.fused_groups, self.vocab_size, ROW)
+        if self._acc is None or self._acc.shape != shape:
+            self._acc = aligned_zeros(shape)
+            self._rows = aligned_zeros(shape[1:])
 
     def _table(self) -> np.ndarray:
         """The low-rank path's per-word rows [u_w = W^T v_w, e_w] (V x (K + 1), float64)."""
@@ -376,10 +386,7 @@ class AttentionModel:
             lr_s = float(lr_keys) * float(q @ q)
         self.last_fused = self.fused()
         if self.last_fused:
-            shape = (KERNEL.fused_groups, self.vocab_size, ROW)
-            if self._acc is None or self._acc.shape != shape:
-                self._acc = aligned_zeros(shape)
-                self._rows = aligned_zeros(shape[1:])
+            self._fused_buffers()
             loss, ok = epoch_fused(batch.sentences(), batch.uw, self._scores, self._emb, clf,
                                    rates(v=lr_embeddings, s=lr_s, c=lr_classifier), KERNEL.shared_exp_floor,
                                    KERNEL.word_chunk, self._fused_parallel(), self._rows, self._acc,
@@ -418,6 +425,17 @@ class AttentionModel:
         U = len(batch.uw)
         if self.explicit_keys:
             key_scores(batch.uw, self._keys, self.query, self._scores)
+        self.last_fused = self.fused(stored=True)
+        if self.last_fused:  # the step's fused passes in store mode (rates.c only switches dL/dW on)
+            self._fused_buffers()
+            loss, ok = fused_pass(batch.sentences(), batch.uw, self._scores, self._emb, clf,
+                                  rates(c=1.0 if classifier else 0.0), KERNEL.shared_exp_floor, KERNEL.word_chunk,
+                                  self._fused_parallel(), self._rows, self._acc, self._dtheta, gv[:U], gs[:U])
+            if ok:
+                if self.explicit_keys:
+                    query_gradient(batch.uw, gs[:U], self._keys, self._dq)
+                return float(loss), self._dtheta, self._dq
+            self.last_fused = False  # a partition underflowed: nothing stored, redo with per-sentence shifts
         if self.lowrank():
             work, u = batch.lowrank_work(self.n_classes), self._table()
             loss, shared = forward_backward_lr(batch.sentences(), batch.uw, self._scores, self._emb,

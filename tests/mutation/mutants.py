@@ -83,6 +83,11 @@ MUTANTS: list[Mutant] = [
            "the carried projection u_w = W^T v_w not refreshed after v_w moved: the next FC step computes "
            "its logits from the old embeddings (low-rank path)", "kernel"),
     # the fused step (numerics/kernels/fused.py): what `train.kernel = auto` runs at the paper's size
+    Mutant("fused-store-score-sign", FUSED,
+           "            grad_s[x] = ds\n",
+           "            grad_s[x] = -ds\n",
+           "the score gradient handed to an optimizer (Adam, momentum) with the wrong sign (fused store mode)",
+           "kernel", claims=("N9-budget-optimizers",)),
     Mutant("fused-score-sign", FUSED,
            "        ds = uS - e_w * S[K]  # e_w (u_w . S_w - R'_w) = u_w . D_w - R_w\n",
            "        ds = e_w * S[K] - uS  # e_w (u_w . S_w - R'_w) = u_w . D_w - R_w\n",
