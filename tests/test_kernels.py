@@ -455,3 +455,33 @@ def test_a_write_between_low_rank_steps_is_seen(write):
     loss, loss_fresh = m.step(b, 0.3, 0.3), fresh.step(batch_of(p), 0.3, 0.3)
     same = loss == loss_fresh and np.array_equal(m.state()["embeddings"], fresh.state()["embeddings"])
     assert same is (write != "private (control)")
+
+
+@pytest.mark.parametrize("kind", ["fc", "tc"])
+@pytest.mark.parametrize("bias", [False, True])
+def test_low_rank_evaluation_matches_the_full_path_and_the_twin(kind, bias):
+    """``evaluate`` on the low-rank path (lowrank.forward_eval_lr: each used word projected once, then K
+    wide) against the d_e-wide forward pass and the twin's loss: loss, log-partitions and predictions;
+    twice in a row and after a step (the words' marks are cleared, the projections redone), and on a
+    subset of the sentences (a different set of words)."""
+    p = random_problem(13, kind, V=900, n=600, d_e=9, K=4, max_len=7)
+    if bias:
+        p["params"]["b"] = np.random.default_rng(13).standard_normal(4)
+    full, low = (model_of(p, kind, False, path=path) for path in ("full", "lowrank"))
+    tloss, _ = twin_loss_grads(kind, p["E"], p["K"], p["q"], p["params"], p["word_ids"], p["offsets"],
+                               p["labels"])
+    sub = (p["word_ids"][:p["offsets"][50]], p["offsets"][:51], p["labels"][:50])
+    for when in ("first", "again", "after a step", "subset"):
+        if when == "after a step":
+            for m in (full, low):
+                m.step(batch_of(p), 0.3, 0.3, 0.0, 0.3 if kind == "tc" else 0.0)
+        args = sub if when == "subset" else (p["word_ids"], p["offsets"], p["labels"])
+        (lf, sf, pf), (ll, sl, pl) = full.evaluate(*args), low.evaluate(*args)
+        assert ll == pytest.approx(lf, rel=NUMERIC.kernel_rtol), when
+        assert_close(sl, sf, NUMERIC.kernel_rtol, f"log-partitions ({when})")
+        assert np.array_equal(pl, pf), when
+        if when in ("first", "again"):
+            assert ll == pytest.approx(tloss, rel=NUMERIC.kernel_rtol), when
+    assert not low._seen.any()  # every mark cleared
+    with pytest.raises(UsageError, match="word ids outside"):
+        low.evaluate(np.array([0, 900]), np.array([0, 2]), np.array([0]))

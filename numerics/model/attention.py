@@ -30,7 +30,7 @@ from attndyn.numerics.kernels.args import (Chunks, Classifier, rates, Sentences,
 from attndyn.numerics.kernels.fused import aligned_zeros, epoch_fused, fused_pass, query_gradient, ROW
 from attndyn.numerics.kernels.index import word_index
 from attndyn.numerics.kernels.keys import epoch_keys, key_scores, word_pass_keys
-from attndyn.numerics.kernels.lowrank import epoch_lowrank, forward_backward_lr, word_pass_lr
+from attndyn.numerics.kernels.lowrank import epoch_lowrank, forward_backward_lr, forward_eval_lr, word_pass_lr
 from attndyn.numerics.kernels.scores import epoch_scores, forward_backward, forward_eval, word_pass
 from attndyn.numerics.config.schema import KERNEL_PATHS  # train.kernel: auto, fused, lowrank, full
 from attndyn.numerics.model import classifiers as cl
@@ -190,6 +190,7 @@ class AttentionModel:
         # the batch whose words' rows of _u hold W^T v_w of the current v, with the W they were
         # computed from (lowrank.epoch_lowrank's carried projection); None: project again
         self._carried = None
+        self._u_eval = self._seen = None  # evaluate's K-wide scratch (low-rank path), allocated on first use
         self._acc = self._rows = None  # the fused path's G x V x 8 accumulators and V x 8 rows (first use)
         self.last_fused = None  # whether the last step ran the fused kernel (for tests and claims)
 
@@ -520,9 +521,19 @@ class AttentionModel:
         pred = np.empty(n, np.int64)
         if n == 0:
             return float("nan"), lse, pred
-        total = forward_eval(Sentences(word_ids, offsets, labels, 1.0), np.ascontiguousarray(self.scores),
-                             self._emb, Classifier(KIND_CODES[self.kind], self._theta, self.n_classes,
-                                                         self.hidden), KERNEL.sentence_chunk, lse, pred)
+        sents = Sentences(word_ids, offsets, labels, 1.0)
+        if word_ids.size and (word_ids.min() < 0 or word_ids.max() >= self.vocab_size):
+            raise UsageError(f"evaluate: word ids outside 0..{self.vocab_size - 1}")
+        if self.lowrank():  # K wide, as the steps (dev and test evaluations during SST training)
+            if self._u_eval is None:
+                self._u_eval = np.zeros((self.vocab_size, self.n_classes))
+                self._seen = np.zeros(self.vocab_size, np.uint8)
+            total = forward_eval_lr(sents, np.ascontiguousarray(self.scores), self._emb, self._theta,
+                                    self.n_classes, KERNEL.sentence_chunk, self._u_eval, self._seen, lse, pred)
+        else:
+            total = forward_eval(sents, np.ascontiguousarray(self.scores), self._emb,
+                                 Classifier(KIND_CODES[self.kind], self._theta, self.n_classes, self.hidden),
+                                 KERNEL.sentence_chunk, lse, pred)
         return float(total) / n, lse, pred
 
 
