@@ -24,6 +24,11 @@ docstring first).  With a linear classifier, logits :math:`z_i = W^\top c_i (+ b
 
   (the last with the *old* :math:`v_w`: a word's term is added before its row is updated).
 
+**Carried projection** (:math:`W` fixed: FC, or a frozen classifier): the word pass writes each moved
+row's next :math:`u_w` right after its update, and the next step skips the projection pass
+(:func:`epoch_lowrank`; the same bits).  **Evaluation** (:func:`forward_eval_lr`): the forward pass
+alone, K wide, for the dev and test losses of a training run.
+
 **Fallback** (some :math:`\tilde Z_i <` ``KERNEL.shared_exp_floor``): the step is redone with
 per-sentence shifts exactly as in scores.py, still K wide: :math:`a_{iw} = e^{s_w - \Lambda_i}`,
 :math:`d_i = \delta_i`, :math:`r_i = (z_i - b)\cdot\delta_i`,

@@ -17,6 +17,15 @@ Two storage modes, same model:
   (exact: a key only ever moves along the fixed :math:`q`).
 * ``explicit_keys=True`` (needed when the query is trained): the keys are stored
   and :math:`s_w` recomputed each step.
+
+**State between steps.**  With the classifier fixed, a low-rank step leaves :math:`u_w = W^\top v_w`
+of the new embeddings behind and the next step on the same batch skips the projection
+(:func:`attndyn.numerics.kernels.lowrank.epoch_lowrank`); :attr:`~AttentionModel.embeddings` hands the
+table out and drops that carry (a caller may write into it), and a changed :math:`W` is caught by a
+comparison.  Code in this module reads the table as ``_emb``.
+
+Size: over 500 lines because the one model class dispatches every operation to three kernel families
+(d_e-wide, low-rank, fused) and owns their work buffers; :class:`Batch` is the index they share.
 """
 from __future__ import annotations
 
