@@ -215,14 +215,14 @@ class AttentionModel:
 
     @property
     def embeddings(self) -> np.ndarray:
-        """The embedding table :math:`v_w` (V x d_e), the model's own array (writable in place).
+        r"""The embedding table :math:`v_w` (V x d_e), the model's own array (writable in place).
         Handing it out marks the low-rank path's carried projection stale: whoever holds it may write
         into it, so the next :meth:`step` projects :math:`u_w = W^\top v_w` afresh."""
         self._carried = None
         return self._emb
 
     def _carried_for(self, batch: Batch) -> bool:
-        """Whether ``_u`` holds :math:`W^\top v_w` for ``batch``'s words: the last step was a low-rank
+        r"""Whether ``_u`` holds :math:`W^\top v_w` for ``batch``'s words: the last step was a low-rank
         step on this very batch with :math:`W` fixed, nobody took :attr:`embeddings` since, and
         :math:`W` is bit for bit the one the rows came from (the classifier dict's views are public)."""
         c, self._carried = self._carried, None
@@ -240,7 +240,7 @@ class AttentionModel:
                 or auto_lowrank(self.vocab_size, self._emb.shape[1], self.n_classes))
 
     def fused(self, stored: bool = False) -> bool:
-        """Whether :meth:`step` tries the fused kernel (numerics/kernels/fused.py): a linear classifier,
+        r"""Whether :meth:`step` tries the fused kernel (numerics/kernels/fused.py): a linear classifier,
         fixed query, shared exponentials, K < ROW = 8, and ``fused`` forced or ``auto`` as
         :func:`auto_fused` says.  ``stored``: whether :meth:`row_gradients` (an optimizer's gradients)
         does: the same, with explicit keys too (their scores are refreshed before, :math:`\partial L/\partial q`
