@@ -37,11 +37,15 @@ def _pyplot():
 def _save(fig, out: Path, stem: str) -> list[Path]:
     """``out/stem.png`` and ``out/stem.pdf``, each written atomically; closes ``fig``."""
     paths = []
+    # the tight box once for both files: bbox_inches="tight" lays the whole figure out again for each format
+    # (~20% of a save); the PDF's text extents agree with Agg's to well within the pad
+    plt = _pyplot()
+    box = fig.get_tightbbox(fig.canvas.get_renderer()).padded(plt.rcParams["savefig.pad_inches"])
     for ext in ("png", "pdf"):
         buf = io.BytesIO()
-        fig.savefig(buf, format=ext, dpi=REPRODUCE.png_dpi, bbox_inches="tight")
+        fig.savefig(buf, format=ext, dpi=REPRODUCE.png_dpi, bbox_inches=box)
         paths.append(atomic_replace(out / f"{stem}.{ext}", buf.getvalue()))
-    _pyplot().close(fig)
+    plt.close(fig)
     return paths
 
 
