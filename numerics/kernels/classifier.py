@@ -270,6 +270,13 @@ def chunk_loss_and_backward(kind, Ct, labels, weight, theta, K, H, Zt, Pre, dH, 
 def predict(kind, c, theta, K, H, z, pre, y):
     """Return (loss, argmax of the logits) for context ``c`` and label ``y``."""
     logits(kind, c, theta, K, H, z, pre)
+    return loss_and_argmax(z, K, y)
+
+
+@njit(**NUMBA_FLAGS)
+def loss_and_argmax(z, K, y):
+    r"""Cross-entropy :math:`\log\sum_k e^{z_k} - z_y` of the logits ``z[:K]`` and their argmax (first
+    on ties)."""
     best = 0
     zmax = z[0]
     for k in range(1, K):

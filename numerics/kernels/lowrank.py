@@ -59,11 +59,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from attndyn.numerics.kernels.classifier import loss_and_argmax
 from attndyn.numerics.kernels.keys import key_scores
 from attndyn.numerics.kernels.prefetch import prefetch_row
 from attndyn.numerics.kernels.rows import row_dot
 from attndyn.numerics.kernels.scores import PREFETCH_AHEAD, shared_exp
-# numba's cache (cache=True) stamps this file only: after editing scores.py, keys.py, prefetch.py or rows.py,
+# numba's cache (cache=True) stamps this file only: after editing scores.py, keys.py, classifier.py, prefetch.py or rows.py,
 # touch this file or clear __pycache__/*.nb[ic] (see scores.py).
 from attndyn.proofs.settings import NUMBA_FLAGS, NUMBA_PARALLEL_FLAGS
 
@@ -128,6 +129,25 @@ def fill_exps(uw, ew, chunk, u):
             u[w, K] = ew[w]
 
 
+@njit(**NUMBA_FLAGS)
+def shifted_sum(o0, o1, word_ids, scores, u, K, z):
+    r"""Occurrences ``o0 .. o1 - 1`` of one sentence with its own shift :math:`m = \max s_w`: adds
+    :math:`\sum_w e^{s_w - m} u_w` to ``z[:K]`` and returns ``(m, sum_w e^{s_w - m})``."""
+    mx = -np.inf
+    for o in range(o0, o1):
+        sw = scores[word_ids[o]]
+        if sw > mx:
+            mx = sw
+    tot = 0.0
+    for o in range(o0, o1):
+        w = word_ids[o]
+        e = np.exp(scores[w] - mx)
+        tot += e
+        for k in range(K):
+            z[k] += e * u[w, k]
+    return mx, tot
+
+
 @njit(**NUMBA_PARALLEL_FLAGS)
 def sentence_pass_lr(sents, scores, M, shared, floor, u, theta, d, grads_on, chunk, work, dtheta):
     r"""Logits, loss and :math:`\delta_i` of every sentence in K dimensions; returns ``(L, ok)``.
@@ -188,18 +208,7 @@ def sentence_pass_lr(sents, scores, M, shared, floor, u, theta, d, grads_on, chu
                 lse[i] = M + np.log(Z)
                 keep = iz  # d_i = delta_i / Z~_i
             else:
-                mx = -np.inf
-                for o in range(o0, o1):
-                    sw = scores[word_ids[o]]
-                    if sw > mx:
-                        mx = sw
-                tot = 0.0
-                for o in range(o0, o1):
-                    w = word_ids[o]
-                    e = np.exp(scores[w] - mx)
-                    tot += e
-                    for k in range(K):
-                        z[k] += e * u[w, k]
+                mx, tot = shifted_sum(o0, o1, word_ids, scores, u, K, z)
                 iz = 1.0 / tot
                 lse[i] = mx + np.log(tot)
                 keep = 1.0  # d_i = delta_i
@@ -438,35 +447,14 @@ def forward_eval_lr(sents, scores, emb, theta, K, chunk, u, seen, lse, pred):
         z = np.empty(K)
         acc = 0.0
         for i in range(ch * chunk, min(n, (ch + 1) * chunk)):
-            o0 = offsets[i]
-            o1 = offsets[i + 1]
-            mx = -np.inf
-            for o in range(o0, o1):
-                sw = scores[word_ids[o]]
-                if sw > mx:
-                    mx = sw
             for k in range(K):
                 z[k] = 0.0
-            tot = 0.0
-            for o in range(o0, o1):
-                w = word_ids[o]
-                e = np.exp(scores[w] - mx)
-                tot += e
-                for k in range(K):
-                    z[k] += e * u[w, k]
+            mx, tot = shifted_sum(offsets[i], offsets[i + 1], word_ids, scores, u, K, z)
             lse[i] = mx + np.log(tot)
             for k in range(K):
                 z[k] = z[k] / tot + (theta[d * K + k] if with_bias else 0.0)
-            best = 0
-            zmax = z[0]
-            for k in range(1, K):
-                if z[k] > zmax:
-                    zmax = z[k]
-                    best = k
-            t = 0.0
-            for k in range(K):
-                t += np.exp(z[k] - zmax)
-            acc += zmax + np.log(t) - z[labels[i]]
+            li, best = loss_and_argmax(z, K, labels[i])
+            acc += li
             pred[i] = best
         loss_c[ch] = acc
     for o in range(word_ids.shape[0]):
