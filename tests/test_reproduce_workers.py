@@ -116,3 +116,20 @@ def test_a_failing_worker_is_one_line(tmp_path, capsys):
     err = captured.err.strip().splitlines()
     assert len(err) == 1 and "missing" in err[0] and "Traceback" not in captured.err, captured.err
     assert "failed on its worker" in captured.out
+
+
+def test_an_idle_worker_warms_up_while_the_last_run_trains(tmp_path):
+    """``RunPool.train(warm=...)``: with three runs on two workers the hook is queued once the queue of
+    runs is empty and a worker idles, and has run by the time the pool shuts down; the real hook
+    (:func:`runpool.warm_figures`) draws and saves in a worker without error."""
+    import functools
+    from pathlib import Path
+
+    marker = tmp_path / "warmed"
+    planned = rp.plan("synthetic", TINY)
+    with runpool.RunPool(2) as pool:
+        runs = pool.train(planned, TINY, log=lambda _: None, on_run=None,
+                          warm=functools.partial(Path.touch, marker))
+        assert all(r is not None for r in runs)
+        pool.pool.submit(runpool.warm_figures).result()
+    assert marker.is_file()

@@ -185,10 +185,10 @@ def reproduce(experiment: str, out_dir=None, overrides: Sequence[str] = (), *, p
         t_fig = time.perf_counter()
         figures = draw(experiment, runs, out)
     else:  # the same worker processes train the runs, then draw the figures side by side
-        from attndyn.numerics.experiments.runpool import RunPool  # deferred: the CLI parser reads this module
+        from attndyn.numerics.experiments.runpool import RunPool, warm_figures  # deferred: the CLI parser reads this module
 
         with RunPool(n_workers) as pool:
-            runs = pool.train(planned, overrides, log=log, on_run=save)
+            runs = pool.train(planned, overrides, log=log, on_run=save, warm=warm_figures)
             log(f"drawing the figures into {out} on {n_workers} worker processes")
             t_fig = time.perf_counter()
             figures = pool.draw(PARTS[experiment], runs, out)
