@@ -18,7 +18,8 @@ second) and is saved by ``on_run`` in this process as soon as it arrives, so a l
 or Ctrl-C never loses a finished run.
 
 Order: longest expected run first (:func:`expected_seconds`), so that the workers finish
-together instead of one of them starting the longest run last.  Ctrl-C: the workers ignore
+together instead of one of them starting the longest run last.  A worker left with nothing to train while
+the last runs finish warms up for the figures (:func:`warm_figures`: pyplot, fonts, both backends).  Ctrl-C: the workers ignore
 SIGINT; this process terminates them and re-raises :class:`KeyboardInterrupt` (the CLI prints
 one line, exit 130).  A run that fails in its worker is reported in one line; the runs in
 flight finish and are saved, no further run starts, then :class:`RunFailed` (or the worker's
