@@ -18,8 +18,8 @@ loss lost its precision end it as ``"precision-lost"``, a parameter that became 
 ``"overflow"`` (:mod:`attndyn.numerics.training.health`).  With ``out_dir`` the config is
 written first (``config.json``), then the full training state (``snapshot.npz``) and the
 trajectory every ``snapshot_seconds`` (default ``TRAINING.snapshot_seconds``) and at the end;
-Ctrl-C stops at the next epoch boundary with status ``"interrupted"``, and ``resume=True``
-continues from the snapshot to the bitwise-same result (:mod:`attndyn.numerics.training.snapshot`).
+Ctrl-C stops at the next epoch boundary with status ``"interrupted"`` (after the last epoch it lets
+the finished run's evaluations and files complete), and ``resume=True`` continues from the snapshot to the bitwise-same result (:mod:`attndyn.numerics.training.snapshot`).
 
 Determinism: the same config (seed included) gives bitwise-identical results,
 and so does any thread count — the kernels reduce over fixed chunks in a fixed
@@ -565,7 +565,8 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
             if out is not None and time.perf_counter() - last_snapshot >= snap_every:
                 save_state()
                 last_snapshot = time.perf_counter()
-        interrupt.__exit__()
+        # the deferral stays on to the end: a Ctrl-C after the last epoch lets the finished run's final
+        # evaluations and files complete (a second one still stops at once)
         seconds = seconds_before + time.perf_counter() - t0
         if status == TrainStatus.INTERRUPTED:
             save_state()
@@ -602,33 +603,34 @@ def train(cfg: RunConfig, corpus: Corpus | None = None, progress: bool = True,
         if old_threads is not None:
             numba.set_num_threads(old_threads)
 
-    accuracy = {}
-    for split in ("train", "valid", "test"):
-        sub = train_c if split == "train" else corpus.subset(split)
-        if sub.n_sentences == 0 or status != "ok":
-            accuracy[split] = None
-            continue
-        _, _, pred = model.evaluate(sub.word_ids, sub.offsets, sub.labels)
-        accuracy[split] = float(np.mean(pred == sub.labels))
-    topic_m = _topic_m(train_c, topic_words)
-    att_mean, att_min = _topic_attention(model, train_c, topic_words) if status == "ok" else (
-        np.full(len(topic_words), np.nan), np.full(len(topic_words), np.nan))
-    result = TrainResult(cfg, status, message, done, seconds, final_loss, accuracy, model,
-                         traj.arrays(), corpus.name, topic_words, topic_labels,
-                         topic_m, att_mean, att_min,
-                         initial_scores, initial_qv, n_threads, corpus.vocab,
-                         extra={"threading": pool, "optimizer": optimizer.describe(),
-                                # and what makes summary.json readable alone:
-                                "provenance": provenance(cfg, model.n_classes, n_threads)})
-    if stopper is not None:
-        result.trajectory.update(stopper.arrays())
-        result.extra["early_stopping"] = stopper.summary()
-    if word_rec is not None:
-        result.trajectory.update(word_rec.arrays())
-    if out is not None and status != TrainStatus.INTERRUPTED:
-        save_state(finished=True)  # the final state: a finished run's parameters, bitwise
-    if out is not None:
-        _atomic_savez(out / "trajectory.npz", result.trajectory)
+    with interrupt:  # (see above) the finished run's evaluations and files
+        accuracy = {}
+        for split in ("train", "valid", "test"):
+            sub = train_c if split == "train" else corpus.subset(split)
+            if sub.n_sentences == 0 or status != "ok":
+                accuracy[split] = None
+                continue
+            _, _, pred = model.evaluate(sub.word_ids, sub.offsets, sub.labels)
+            accuracy[split] = float(np.mean(pred == sub.labels))
+        topic_m = _topic_m(train_c, topic_words)
+        att_mean, att_min = _topic_attention(model, train_c, topic_words) if status == "ok" else (
+            np.full(len(topic_words), np.nan), np.full(len(topic_words), np.nan))
+        result = TrainResult(cfg, status, message, done, seconds, final_loss, accuracy, model,
+                             traj.arrays(), corpus.name, topic_words, topic_labels,
+                             topic_m, att_mean, att_min,
+                             initial_scores, initial_qv, n_threads, corpus.vocab,
+                             extra={"threading": pool, "optimizer": optimizer.describe(),
+                                    # and what makes summary.json readable alone:
+                                    "provenance": provenance(cfg, model.n_classes, n_threads)})
+        if stopper is not None:
+            result.trajectory.update(stopper.arrays())
+            result.extra["early_stopping"] = stopper.summary()
+        if word_rec is not None:
+            result.trajectory.update(word_rec.arrays())
+        if out is not None and status != TrainStatus.INTERRUPTED:
+            save_state(finished=True)  # the final state: a finished run's parameters, bitwise
+        if out is not None:
+            _atomic_savez(out / "trajectory.npz", result.trajectory)
     return result
 
 
