@@ -114,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
         recorder = BudgetRecorder(cfg, corpus)
     result = train(cfg, corpus, progress=not args.no_progress, out_dir=out, observer=recorder,
                    resume=args.resume, snapshot_seconds=args.snapshot_seconds)
-    files = result.save(out)
+    with snapshot.DeferredInterrupt():  # as train() ends: a Ctrl-C now lets summary.json be written first
+        files = result.save(out)
     if recorder is not None:
         recorder.finish(result.model)  # the last step against the kernels' too
         files["budget"] = recorder.save(out)
