@@ -96,6 +96,14 @@ def transposed_w(theta, d, K):
     return Wt
 
 
+@njit(**NUMBA_FLAGS)
+def project_row(emb, w, Wt, K, u):
+    r"""``u[w, :K]`` = :math:`W^\top v_w` (``Wt`` = :math:`W^\top`, K x d): the one place the projection
+    is computed, so the step's pass, the carried rows and the evaluation agree bit for bit."""
+    for k in range(K):
+        u[w, k] = row_dot(emb[w], Wt[k])
+
+
 @njit(**NUMBA_PARALLEL_FLAGS)
 def project(uw, emb, theta, ew, chunk, u):
     r"""Row :math:`w` of ``u`` (V x (K + 1), float64) for the words ``uw``: :math:`u_w = W^\top v_w`,
@@ -112,8 +120,7 @@ def project(uw, emb, theta, ew, chunk, u):
                 prefetch_emb_row(embf, uw[x + ROW_PREFETCH_AHEAD], d)
             w = uw[x]
             u[w, K] = ew[w]
-            for k in range(K):
-                u[w, k] = row_dot(emb[w], Wt[k])
+            project_row(emb, w, Wt, K, u)
 
 
 @njit(**NUMBA_PARALLEL_FLAGS)
@@ -266,7 +273,7 @@ def word_pass_lr(words, scores, shared, emb, u, theta, work, rates, chunk, grads
     :math:`v_w \mathrel{-}= \eta_v\,\partial L/\partial v_w` and the score (or the key along
     :math:`q`) moves with ``rates.s`` in place.  ``carry`` (only with :math:`W` fixed, i.e. not
     ``grads_on``): each moved row's next projection :math:`u_w = W^\top v_w` is written into ``u[w, :K]``
-    right after the update, while the row is in cache, by the same dot products as :func:`project`."""
+    right after the update, while the row is in cache, by :func:`project_row` as :func:`project` does."""
     uw, uptr, occ_sent = words
     Dn, lse, _ = work
     lr_v, lr_s = rates.v, rates.s
@@ -345,8 +352,7 @@ def word_pass_lr(words, scores, shared, emb, u, theta, work, rates, chunk, grads
                     for j in range(d):
                         emb[w, j] -= lr_v * dv[j]
                     if carry:  # u_w (read above, for ds) is now the next step's W^T v_w
-                        for k in range(K):
-                            u[w, k] = row_dot(emb[w], Wt[k])
+                        project_row(emb, w, Wt, K, u)
                 if lr_s != 0.0:
                     if explicit:
                         for j in range(dk):
@@ -439,8 +445,7 @@ def forward_eval_lr(sents, scores, emb, theta, K, chunk, u, seen, lse, pred):
         w = word_ids[o]
         if seen[w] == 0:
             seen[w] = 1
-            for k in range(K):
-                u[w, k] = row_dot(emb[w], Wt[k])
+            project_row(emb, w, Wt, K, u)
     nch = (n + chunk - 1) // chunk
     loss_c = np.zeros(nch)
     for ch in prange(nch):
