@@ -123,6 +123,11 @@ class KernelLayout:
     # groups, each scattering into its own V x 8 accumulator (summed in group order), so the
     # result never depends on the thread count; 2 lets two threads share the sentence pass
     fused_groups: int = 2
+    # ... and each group's sentences into blocks of this many: the softmax of a block runs as loops
+    # across its sentences (SIMD code, fused.softmax_block) and its loss as one log of the product of
+    # the partition sums (each in [1, K], K <= 7: below 2^180 for 64).  The block fixes that product's
+    # grouping, so changing it changes the loss in its last bits only (the gradients not at all)
+    fused_block: int = 64
     # train.kernel "auto" takes the fused step (where it applies) while its fused_groups accumulators of
     # V x 8 float64 fit in this many bytes (in cache; the paper: 2 x 5008 x 64 B = 0.64 MB) and d_e is
     # below lowrank_min_width_ratio * K: at the SST sizes (d_e 100-200) the fused step was slower than

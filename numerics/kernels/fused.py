@@ -7,11 +7,13 @@ The model is that of :mod:`attndyn.numerics.kernels.scores` and the K-wide algeb
 Issue 13: at the paper's size (n = 4000 sentences of 21 words, V = 5008, d_e = 10, K = 4)
 lowrank.py's second pass *gathers* each word's per-sentence rows through the occurrence ->
 sentence index (random reads).  Here the sentence pass *scatters* them instead, while the
-sentence's word rows are still in L1:
+sentence's word rows are still in cache:
 
 * **Prepare** (serial, per distinct word): :math:`M`, then the row ``u[w]`` =
   :math:`(e_w u_w, e_w)` = :math:`e^{s_w - M}(W^\top v_w, 1)` (old :math:`W`, :math:`v_w`, :math:`s_w`).
-* **Sentence pass** (per sentence group): :math:`z_i = \sum_{w\in S_i} e_w u_w/\tilde Z_i (+ b)`,
+* **Sentence pass** (per sentence group, in blocks of ``KERNEL.fused_block`` sentences: gather the
+  block's logits, their softmax across the block in SIMD code (:func:`softmax_block`), scatter):
+  :math:`z_i = \sum_{w\in S_i} e_w u_w/\tilde Z_i (+ b)`,
   :math:`\ell_i = \log\sum_k e^{z_{ik}} - z_{iy_i}`,
   :math:`\delta_i = \omega(\operatorname{softmax}(z_i) - e_{y_i})`,
   :math:`d_i = \delta_i/\tilde Z_i`, :math:`r_i = (z_i - b)\cdot\delta_i/\tilde Z_i`, then for every
@@ -63,9 +65,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from attndyn.proofs.settings import NUMBA_FLAGS, NUMBA_PARALLEL_FLAGS
+from attndyn.numerics.kernels.simd import add4
+from attndyn.numerics.kernels.vexp import exp_nonpos
+from attndyn.proofs.settings import KERNEL, NUMBA_FLAGS, NUMBA_IEEE_FLAGS, NUMBA_PARALLEL_FLAGS
 
 ROW = 8  # floats per row: one 64-byte cache line; the kernel needs K + 1 <= ROW (8 lanes are spelled out)
+BLOCK = KERNEL.fused_block  # sentences per softmax block (a compile-time constant)
 
 
 def aligned_zeros(shape) -> np.ndarray:
@@ -87,19 +92,25 @@ def padded_w(theta, d, K):
     return Wp
 
 
-@njit(**NUMBA_FLAGS)
+@njit(**NUMBA_IEEE_FLAGS)
 def prepare(uw, scores, emb, Wp, K, u):
-    r"""Return :math:`M = \max_{w\in uw} s_w` and write ``u[w]`` = :math:`e_w(W^\top v_w, 1, 0, ...)`."""
+    r"""Return :math:`M = \max_{w\in uw} s_w` and write ``u[w]`` = :math:`e_w(W^\top v_w, 1, 0, ...)`.
+    The exponentials run as one loop over a contiguous copy of the scores (SIMD code: :func:`exp_nonpos`)."""
     d = emb.shape[1]
+    U = uw.shape[0]
+    ew = np.empty(U)  # s_w, then e_w
     M = -np.inf
-    for x in range(uw.shape[0]):
+    for x in range(U):
         s = scores[uw[x]]
+        ew[x] = s
         if s > M or s != s:
             M = s
+    for x in range(U):
+        ew[x] = exp_nonpos(ew[x] - M)
     wide = K + 1 > 5  # lanes 5-7 in use
-    for x in range(uw.shape[0]):
+    for x in range(U):
         w = uw[x]
-        e = np.exp(scores[w] - M)
+        e = ew[x]
         r0 = r1 = r2 = r3 = r4 = r5 = r6 = r7 = 0.0  # u_w = W^T v_w (zero columns of W past K)
         for j in range(d):
             vj = emb[w, j]
@@ -118,27 +129,69 @@ def prepare(uw, scores, emb, Wp, K, u):
     return M
 
 
-@njit(**NUMBA_FLAGS)
-def scatter_row(A, w, d0, d1, d2, d3, d4, d5, d6, d7, wide):
-    """``A[w] += (d0, ..., d7)`` (lanes 5-7 only when ``wide``)."""
-    A[w, 0] += d0
-    A[w, 1] += d1
-    A[w, 2] += d2
-    A[w, 3] += d3
-    A[w, 4] += d4
-    if wide:
-        A[w, 5] += d5
-        A[w, 6] += d6
-        A[w, 7] += d7
+@njit(**NUMBA_IEEE_FLAGS)
+def softmax_block(nb, K, zs, ys, bias, weight, dd, db, wk):
+    r"""Sentences ``b < nb`` of a block, from ``zs[:, b]`` = :math:`(\tilde Z_b z_b, \tilde Z_b)` (lanes
+    0..K-1, K; :math:`z_b = W^\top c_b` before the bias) and labels ``ys[b]``: returns
+    :math:`\sum_b \ell_b`, writes :math:`(d_b, r_b)` to ``dd[:, b]`` (lanes 0..K-1, K; lanes past K are
+    left alone) and adds :math:`\sum_b \delta_b` to ``db``.  ``zs`` lanes 0..K-1 become :math:`z_b`.
+
+    Every loop runs across the block, sentence innermost, with :func:`exp_nonpos` instead of libm's
+    ``exp`` (IEEE division, no fastmath): LLVM turns them into SIMD code.  The loss
+    :math:`\ell_b = \max_k z_{bk} + \log\sum_k e^{z_{bk} - \max} - z_{by_b}` (logits with the bias) is
+    summed as :math:`\sum_b(\max - z_{by_b}) + \log\prod_b\sum_k e^{\ldots}`: one ``log`` per block
+    (each factor lies in [1, K]).  ``wk`` is 4 x len(ys) work space."""
+    iz, zmax, tot, rr = wk[0], wk[1], wk[2], wk[3]
+    for b in range(nb):
+        iz[b] = 1.0 / zs[K, b]
+    for k in range(K):  # z <- W^T c_b
+        for b in range(nb):
+            zs[k, b] *= iz[b]
+    for b in range(nb):
+        zmax[b] = zs[0, b] + bias[0]
+        tot[b] = 0.0
+        rr[b] = 0.0
+    for k in range(1, K):
+        for b in range(nb):
+            t = zs[k, b] + bias[k]
+            zmax[b] = t if t > zmax[b] else zmax[b]
+    for k in range(K):  # dd <- e^(z + b - max); tot <- their sum
+        for b in range(nb):
+            e = exp_nonpos((zs[k, b] + bias[k]) - zmax[b])
+            dd[k, b] = e
+            tot[b] += e
+    lsum = 0.0
+    prod = 1.0
+    for b in range(nb):  # sentence order
+        y = ys[b]
+        lsum += zmax[b] - (zs[y, b] + bias[y])
+        prod *= tot[b]
+        tot[b] = weight / tot[b]
+    for k in range(K):  # delta = omega (softmax - e_y); r_b = z_b . delta_b (its sum over k in class order)
+        for b in range(nb):
+            dk = dd[k, b] * tot[b] - (weight if ys[b] == k else 0.0)
+            rr[b] += zs[k, b] * dk
+            dd[k, b] = dk
+    for k in range(K):
+        s = db[k]
+        for b in range(nb):  # sum_b delta_b, sentence order
+            s += dd[k, b]
+        db[k] = s
+        for b in range(nb):  # d_b = delta_b / Z~_b
+            dd[k, b] *= iz[b]
+    for b in range(nb):
+        dd[K, b] = rr[b] * iz[b]
+    return lsum + np.log(prod)
 
 
 @njit(**NUMBA_FLAGS)
 def sentence_group(g, sents, uw, u, theta, d, K, floor, acc, loss_g, bad_g, db_g):
     r"""Group ``g`` of ``acc.shape[0]`` (sentences ``g n/G .. (g+1) n/G - 1``): zeroes
-    :math:`A_g` on the rows ``uw``, then per sentence the logits, loss and :math:`\delta_i`, and
-    scatters :math:`(d_i, r_i)` into :math:`A_g` (module docstring).  Writes the group's loss sum
-    to ``loss_g[g]``, the number of partitions below ``floor`` to ``bad_g[g]`` and
-    :math:`\sum_i\delta_i` to ``db_g[g]``."""
+    :math:`A_g` on the rows ``uw``, then per block of ``KERNEL.fused_block`` sentences: gathers
+    :math:`(\tilde Z_i z_i, \tilde Z_i)` from the rows ``u[w]``, computes logits, loss and
+    :math:`(d_i, r_i)` across the block (:func:`softmax_block`), and scatters :math:`(d_i, r_i)` into
+    :math:`A_g` (module docstring).  Writes the group's loss sum to ``loss_g[g]``, the number of
+    partitions below ``floor`` to ``bad_g[g]`` and :math:`\sum_i\delta_i` to ``db_g[g]``."""
     word_ids, offsets, labels, weight = sents
     G = acc.shape[0]
     n = labels.shape[0]
@@ -154,96 +207,71 @@ def sentence_group(g, sents, uw, u, theta, d, K, floor, acc, loss_g, bad_g, db_g
             bias[k] = theta[d * K + k]
     db = np.zeros(K)  # the group's sum_i delta_i, in a local buffer
     wide = K + 1 > 5  # lanes 5-7 in use
-    z = np.empty(ROW)
-    zb = np.empty(ROW)
-    dd = np.zeros(ROW)
+    B = BLOCK
+    zs = np.empty((ROW, B))  # per sentence of the block (a column): Z~ z, then Z~ in lane K
+    dd = np.zeros((ROW, B))  # per sentence: d_i, then r_i in lane K; lanes past K stay 0
+    wk = np.empty((4, B))
     bad = 0
     total = 0.0
-    for i in range(g * n // G, (g + 1) * n // G):
-        o0 = offsets[i]
-        o1 = offsets[i + 1]
-        # lanes: Z~_i z_i (before the bias), then Z~_i in lane K.  Scalars, not an array, so the sums
-        # stay in registers; lanes 0-4 always (zeros past K), 5-7 only when K > 4; two occurrences per
-        # step halve the dependency chains
-        z0 = z1 = z2 = z3 = z4 = z5 = z6 = z7 = 0.0
-        o = o0
-        while o + 1 < o1:
-            w = word_ids[o]
-            v = word_ids[o + 1]
-            z0 += u[w, 0] + u[v, 0]
-            z1 += u[w, 1] + u[v, 1]
-            z2 += u[w, 2] + u[v, 2]
-            z3 += u[w, 3] + u[v, 3]
-            z4 += u[w, 4] + u[v, 4]
-            if wide:
-                z5 += u[w, 5] + u[v, 5]
-                z6 += u[w, 6] + u[v, 6]
-                z7 += u[w, 7] + u[v, 7]
-            o += 2
-        if o < o1:
-            w = word_ids[o]
-            z0 += u[w, 0]
-            z1 += u[w, 1]
-            z2 += u[w, 2]
-            z3 += u[w, 3]
-            z4 += u[w, 4]
-            if wide:
-                z5 += u[w, 5]
-                z6 += u[w, 6]
-                z7 += u[w, 7]
-        z[0], z[1], z[2], z[3], z[4], z[5], z[6], z[7] = z0, z1, z2, z3, z4, z5, z6, z7
-        Z = z[K]
-        if not Z >= floor:  # the caller redoes the whole step with per-sentence shifts
-            bad += 1
-            continue
-        iz = 1.0 / Z
-        for k in range(K):  # z <- W^T c_i; zb <- the logits W^T c_i + b
-            z[k] *= iz
-            zb[k] = z[k] + bias[k]
-        y = labels[i]
-        zy = zb[y]
-        kmax = 0
-        for k in range(1, K):
-            if zb[k] > zb[kmax]:
-                kmax = k
-        zmax = zb[kmax]
-        tot = 0.0
-        for k in range(K):  # one exp per class but the largest (e^0 = 1 exactly); zb becomes e^(z - zmax)
-            e = 1.0 if k == kmax else np.exp(zb[k] - zmax)
-            zb[k] = e
-            tot += e
-        total += zmax + np.log(tot) - zy
-        scale = weight / tot
-        rr = 0.0
-        for k in range(K):  # delta = omega (softmax - e_y); d_i = delta / Z~_i
-            dk = zb[k] * scale
-            if k == y:
-                dk -= weight
-            db[k] += dk
-            rr += z[k] * dk
-            dd[k] = dk * iz
-        dd[K] = rr * iz
-        d0, d1, d2, d3, d4, d5, d6, d7 = dd[0], dd[1], dd[2], dd[3], dd[4], dd[5], dd[6], dd[7]
-        o = o0
-        while o + 1 < o1:  # scatter while the sentence's rows are in L1, two rows per step:
-            w = word_ids[o]  # both loaded before either is stored (no store -> load chain)
-            v = word_ids[o + 1]
-            if w == v:  # the same row twice: one after the other, as a serial loop would
-                scatter_row(A, w, d0, d1, d2, d3, d4, d5, d6, d7, wide)
-                scatter_row(A, w, d0, d1, d2, d3, d4, d5, d6, d7, wide)
-            else:
-                a0, a1, a2, a3, a4 = A[w, 0] + d0, A[w, 1] + d1, A[w, 2] + d2, A[w, 3] + d3, A[w, 4] + d4
-                b0, b1, b2, b3, b4 = A[v, 0] + d0, A[v, 1] + d1, A[v, 2] + d2, A[v, 3] + d3, A[v, 4] + d4
-                A[w, 0], A[w, 1], A[w, 2], A[w, 3], A[w, 4] = a0, a1, a2, a3, a4
-                A[v, 0], A[v, 1], A[v, 2], A[v, 3], A[v, 4] = b0, b1, b2, b3, b4
+    last = (g + 1) * n // G
+    for i0 in range(g * n // G, last, B):
+        nb = min(B, last - i0)
+        for b in range(nb):
+            o0 = offsets[i0 + b]
+            o1 = offsets[i0 + b + 1]
+            # lanes: Z~_i z_i (before the bias), then Z~_i in lane K.  Scalars, not an array, so the sums
+            # stay in registers; lanes 0-4 always (zeros past K), 5-7 only when K > 4; two occurrences
+            # per step halve the dependency chains
+            z0 = z1 = z2 = z3 = z4 = z5 = z6 = z7 = 0.0
+            o = o0
+            while o + 1 < o1:
+                w = word_ids[o]
+                v = word_ids[o + 1]
+                z0 += u[w, 0] + u[v, 0]
+                z1 += u[w, 1] + u[v, 1]
+                z2 += u[w, 2] + u[v, 2]
+                z3 += u[w, 3] + u[v, 3]
+                z4 += u[w, 4] + u[v, 4]
                 if wide:
-                    a5, a6, a7 = A[w, 5] + d5, A[w, 6] + d6, A[w, 7] + d7
-                    b5, b6, b7 = A[v, 5] + d5, A[v, 6] + d6, A[v, 7] + d7
-                    A[w, 5], A[w, 6], A[w, 7] = a5, a6, a7
-                    A[v, 5], A[v, 6], A[v, 7] = b5, b6, b7
-            o += 2
-        if o < o1:
-            scatter_row(A, word_ids[o], d0, d1, d2, d3, d4, d5, d6, d7, wide)
+                    z5 += u[w, 5] + u[v, 5]
+                    z6 += u[w, 6] + u[v, 6]
+                    z7 += u[w, 7] + u[v, 7]
+                o += 2
+            if o < o1:
+                w = word_ids[o]
+                z0 += u[w, 0]
+                z1 += u[w, 1]
+                z2 += u[w, 2]
+                z3 += u[w, 3]
+                z4 += u[w, 4]
+                if wide:
+                    z5 += u[w, 5]
+                    z6 += u[w, 6]
+                    z7 += u[w, 7]
+            zs[0, b], zs[1, b], zs[2, b], zs[3, b] = z0, z1, z2, z3
+            zs[4, b], zs[5, b], zs[6, b], zs[7, b] = z4, z5, z6, z7
+        nbad = 0
+        for b in range(nb):
+            if not zs[K, b] >= floor:  # the caller redoes the whole step with per-sentence shifts
+                nbad += 1
+        if nbad > 0:
+            bad += nbad
+            continue
+        total += softmax_block(nb, K, zs, labels[i0:i0 + nb], bias, weight, dd, db, wk)
+        for b in range(nb):
+            d0, d1, d2, d3 = dd[0, b], dd[1, b], dd[2, b], dd[3, b]
+            d4, d5, d6, d7 = dd[4, b], dd[5, b], dd[6, b], dd[7, b]
+            o = offsets[i0 + b]
+            o1 = offsets[i0 + b + 1]
+            while o < o1:  # scatter while the sentence's rows are in cache (in order: a repeated word adds twice)
+                w = word_ids[o]
+                add4(A, w, d0, d1, d2, d3)  # lanes 0-3 as one vector add (the same bits as four scalar adds)
+                A[w, 4] += d4
+                if wide:
+                    A[w, 5] += d5
+                    A[w, 6] += d6
+                    A[w, 7] += d7
+                o += 1
     for k in range(K):
         db_g[g, k] = db[k]
     loss_g[g] = total
