@@ -128,6 +128,36 @@ def test_run_bench_in_process(capsys, monkeypatch):
     assert "numpy" in text and "targets" in text and "n/a" in text
 
 
+def test_each_implementation_runs_at_its_best_thread_count(monkeypatch):
+    """Issue 13 ("both at their best thread count"): unless --threads is given, every round times each
+    implementation at 1 thread and at all of them and keeps the faster; the kernel/twin ratio is then
+    taken between the two bests.  A fake runner makes the kernel faster at 2 and the twin at 1."""
+    monkeypatch.setattr(bench.numba.config, "NUMBA_NUM_THREADS", 2)
+    fake = {("kernel", 1): 4.0, ("kernel", 2): 1.0, ("numpy", 1): 30.0, ("numpy", 2): 60.0}
+    calls = []
+
+    def run(spec):
+        calls.append((spec["impl"], spec["threads"]))
+        t = fake[(spec["impl"], spec["threads"])]
+        return {"impl": spec["impl"], "threads": spec["threads"], "epoch_seconds": [t, t],
+                "median_seconds": t, "min_seconds": t, "peak_rss_bytes": 1, "n_train": 1, "vocab": 1,
+                "nnz": 1, "classes": 4, "kernel_path": "fused"}
+
+    monkeypatch.setattr(bench, "_in_process", run)
+    out = bench.run_bench(bench.parse_sizes("64"), impls=("kernel", "numpy"), isolate=False, reproduce=False,
+                          epochs=(1, 2), log=lambda _: None)
+    assert sorted(set(calls)) == sorted(fake)  # both counts, every implementation
+    res = out["sizes"]["64"]["results"]
+    assert res["kernel"]["threads"] == 2 and res["numpy"]["threads"] == 1
+    assert res["kernel"]["thread_medians"] == {"1": 4.0, "2": 1.0}
+    assert out["sizes"]["64"]["kernel_speedup"]["numpy"] == 30.0  # best against best, not 60 or 7.5
+    calls.clear()
+    out = bench.run_bench(bench.parse_sizes("64"), impls=("kernel", "numpy"), isolate=False, reproduce=False,
+                          epochs=(1, 2), threads=2, log=lambda _: None)
+    assert {t for _, t in calls} == {2}  # --threads: that count only
+    assert out["sizes"]["64"]["kernel_speedup"]["numpy"] == 60.0
+
+
 def test_worker_subprocess_reports_memory_and_times():
     spec = {"impl": "kernel", "size": {"name": "64", "n_sentences": 64, "vocab": 64, "split": [1.0, 0.0, 0.0]},
             "warmup": 1, "epochs": 2, "threads": 1, "check": False}

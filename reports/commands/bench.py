@@ -24,7 +24,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(the d-wide kernel forced), numpy, torch, torch-bag (PyTorch ones only "
                         "when `import torch` works); default all")
     p.add_argument("--threads", type=int, metavar="N",
-                   help="threads for numba and PyTorch (default: all cores)")
+                   help="threads for numba and PyTorch (default: at the paper's size each implementation "
+                        "at the faster of 1 thread and all cores, timed in the same round; all cores at 10^6)")
     p.add_argument("--scale", action="store_true",
                    help="also time the kernel at N = V = 1e4, 1e5, 1e6, 4e6 and fit the exponent of epoch "
                         "time in N (about 1 expected)")
