@@ -104,6 +104,16 @@ MUTANTS: list[Mutant] = [
            "        for g in range(1, G):  # groups in order",
            "        for g in range(1, G - 1):  # groups in order",
            "the last sentence group's accumulators left out of D_w (fused word pass)", "kernel"),
+    Mutant("fused-block-remainder", FUSED,
+           "        nb = min(B, last - i0)\n",
+           "        nb = B if last - i0 >= B else 0\n",
+           "the last, partial block of each sentence group skipped: its sentences add no loss and no "
+           "gradient (fused blocked softmax)", "kernel"),
+    Mutant("vexp-reduction-low-part", "numerics/kernels/vexp.py",
+           "    r = (xc - n * LN2_HI) - n * LN2_LO\n",
+           "    r = xc - n * LN2_HI\n",
+           "the exponential's range reduction without ln 2's low part: e^x off by ~2e-10 n relative (the "
+           "fused softmax's and prepare's exponentials)", "kernel"),
     Mutant("classifier-relu-mask", "numerics/kernels/classifier.py",
            "                dH[h, b] = acc if dH[h, b] != 0.0 else 0.0\n",
            "                dH[h, b] = acc\n",
