@@ -323,6 +323,11 @@ class BenchSettings:
     warmup_epochs: int = 2  # epochs run (and discarded) before timing: compilation, caches, page faults
     rounds: int = 3  # sizes up to 10^5: every implementation measured this many times, in turn
     paper_epochs: int = 30  # timed epochs per implementation at the paper's size (median reported)
+    # ... and below 10^6 at least this much timed wall time (epochs added up to max_timed_epochs): a 0.4 ms
+    # kernel epoch is timed ~750 times, not 30, so that one burst of load from another job on this shared
+    # machine moves its median no more than it moves PyTorch's (30 epochs of ~10 ms)
+    min_timed_seconds: float = 0.3
+    max_timed_epochs: int = 3000
     large_epochs: int = 5  # ... at N = V = 10^6 for the kernel
     large_slow_epochs: int = 3  # ... at 10^6 for the NumPy twin and PyTorch (seconds per epoch each)
     quick_paper_epochs: int = 10  # --quick

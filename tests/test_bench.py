@@ -5,6 +5,7 @@ Timing is never asserted here: the benchmark is not a test.
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -156,6 +157,19 @@ def test_each_implementation_runs_at_its_best_thread_count(monkeypatch):
                           epochs=(1, 2), threads=2, log=lambda _: None)
     assert {t for _, t in calls} == {2}  # --threads: that count only
     assert out["sizes"]["64"]["kernel_speedup"]["numpy"] == 60.0
+
+
+def test_short_epochs_are_timed_for_at_least_min_seconds():
+    """A fast implementation is timed over about as much wall time as a slow one (BENCH.min_timed_seconds),
+    so one burst of load moves its median no more; never past BENCH.max_timed_epochs."""
+    def step():
+        time.sleep(0.002)
+        return 1.0
+
+    times, _ = bench._timed(step, 1, 2, min_seconds=0.04)
+    assert 10 <= len(times) <= 21  # ~0.04 s / 2 ms (sleep overshoots: fewer, never below 2)
+    assert len(bench._timed(step, 1, 2)[0]) == 2  # no minimum: exactly the epochs asked for
+    assert len(bench._timed(lambda: 1.0, 1, 2, min_seconds=10.0)[0]) <= BENCH.max_timed_epochs
 
 
 def test_worker_subprocess_reports_memory_and_times():

@@ -62,6 +62,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import json
+import math
 import os
 import platform
 import resource
@@ -264,10 +265,18 @@ def peak_rss_bytes() -> int | None:
         return None
 
 
-def _timed(step: Callable[[], float], warmup: int, epochs: int) -> tuple[list[float], float]:
+def _timed(step: Callable[[], float], warmup: int, epochs: int,
+           min_seconds: float = 0.0) -> tuple[list[float], float]:
+    """``epochs`` timed epochs after ``warmup`` untimed ones; more (up to ``BENCH.max_timed_epochs``)
+    when the last warm-up epoch says ``epochs`` would take less than ``min_seconds``."""
     loss = float("nan")
+    last = 0.0
     for _ in range(warmup):
+        t = time.perf_counter()
         loss = step()
+        last = time.perf_counter() - t
+    if min_seconds > 0 and last > 0:
+        epochs = max(epochs, min(BENCH.max_timed_epochs, math.ceil(min_seconds / last)))
     times = []
     for _ in range(epochs):
         t = time.perf_counter()
@@ -323,8 +332,10 @@ def agreement(impl: str, size: Size, threads: int) -> dict:
             "embedding_update_rel": _rel(v_t - v0, v_k - v0)}
 
 
-def measure(impl: str, size: Size, warmup: int, epochs: int, threads: int, check: bool) -> dict:
-    """Time ``impl`` at ``size`` in this process (the worker's job)."""
+def measure(impl: str, size: Size, warmup: int, epochs: int, threads: int, check: bool,
+            min_seconds: float = 0.0) -> dict:
+    """Time ``impl`` at ``size`` in this process (the worker's job): ``epochs`` epochs, more when they
+    would take less than ``min_seconds`` (:func:`_timed`)."""
     if impl not in IMPLS:
         raise UsageError(f"implementation {impl!r}: expected one of {', '.join(IMPLS)}")
     numba.set_num_threads(threads)
@@ -340,7 +351,7 @@ def measure(impl: str, size: Size, warmup: int, epochs: int, threads: int, check
         epoch, _ = _twin_runner(impl, train_c, model, lr, threads)
         del batch, model  # the twins hold their own copies of the parameters
     setup = time.perf_counter() - t0
-    times, loss = _timed(epoch, warmup, epochs)
+    times, loss = _timed(epoch, warmup, epochs, min_seconds)
     floors = measure_floors(batch, model, warmup, epochs, threads) if impl == "kernel" else None
     out = {"impl": impl, "size": size.name, "n_train": int(train_c.n_sentences), "vocab": int(train_c.vocab_size),
            "nnz": int(len(train_c.word_ids)), "threads": threads, "setup_seconds": round(setup, 4),
@@ -414,7 +425,8 @@ def _measure_spec(spec: dict) -> dict:
         return measure_reproduce(spec.get("overrides", ()))
     s = spec["size"]
     size = Size(s["name"], s["n_sentences"], s["vocab"], tuple(s["split"]))
-    return measure(spec["impl"], size, spec["warmup"], spec["epochs"], spec["threads"], spec["check"])
+    return measure(spec["impl"], size, spec["warmup"], spec["epochs"], spec["threads"], spec["check"],
+                   spec.get("min_seconds", 0.0))
 
 
 def _in_subprocess(spec: dict, module: str = "attndyn.numerics.experiments.bench") -> dict:
@@ -506,6 +518,7 @@ def run_bench(sizes: Sequence[Size], *, impls: Sequence[str] = IMPLS, quick: boo
         else:
             warm, timed = BENCH.warmup_epochs, BENCH.quick_paper_epochs if quick else BENCH.paper_epochs
         check = size.n_sentences <= CHECK_MAX_SENTENCES
+        min_seconds = 0.0 if (big or epochs is not None) else BENCH.min_timed_seconds
         # small sizes: several rounds, each running every implementation once in turn, so that
         # a burst of load from other jobs hits one round, not one implementation
         rounds = 1 if (big or quick) else BENCH.rounds
@@ -522,7 +535,8 @@ def run_bench(sizes: Sequence[Size], *, impls: Sequence[str] = IMPLS, quick: boo
                 n_timed = timed if (impl in KERNELS or not big or epochs is not None) else min(
                     timed, BENCH.large_slow_epochs)
                 tried = [run({"impl": impl, "size": size_spec, "warmup": warm, "epochs": n_timed,
-                              "threads": t, "check": check and rnd == 0 and t == counts[-1]}) for t in counts]
+                              "min_seconds": min_seconds, "threads": t,
+                              "check": check and rnd == 0 and t == counts[-1]}) for t in counts]
                 r = _best_thread_count(tried)
                 per_round[impl].append(r)
                 if "error" in r:
@@ -533,7 +547,7 @@ def run_bench(sizes: Sequence[Size], *, impls: Sequence[str] = IMPLS, quick: boo
                         f"m = {M_WORDS}, d = {D}, K = {r['classes']}, FC, float64, {r['nnz']} word occurrences; "
                         f"kernel path {r['kernel_path']} (kernel-full: the d-wide path)")
                 line = (f"  {size.name:>6} {impl:<9} {_t(r['median_seconds']):>10}/epoch (median of "
-                        f"{n_timed}, min {_t(r['min_seconds'])}, {r['threads']} thread(s)"
+                        f"{len(r.get('epoch_seconds') or ()) or n_timed}, min {_t(r['min_seconds'])}, {r['threads']} thread(s)"
                         + (" best of " + ", ".join(f"{t}: {_t(m)}" for t, m in r["thread_medians"].items())
                            if len(r.get("thread_medians", {})) > 1 else "")
                         + f")  peak RSS {_mb(r['peak_rss_bytes'])}"
