@@ -153,7 +153,9 @@ class TrainingChecks:
     # train.threads unset: below this many word occurrences per epoch run on 1 thread. At the paper's
     # size (84k occurrences, ~1.5 ms/epoch) 2 threads gain only ~1.16x idle but lose 1.1-1.4x beside two
     # CPU-bound processes (barrier waits on a descheduled thread); at 10^6 (21M) they gain ~1.8x idle.
-    # Measured with `attndyn bench --stall` (issue 13). Results never depend on the thread count.
+    # Measured with `attndyn bench --stall` (issue 13). With the blocked fused step (~0.4 ms/epoch) 2 threads
+    # are slower even idle: 0.65-0.98 vs 0.53-0.64 ms (`attndyn bench --all`, 2026-12-02 17:18 UTC).
+    # Results never depend on the thread count.
     auto_parallel_min_occurrences: int = 1_000_000
 
 

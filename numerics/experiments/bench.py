@@ -547,7 +547,7 @@ def run_bench(sizes: Sequence[Size], *, impls: Sequence[str] = IMPLS, quick: boo
                         f"m = {M_WORDS}, d = {D}, K = {r['classes']}, FC, float64, {r['nnz']} word occurrences; "
                         f"kernel path {r['kernel_path']} (kernel-full: the d-wide path)")
                 line = (f"  {size.name:>6} {impl:<9} {_t(r['median_seconds']):>10}/epoch (median of "
-                        f"{len(r.get('epoch_seconds') or ()) or n_timed}, min {_t(r['min_seconds'])}, {r['threads']} thread(s)"
+                        f"{len(r['epoch_seconds'])}, min {_t(r['min_seconds'])}, {r['threads']} thread(s)"
                         + (" best of " + ", ".join(f"{t}: {_t(m)}" for t, m in r["thread_medians"].items())
                            if len(r.get("thread_medians", {})) > 1 else "")
                         + f")  peak RSS {_mb(r['peak_rss_bytes'])}"

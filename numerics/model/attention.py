@@ -257,8 +257,10 @@ class AttentionModel:
     def _fused_parallel() -> bool:
         """The fused kernel's parallel driver whenever numba has 2+ threads (same bits either way).  How
         many threads a run uses is ``train.threads`` / the auto rule's (numerics/training/train.py:
-        one below 10^6 occurrences per step, so the paper's size trains serially by default).  Idle,
-        paper size: 0.55 vs 0.81 ms per step with 2 threads."""
+        one below 10^6 occurrences per step, so the paper's size trains serially by default).  With the
+        blocked sentence pass 2 threads do not pay at the paper's size on a 2-core VM: 0.65-0.98 vs
+        0.53-0.64 ms per step (`attndyn bench --all`, 2026-12-02 17:18 UTC), each parallel region
+        waiting ~90 us for the sleeping worker."""
         return numba.get_num_threads() > 1
 
     def _fused_buffers(self) -> None:
