@@ -6,7 +6,9 @@ For a context vector :math:`c` (length d_e) and label :math:`y` the logits are
   bias ``b`` (K) present when θ is longer than d_e K (the authors' TC is a PyTorch ``nn.Linear``);
 * ``TWO_LAYER`` (TL): :math:`z = W_2^\top \max(0, W_1^\top c + b_1) + b_2`, hidden width H;
 
-the loss is :math:`\ell = \log\sum_k e^{z_k} - z_y` and, with the batch weight
+the loss is :math:`\ell = \log\sum_k e^{z_k} - z_y` (in :func:`chunk_loss_and_backward`, for a block of
+sentences at once: exponentials by :func:`attndyn.numerics.kernels.vexp.exp_nonpos` in loops across
+the block, and one log of the product of the partition sums) and, with the batch weight
 :math:`\omega` (1/n for the mean over n sentences),
 :math:`\partial(\omega\ell)/\partial z = \omega(\operatorname{softmax}(z) - e_y)`,
 back-propagated to :math:`g = \partial(\omega\ell)/\partial c` (the paper's
@@ -23,7 +25,8 @@ import numpy as np
 from numba import njit
 
 from attndyn.numerics.model.spec import LINEAR, TWO_LAYER
-from attndyn.proofs.settings import NUMBA_FLAGS
+from attndyn.numerics.kernels.vexp import exp_nonpos
+from attndyn.proofs.settings import NUMBA_FLAGS, NUMBA_IEEE_FLAGS
 
 
 @njit(**NUMBA_FLAGS)
@@ -155,7 +158,7 @@ def sums_into(Y, R, B, out, base):
         r += 1
 
 
-@njit(**NUMBA_FLAGS)
+@njit(**NUMBA_IEEE_FLAGS)
 def chunk_loss_and_backward(kind, Ct, labels, weight, theta, K, H, Zt, Pre, dH, Gt,
                             grads_on, dtheta):
     r"""The classifier on a block of B context vectors at once (columns of ``Ct``, d x B).
@@ -209,25 +212,38 @@ def chunk_loss_and_backward(kind, Ct, labels, weight, theta, K, H, Zt, Pre, dH, 
                 w = theta[oW2 + h * K + k]
                 for b in range(B):
                     Zt[k, b] += w * Pre[h, b]
-    # softmax cross-entropy, one column at a time; Zt becomes omega (softmax - e_y)
-    total = 0.0
+    # softmax cross-entropy across the block (sentence innermost, exp_nonpos: SIMD code, as
+    # fused.softmax_block); Zt becomes omega (softmax - e_y).  The loss sums max - z_y, plus the log of
+    # the product of the partition sums, taken whenever the product passes 1e280 (each factor lies in
+    # [1, K], so it never overflows for K < 1e28): one log per block instead of one per sentence
+    wk = np.empty((3, B))
+    zmax, tot, acc = wk[0], wk[1], wk[2]
     for b in range(B):
-        y = labels[b]
-        zmax = Zt[0, b]
-        for k in range(1, K):
-            if Zt[k, b] > zmax:
-                zmax = Zt[k, b]
-        zy = Zt[y, b]
-        tot = 0.0
-        for k in range(K):  # one exp per class
-            e = np.exp(Zt[k, b] - zmax)
+        zmax[b] = Zt[0, b]
+        tot[b] = 0.0
+    for k in range(1, K):
+        for b in range(B):
+            t = Zt[k, b]
+            zmax[b] = t if t > zmax[b] else zmax[b]
+    total = 0.0
+    for b in range(B):  # sentence order
+        total += zmax[b] - Zt[labels[b], b]
+    for k in range(K):  # one exp per class
+        for b in range(B):
+            e = exp_nonpos(Zt[k, b] - zmax[b])
             Zt[k, b] = e
-            tot += e
-        total += zmax + np.log(tot) - zy
-        scale = weight / tot
-        for k in range(K):
-            Zt[k, b] *= scale
-        Zt[y, b] -= weight
+            tot[b] += e
+    prod = 1.0
+    for b in range(B):
+        prod *= tot[b]
+        tot[b] = weight / tot[b]
+        if prod > 1e280:
+            total += np.log(prod)
+            prod = 1.0
+    total += np.log(prod)
+    for k in range(K):
+        for b in range(B):
+            Zt[k, b] = Zt[k, b] * tot[b] - (weight if labels[b] == k else 0.0)
     Gt[:, :B] = 0.0
     if kind == LINEAR:
         for j in range(d):
@@ -247,11 +263,14 @@ def chunk_loss_and_backward(kind, Ct, labels, weight, theta, K, H, Zt, Pre, dH, 
                     dtheta[d * K + k] += acc
     else:
         for h in range(H):  # dH = (pre > 0) * W2 dZ
+            for b in range(B):
+                acc[b] = 0.0
+            for k in range(K):  # class by class across the block (SIMD code); each sum in class order
+                w = theta[oW2 + h * K + k]
+                for b in range(B):
+                    acc[b] += w * Zt[k, b]
             for b in range(B):  # the sum for every b, then a select (no branch): same value where pre > 0
-                acc = 0.0
-                for k in range(K):
-                    acc += theta[oW2 + h * K + k] * Zt[k, b]
-                dH[h, b] = acc if dH[h, b] != 0.0 else 0.0
+                dH[h, b] = acc[b] if dH[h, b] != 0.0 else 0.0
         for j in range(d):
             for h in range(H):
                 w = theta[j * H + h]

@@ -140,7 +140,8 @@ def softmax_block(nb, K, zs, ys, bias, weight, dd, db, wk):
     ``exp`` (IEEE division, no fastmath): LLVM turns them into SIMD code.  The loss
     :math:`\ell_b = \max_k z_{bk} + \log\sum_k e^{z_{bk} - \max} - z_{by_b}` (logits with the bias) is
     summed as :math:`\sum_b(\max - z_{by_b}) + \log\prod_b\sum_k e^{\ldots}`: one ``log`` per block
-    (each factor lies in [1, K]).  ``zs``, ``dd`` and ``wk`` (4 rows of work space) have at least
+    (each factor lies in [1, K]; a product past 1e280 is logged early, so any K is safe).  The low-rank
+    sentence pass calls it too (:func:`attndyn.numerics.kernels.lowrank.sentence_pass_lr`).  ``zs``, ``dd`` and ``wk`` (4 rows of work space) have at least
     ``nb`` columns; ``ys`` has ``nb`` labels."""
     iz, zmax, tot, rr = wk[0], wk[1], wk[2], wk[3]
     for b in range(nb):
@@ -168,6 +169,9 @@ def softmax_block(nb, K, zs, ys, bias, weight, dd, db, wk):
         lsum += zmax[b] - (zs[y, b] + bias[y])
         prod *= tot[b]
         tot[b] = weight / tot[b]
+        if prod > 1e280:  # each factor lies in [1, K]: a log now and then keeps the product finite for any K
+            lsum += np.log(prod)
+            prod = 1.0
     for k in range(K):  # delta = omega (softmax - e_y); r_b = z_b . delta_b (its sum over k in class order)
         for b in range(nb):
             dk = dd[k, b] * tot[b] - (weight if ys[b] == k else 0.0)

@@ -14,7 +14,11 @@ docstring first).  With a linear classifier, logits :math:`z_i = W^\top c_i (+ b
   :math:`\delta_i = \omega(\operatorname{softmax}(z_i) - e_{y_i})` (so :math:`g_i = W\delta_i`),
   stored per sentence as :math:`d_i = \delta_i/\tilde Z_i` (K) and
   :math:`r_i = (z_i - b)\cdot\delta_i/\tilde Z_i = c_i\cdot g_i/\tilde Z_i`;
-  :math:`\partial L/\partial b = \sum_i \delta_i`.
+  :math:`\partial L/\partial b = \sum_i \delta_i`.  In blocks of ``KERNEL.fused_block`` sentences:
+  gather each sentence's :math:`(\tilde Z_i z_i, \tilde Z_i)`, then the softmax, loss and
+  :math:`(d_i, r_i)` across the block (:func:`attndyn.numerics.kernels.fused.softmax_block`: SIMD
+  exponentials, one log per block; 1.45 to 1.21 ms per SST-5 TC pass, 1 thread, measured side by side
+  on 2026-12-02).
 * **Word pass**: :math:`D_w = \sum_{(i,w)} d_i`, :math:`R_w = \sum_{(i,w)} r_i`, then
 
   .. math::
@@ -60,6 +64,7 @@ import numpy as np
 from numba import njit, prange
 
 from attndyn.numerics.kernels.classifier import loss_and_argmax
+from attndyn.numerics.kernels.fused import BLOCK, softmax_block
 from attndyn.numerics.kernels.keys import key_scores
 from attndyn.numerics.kernels.prefetch import prefetch_row
 from attndyn.numerics.kernels.rows import row_dot
@@ -176,75 +181,99 @@ def sentence_pass_lr(sents, scores, M, shared, floor, u, theta, d, grads_on, chu
     loss_c = np.zeros(nch)
     bad_c = np.zeros(nch, np.int64)
     db_c = np.zeros((nch, K))
+    bias = np.zeros(K)  # b (0 without one), read once instead of per sentence
+    if with_bias:
+        for k in range(K):
+            bias[k] = theta[d * K + k]
     for ch in prange(nch):
         z = np.empty(K)
         zb = np.empty(K)
         bad = 0
         acc = 0.0
-        for i in range(ch * chunk, min(n, (ch + 1) * chunk)):
-            o0 = offsets[i]
-            o1 = offsets[i + 1]
+        i1 = min(n, (ch + 1) * chunk)
+        if shared:  # blocks of BLOCK sentences: gather each, then the softmax across the block
+            zs = np.empty((K + 1, BLOCK))  # per sentence (a column): Z~ z, then Z~ in row K
+            dd = np.empty((K + 1, BLOCK))  # per sentence: d_i, then r_i in row K
+            wk = np.empty((4, BLOCK))
+            db = np.zeros(K)
+            for i0 in range(ch * chunk, i1, BLOCK):
+                nb = min(BLOCK, i1 - i0)
+                for b in range(nb):
+                    i = i0 + b
+                    o0 = offsets[i]
+                    o1 = offsets[i + 1]
+                    for k in range(K):
+                        z[k] = 0.0
+                    Z = 0.0
+                    o = o0
+                    while o + 1 < o1:  # two occurrences per update: halves the dependency chain on z
+                        if o + ahead + 1 < nnz:  # hint the rows needed `ahead` occurrences later
+                            wa = word_ids[o + ahead]
+                            wb = word_ids[o + ahead + 1]
+                            prefetch_row(u, wa)
+                            prefetch_row(u, wb)
+                        w0 = word_ids[o]
+                        w1 = word_ids[o + 1]
+                        e0 = u[w0, K]
+                        e1 = u[w1, K]
+                        Z += e0 + e1
+                        for k in range(K):
+                            z[k] += e0 * u[w0, k] + e1 * u[w1, k]
+                        o += 2
+                    if o < o1:
+                        w0 = word_ids[o]
+                        e0 = u[w0, K]
+                        Z += e0
+                        for k in range(K):
+                            z[k] += e0 * u[w0, k]
+                    if not Z >= floor:
+                        bad += 1
+                    lse[i] = M + np.log(Z)
+                    for k in range(K):
+                        zs[k, b] = z[k]
+                    zs[K, b] = Z
+                # logits, loss, d_i = delta_i / Z~_i and r_i across the block (fused.py's softmax)
+                acc += softmax_block(nb, K, zs, labels[i0:i0 + nb], bias, weight, dd, db, wk)
+                for b in range(nb):
+                    for k in range(K + 1):
+                        D[i0 + b, k] = dd[k, b]
             for k in range(K):
-                z[k] = 0.0
-            if shared:
-                Z = 0.0
-                o = o0
-                while o + 1 < o1:  # two occurrences per update: halves the dependency chain on z
-                    if o + ahead + 1 < nnz:  # hint the rows needed `ahead` occurrences later
-                        wa = word_ids[o + ahead]
-                        wb = word_ids[o + ahead + 1]
-                        prefetch_row(u, wa)
-                        prefetch_row(u, wb)
-                    w0 = word_ids[o]
-                    w1 = word_ids[o + 1]
-                    e0 = u[w0, K]
-                    e1 = u[w1, K]
-                    Z += e0 + e1
-                    for k in range(K):
-                        z[k] += e0 * u[w0, k] + e1 * u[w1, k]
-                    o += 2
-                if o < o1:
-                    w0 = word_ids[o]
-                    e0 = u[w0, K]
-                    Z += e0
-                    for k in range(K):
-                        z[k] += e0 * u[w0, k]
-                if not Z >= floor:
-                    bad += 1
-                iz = 1.0 / Z
-                lse[i] = M + np.log(Z)
-                keep = iz  # d_i = delta_i / Z~_i
-            else:
+                db_c[ch, k] = db[k]
+        else:  # per-sentence shifts, one sentence at a time (the rare fallback)
+            for i in range(ch * chunk, i1):
+                o0 = offsets[i]
+                o1 = offsets[i + 1]
+                for k in range(K):
+                    z[k] = 0.0
                 mx, tot = shifted_sum(o0, o1, word_ids, scores, u, K, z)
                 iz = 1.0 / tot
                 lse[i] = mx + np.log(tot)
-                keep = 1.0  # d_i = delta_i
-            # z <- W^T c_i; zb <- the logits W^T c_i + b
-            for k in range(K):
-                z[k] *= iz
-                zb[k] = z[k] + (theta[d * K + k] if with_bias else 0.0)
-            y = labels[i]
-            zy = zb[y]
-            zmax = zb[0]
-            for k in range(1, K):
-                if zb[k] > zmax:
-                    zmax = zb[k]
-            tot = 0.0
-            for k in range(K):  # one exp per class; zb becomes exp(z - zmax)
-                e = np.exp(zb[k] - zmax)
-                zb[k] = e
-                tot += e
-            acc += zmax + np.log(tot) - zy
-            scale = weight / tot
-            rr = 0.0
-            for k in range(K):  # delta = omega (softmax - e_y)
-                dk = zb[k] * scale
-                if k == y:
-                    dk -= weight
-                db_c[ch, k] += dk
-                rr += z[k] * dk
-                D[i, k] = dk * keep
-            D[i, K] = rr * keep
+                # z <- W^T c_i; zb <- the logits W^T c_i + b
+                for k in range(K):
+                    z[k] *= iz
+                    zb[k] = z[k] + bias[k]
+                y = labels[i]
+                zy = zb[y]
+                zmax = zb[0]
+                for k in range(1, K):
+                    if zb[k] > zmax:
+                        zmax = zb[k]
+                tot = 0.0
+                for k in range(K):  # one exp per class; zb becomes exp(z - zmax)
+                    e = np.exp(zb[k] - zmax)
+                    zb[k] = e
+                    tot += e
+                acc += zmax + np.log(tot) - zy
+                scale = weight / tot
+                rr = 0.0
+                for k in range(K):  # delta = omega (softmax - e_y); d_i = delta_i
+                    dk = zb[k] * scale
+                    if k == y:
+                        dk -= weight
+                    db_c[ch, k] += dk
+                    rr += z[k] * dk
+                    D[i, k] = dk
+                D[i, K] = rr
         loss_c[ch] = acc
         bad_c[ch] = bad
     # merge the chunk buffers in chunk order: the order never depends on the threads
