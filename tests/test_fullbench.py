@@ -49,6 +49,14 @@ def stand_ins(monkeypatch):
     def targets(out, reproduce_overrides=()):  # the kernel part's rules, applied to its measurements
         return [_target("kernel target", "PASS"), _target("reproduce synthetic training <= 15 s", "MISS")]
 
+    def probe(when):  # the host-speed probe: a slower host at each call
+        calls.append(("probe", when))
+        k = sum(1 for c in calls if isinstance(c, tuple) and c[0] == "probe")
+        return {"when": when, "utc": "now", "python_loop_s": 0.1 * k, "numpy_gather_s": 0.2}
+
+    from attndyn.numerics.experiments import hostspeed
+
+    monkeypatch.setattr(hostspeed, "probe", probe)
     monkeypatch.setattr(bench, "run_bench", run_bench)
     monkeypatch.setattr(bench, "targets", targets)
     monkeypatch.setattr(optbench, "optimizer_bench", optimizer_bench)
@@ -59,7 +67,10 @@ def stand_ins(monkeypatch):
 
 def test_an_idle_run_merges_every_part_and_keeps_every_verdict(stand_ins):
     out = fullbench.run_all([], commands=("verify",), log=lambda line: None)
-    assert stand_ins == ["kernels", "optimizers", "stall", ("commands", ("verify",))]
+    assert [c for c in stand_ins if c[0] != "probe"] == ["kernels", "optimizers", "stall", ("commands", ("verify",))]
+    # the host-speed probe at the start and after each part, each recorded
+    assert [c[1] for c in stand_ins if c[0] == "probe"] == [p["when"] for p in out["host_speed"]] == [
+        "start", "after the kernel and optimizer parts", "after the stall part", "after the commands"]
     names = [t["name"] for t in out["targets"]]
     verdicts = [t["verdict"] for t in out["targets"]]
     # the stall row without a target adds nothing; the command is named as a user types it
@@ -94,7 +105,8 @@ def test_under_the_bench_own_load_the_parts_with_their_own_loads_are_left_out(st
     monkeypatch.setattr(stallbench, "Load", FakeLoad)
     out = fullbench.run_all([], load="hogs", log=lambda line: None)
     assert started == ["hogs"]
-    assert stand_ins == ["kernels", "optimizers"]
+    assert [c for c in stand_ins if c[0] != "probe"] == ["kernels", "optimizers"]
+    assert [p["when"] for p in out["host_speed"]] == ["start", "after the kernel and optimizer parts"]
     assert out["load"] == "hogs" and "stall" not in out and "commands" not in out
 
 
@@ -109,6 +121,8 @@ def test_the_table_has_one_row_per_target_and_names_the_run(stand_ins):
     rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| target")]
     assert len(rows) == len(out["targets"])
     assert out["started"] in table and "load idle" in table
+    # the probe's spread over the run (0.1 to 0.4 s: 4x) is in the header
+    assert "Python loop 0.100–0.400 s (4.00× spread)" in table
     assert "| `attndyn verify` (idle) <= 60 s | 70.0 s | MISS |" in rows
 
 

@@ -11,6 +11,9 @@ this process so that they share one machine state, one date and one load note:
    itself (:mod:`.stallbench`);
 4. whole commands against their wall-time budgets, the test suite included (:mod:`.commandbench`).
 
+A fixed host-speed probe (:mod:`.hostspeed`) runs at the start and after each part; the table's
+header prints its spread over the run.
+
 ``load = "hogs"`` runs parts 1 and 2 beside two CPU-bound processes started here (the bench's
 own load); parts 3 and 4 start their own loads and are then left out, as nesting loads would
 measure neither.
@@ -25,6 +28,7 @@ import datetime
 import os
 from typing import Callable, Sequence
 
+from attndyn.numerics.experiments import hostspeed
 from attndyn.proofs.errors import UsageError
 
 LOADS = ("idle", "hogs")
@@ -93,17 +97,30 @@ def run_all(sizes, *, load: str = "idle", threads: int | None = None, quick: boo
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     out = {"all": True, "load": load, "started": started, "load_average_1min_start": _load_average()}
     log(f"attndyn bench --all ({load}): started {started}, load average {out['load_average_1min_start']:.2f}")
+    probes = out["host_speed"] = []
+
+    def probe(when: str) -> None:  # the host's speed now (hostspeed.py), outside any load the bench starts
+        p = hostspeed.probe(when)
+        probes.append(p)
+        log(f"host speed probe ({when}): Python loop {p['python_loop_s']:.3f} s, "
+            f"NumPy gather {p['numpy_gather_s']:.3f} s")
+
+    probe("start")
     with stallbench.Load(load if load != "idle" else "idle"):
         kern = bench.run_bench(sizes, quick=quick, threads=threads, reproduce=not quick, scale=not quick, log=log)
         opt = optbench.optimizer_bench(sizes, threads, quick=quick, log=log)
     out.update(kern)
     out["optimizers"] = opt
+    probe("after the kernel and optimizer parts")
     if load == "idle":
         names = [s.name for s in sizes]
         out["stall"] = stallbench.stall_bench(names, log=log)
+        probe("after the stall part")
         todo = commandbench.COMMANDS if commands is None else commands
         log(f"commands: {', '.join(todo)}")
         out["commands"] = commandbench.command_bench(todo, log=log)
+        probe("after the commands")
+    log(hostspeed.line(probes))
     targets = out["targets"] = merged_targets(out)
     out["finished"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     out["load_average_1min_end"] = _load_average()
@@ -127,7 +144,8 @@ def markdown(out: dict) -> str:
     fmt = (lambda x: "n/a" if x is None else f"{x:.1f}")
     lines = [f"`attndyn bench --all{' --load ' + out['load'] if out['load'] != 'idle' else ''}`, "
              f"{out['started']} to {out['finished']}; {_machine_line(out)}; load {out['load']} "
-             f"(1-min load average {fmt(la0)} at the start, {fmt(la1)} at the end).",
+             f"(1-min load average {fmt(la0)} at the start, {fmt(la1)} at the end); "
+             f"{hostspeed.line(out.get('host_speed', []))}.",
              "",
              "| target | measured | verdict |",
              "|---|---|---|"]
