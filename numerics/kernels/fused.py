@@ -141,8 +141,8 @@ def softmax_block(nb, K, zs, ys, bias, weight, dd, db, wk):
     :math:`\ell_b = \max_k z_{bk} + \log\sum_k e^{z_{bk} - \max} - z_{by_b}` (logits with the bias) is
     summed as :math:`\sum_b(\max - z_{by_b}) + \log\prod_b\sum_k e^{\ldots}`: one ``log`` per block
     (each factor lies in [1, K]; a product past 1e280 is logged early, so any K is safe).  The low-rank
-    sentence pass calls it too (:func:`attndyn.numerics.kernels.lowrank.sentence_pass_lr`).  ``zs``, ``dd`` and ``wk`` (4 rows of work space) have at least
-    ``nb`` columns; ``ys`` has ``nb`` labels."""
+    sentence pass calls it too (:func:`attndyn.numerics.kernels.lowrank.sentence_pass_lr`).  ``zs``,
+    ``dd`` and ``wk`` (4 rows of work space) have at least ``nb`` columns; ``ys`` has ``nb`` labels."""
     iz, zmax, tot, rr = wk[0], wk[1], wk[2], wk[3]
     for b in range(nb):
         iz[b] = 1.0 / zs[K, b]
