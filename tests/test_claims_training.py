@@ -18,8 +18,9 @@ def test_negative_verdict():
 
 def test_kernel_gradients_equal_the_lambdified_symbolic_ones():
     cases = kn.kernel_vs_symbolic(points=1)
-    # d, classifier x kernel x path, key mode; plus the fused step (FC, TC: shared path, fixed query only)
-    assert len(cases) == 2 * (2 * 2 + 2 * 2 + 2) * 2 + 2 * 2
+    # d, classifier x kernel x path, key mode; plus the fused step (FC, TC: shared path, both key modes)
+    assert len(cases) == 2 * (2 * 2 + 2 * 2 + 2) * 2 + 2 * 2 * 2
+    assert {"step keys", "step query", "second step keys"} <= set(cases["d=3/tc/fused-shared/query-trained"])
     assert {"step scores", "step W", "grad W"} <= set(cases["d=3/tc/fused-shared/fixed-query"])
     assert {"step scores", "step embeddings"} <= set(cases["d=1/fc/fused-shared/fixed-query"])
     assert {"step scores", "step W", "grad W"} <= set(cases["d=3/tc/lowrank-shared/fixed-query"])

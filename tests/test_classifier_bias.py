@@ -48,7 +48,7 @@ def problem(seed, **kw):
 
 
 # train.kernel forced: the d_e-wide, the K-wide (lowrank.py) and the fused K-wide step (fused.py; its gradients
-# and its steps with explicit keys or per-sentence shifts are lowrank.py's)
+# and its steps with per-sentence shifts are lowrank.py's)
 PATHS = ("full", "lowrank", "fused")
 
 
@@ -57,7 +57,7 @@ def model(p, explicit=False, shared=True, path="full"):
     m.shared_exp = shared
     m.kernel_path = path
     assert m.lowrank() is (path != "full")
-    assert m.fused() is (path == "fused" and shared and not explicit)
+    assert m.fused() is (path == "fused" and shared)
     return m
 
 

@@ -22,8 +22,8 @@ GROUPS = ("embeddings", "keys", "query", "classifier")
 # train.kernel forced: the d_e-wide kernels (scores.py, keys.py) and the K-wide low-rank ones
 # (lowrank.py, linear classifiers only); "auto" picks by K < d_e, so the tests force each
 PATHS = ("full", "lowrank")
-# plus the fused K-wide GD step (fused.py: fixed query, shared exponentials; its gradients, and its steps
-# with explicit keys or per-sentence shifts, are lowrank.py's), for the step tests
+# plus the fused K-wide GD step (fused.py: shared exponentials; its gradients, and its steps
+# with per-sentence shifts, are lowrank.py's; with explicit keys its store mode and gd_key_rows), for the step tests
 STEP_PATHS = PATHS + ("fused",)
 
 
@@ -34,7 +34,7 @@ def model_of(p, kind, explicit_keys, dtype="float64", shared=True, path="full"):
     m.shared_exp = shared
     m.kernel_path = path
     assert m.lowrank() is (path in ("lowrank", "fused") and kind != "tl")  # the path under test runs
-    assert m.fused() is (path == "fused" and kind != "tl" and not explicit_keys and shared)
+    assert m.fused() is (path == "fused" and kind != "tl" and shared)
     return m
 
 
@@ -171,7 +171,7 @@ def test_step_matches_twin_for_every_trainable_subset(kind, path):
             m = model_of(p, kind, explicit, path=path)
             lrs = {f"lr_{g}": (lr if g in trainable else 0.0) for g in GROUPS}
             loss = m.step(batch_of(p), **lrs)
-            assert m.last_fused is (path == "fused" and not explicit)  # the fused kernel ran where it applies
+            assert m.last_fused is (path == "fused")  # the fused kernel ran (explicit keys too)
             tloss, _ = twin_loss_grads(kind, p["E"], p["K"], p["q"], p["params"], p["word_ids"],
                                        p["offsets"], p["labels"])
             assert loss == pytest.approx(tloss, rel=NUMERIC.kernel_rtol)
@@ -183,20 +183,25 @@ def test_step_matches_twin_for_every_trainable_subset(kind, path):
             assert_close(m.scores, ref["keys"] @ ref["query"], NUMERIC.kernel_rtol, "scores")
 
 
+@pytest.mark.parametrize("explicit", [False, True])
 @pytest.mark.parametrize("path", STEP_PATHS)
-def test_two_steps_match_twin_and_frozen_words_stay(path):
+def test_two_steps_match_twin_and_frozen_words_stay(path, explicit):
     p = random_problem(8, "tc", V=15)
     p["word_ids"][p["word_ids"] == 14] = 13  # word 14 occurs nowhere: it must not move
-    m = model_of(p, "tc", False, path=path)
+    m = model_of(p, "tc", explicit, path=path)
     b = batch_of(p)
+    trained = ("embeddings", "keys", "classifier") + (("query",) if explicit else ())
     for _ in range(2):
-        m.step(b, 0.2, 0.2, 0.0, 0.2)
+        m.step(b, 0.2, 0.2, 0.2 if explicit else 0.0, 0.2)
         assert m.last_fused is (path == "fused")
-        ref = twin_step("tc", p, ("embeddings", "keys", "classifier"), 0.2)
-        p["E"], p["K"], p["params"] = ref["embeddings"], ref["keys"], {"W": ref["W"]}
+        ref = twin_step("tc", p, trained, 0.2)
+        p["E"], p["K"], p["q"], p["params"] = ref["embeddings"], ref["keys"], ref["query"], {"W": ref["W"]}
     assert_close(m.embeddings, p["E"], NUMERIC.kernel_rtol, "embeddings after 2 steps")
     assert_close(m.keys, p["K"], NUMERIC.kernel_rtol, "keys after 2 steps")
-    assert np.array_equal(m.embeddings[14], random_problem(8, "tc", V=15)["E"][14])
+    assert_close(m.query, p["q"], NUMERIC.kernel_rtol, "query after 2 steps")
+    first = random_problem(8, "tc", V=15)
+    assert np.array_equal(m.embeddings[14], first["E"][14])
+    assert np.array_equal(m.keys[14], first["K"][14])
 
 
 def test_fixed_classifier_and_fixed_query_reject_a_learning_rate():
@@ -325,8 +330,8 @@ def test_auto_picks_the_low_rank_path_for_linear_classifiers_as_auto_lowrank_say
 
 
 def test_fused_applies_only_where_its_conditions_hold():
-    """Fused: linear classifier, fixed query, shared exponentials, K + 1 <= 8 lanes, and (auto) tables
-    in cache; elsewhere the step is lowrank.py's (forced) or as auto_lowrank says."""
+    """Fused: linear classifier, shared exponentials, K + 1 <= 8 lanes, and (auto) tables in cache (a
+    trained query too: explicit keys); elsewhere the step is lowrank.py's (forced) or as auto_lowrank says."""
     from attndyn.numerics.model.attention import auto_fused
     from attndyn.proofs.settings import KERNEL
     p = random_problem(0, "tc", d_e=9, K=8)
@@ -338,6 +343,8 @@ def test_fused_applies_only_where_its_conditions_hold():
     assert not m.fused()
     m = AttentionModel("tc", p["E"], p["K"], p["q"], p["params"], explicit_keys=True)
     m.kernel_path = "fused"
+    assert m.fused() and m.lowrank()
+    m.shared_exp = False
     assert not m.fused() and m.lowrank()
     assert auto_fused(5008, 10, 4)  # the paper: 2 x 5008 x 64 B, d_e = 10
     big = KERNEL.fused_max_table_bytes // (KERNEL.fused_groups * 64) + 1
@@ -346,10 +353,11 @@ def test_fused_applies_only_where_its_conditions_hold():
     assert auto_fused(5008, wide - 1, 4) and not auto_fused(5008, wide, 4)
 
 
+@pytest.mark.parametrize("explicit", [False, True])
 @pytest.mark.parametrize("kind", ["fc", "tc"])
-def test_fused_step_falls_back_when_a_partition_underflows(kind):
+def test_fused_step_falls_back_when_a_partition_underflows(kind, explicit):
     """Scores ~700 apart (as above): the fused kernel must leave every parameter alone and the step be
-    redone with per-sentence shifts, matching the twin's step."""
+    redone with per-sentence shifts, matching the twin's step (explicit keys: the query trained too)."""
     p = random_problem(3, kind)
     p["K"][0] = 0.0
     p["q"] = np.abs(p["q"])
@@ -357,18 +365,25 @@ def test_fused_step_falls_back_when_a_partition_underflows(kind):
     p["K"][1:] += 0.01 * np.random.default_rng(0).standard_normal(p["K"][1:].shape)
     first = p["word_ids"][p["offsets"][0]:p["offsets"][1]]
     p["word_ids"][p["offsets"][0]:p["offsets"][1]] = np.maximum(first, 1)
-    m = model_of(p, kind, False, path="fused")
+    m = model_of(p, kind, explicit, path="fused")
     lr_c = 0.1 if kind == "tc" else 0.0
-    loss = m.step(batch_of(p), 0.1, 0.1, 0.0, lr_c)
+    lr_q = 1e-4 if explicit else 0.0  # small: the keys are ~700/sum(q) away, a big q step overflows
+    loss = m.step(batch_of(p), 0.1, 0.1, lr_q, lr_c)
     assert m.last_fused is False  # it tried, found the underflow and handed over
     trainable = ("embeddings", "keys") + (("classifier",) if kind == "tc" else ())
     ref = twin_step(kind, p, trainable, 0.1)
+    if explicit:
+        ref["query"] = twin_step(kind, p, ("query",), lr_q)["query"]
     tloss, _ = twin_loss_grads(kind, p["E"], p["K"], p["q"], p["params"], p["word_ids"], p["offsets"],
                                p["labels"])
     assert np.isfinite(loss) and loss == pytest.approx(tloss, rel=NUMERIC.kernel_rtol)
     for name, got in (("embeddings", m.embeddings), ("W", m.classifier["W"])):
         assert_close(got, ref[name], NUMERIC.kernel_rtol, name)
-    assert_close(m.scores, ref["keys"] @ ref["query"], NUMERIC.kernel_rtol, "scores")
+    if explicit:
+        assert_close(m.keys, ref["keys"], NUMERIC.kernel_rtol, "keys")
+        assert_close(m.query, ref["query"], NUMERIC.kernel_rtol, "query")
+    else:
+        assert_close(m.scores, ref["keys"] @ ref["query"], NUMERIC.kernel_rtol, "scores")
 
 
 def test_fused_and_full_paths_agree_over_steps():

@@ -11,8 +11,9 @@ sentence and across sentences, random labels) is given to the kernels for every
   d_e-wide kernels (numerics/kernels/scores.py, keys.py) and in the K-wide low-rank ones
   (numerics/kernels/lowrank.py, forced with ``AttentionModel.kernel_path``; case names
   ``lowrank-shared``, ``lowrank-fallback``), and for the step the fused K-wide kernel
-  (numerics/kernels/fused.py, ``fused-shared``, fixed query only: where it applies; its gradients are
-  lowrank.py's), which the paper's runs take,
+  (numerics/kernels/fused.py, ``fused-shared``: where it applies; its gradients are lowrank.py's; with
+  explicit keys its store mode, then :func:`attndyn.numerics.kernels.optim.gd_key_rows`), which the
+  paper's runs take (N3, and ``neg-trainable-query`` with explicit keys),
 * key mode: fixed query (scores stored, the score step is :math:`\eta_k|q|^2`) and explicit
   keys with the query trained,
 
@@ -197,7 +198,7 @@ def compare_case(d: int, kind: str, path: str, explicit: bool, point, kernel: st
     lr_q = RATES["q"] if explicit else 0.0
     model = _model(kind, emb, keys, q, clf, explicit, path, kernel)
     model.step(batch, RATES["v"], RATES["k"], lr_q, lr_c)
-    if model.last_fused != (kernel == "fused" and path == "shared" and not explicit):
+    if model.last_fused != (kernel == "fused" and path == "shared"):
         raise RuntimeError(f"asked for the {kernel} kernel's step, the fused one "
                            f"{'ran' if model.last_fused else 'did not run'}")
     st = model.state()  # copies, read without handing the table out (which would drop a carried projection)
@@ -238,7 +239,7 @@ def kernel_vs_symbolic(points: int = TRAINING.symbolic_points, seed: int = 20210
                 for kernel in KERNELS[kind]:
                     for path in PATHS:
                         for explicit in (False, True):
-                            if kernel == "fused" and (path != "shared" or explicit):
+                            if kernel == "fused" and path != "shared":
                                 continue  # where fused does not apply the step is lowrank.py's: tested above
                             name = path if kernel == "full" else f"{kernel}-{path}"
                             key = f"d={d}/{kind}/{name}/{'query-trained' if explicit else 'fixed-query'}"
@@ -273,7 +274,7 @@ def symbolic_verdict(cases: dict, rtol: float = TRAINING.symbolic_rtol) -> tuple
     statement=(r"On a corpus of " + f"{len(SENTENCES)}" + r" sentences with repeated words, for $d\in\{"
                + ", ".join(map(str, DIMS)) + r"\}$, the FC, TC and TL classifiers, both kernel paths "
                r"(shared exponent, per-sentence fallback; for FC and TC in both the $d_e$-wide and the "
-               r"$K$-wide low-rank kernels, and the fused $K$-wide step with shared exponent and fixed query) "
+               r"$K$-wide low-rank kernels, and the fused $K$-wide step with shared exponent) "
                r"and both key modes (fixed query, query "
                r"trained), the numba kernels' loss, gradients and two successive update steps with unequal rates "
                r"(the second from the point the first reached) equal the lambdified derivatives of the explicit loss within "

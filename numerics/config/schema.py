@@ -30,7 +30,7 @@ OPTIMIZERS = ("gd", "sgd", "momentum", "nesterov", "adam")
 SECTIONS = ("corpus", "model", "train")
 # the kernel of a linear classifier's step (numerics/model/attention.py): auto = the K-wide low-rank
 # kernels (numerics/kernels/lowrank.py) when K < d_e, or the fused one (numerics/kernels/fused.py) where
-# it applies (GD step, fixed query, shared exponentials); fused / lowrank / full force one (last bits differ)
+# it applies (GD step, shared exponentials, K <= 7); fused / lowrank / full force one (last bits differ)
 KERNEL_PATHS = ("auto", "fused", "lowrank", "full")
 
 

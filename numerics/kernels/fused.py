@@ -1,4 +1,4 @@
-r"""numba kernels: one fused gradient-descent step for a linear classifier with a fixed query.
+r"""numba kernels: one fused gradient-descent step for a linear classifier (fixed query; trained via store mode).
 
 The model is that of :mod:`attndyn.numerics.kernels.scores` and the K-wide algebra that of
 :mod:`attndyn.numerics.kernels.lowrank` (read both docstrings first): logits
@@ -33,13 +33,15 @@ sentence's word rows are still in cache:
   :math:`\theta \mathrel{-}= \eta_c\,\partial L/\partial\theta` (:math:`W` and :math:`b`).
 
 **Narrow on purpose.**  The step: plain gradient descent, a fixed query (scores kept, no
-explicit keys) and the shared exponentials: when some :math:`\tilde Z_i <` ``floor`` the kernel
+explicit keys; a trained query takes store mode, below) and the shared exponentials: when some :math:`\tilde Z_i <` ``floor`` the kernel
 returns before touching a parameter and the caller redoes the step with lowrank.py (per-sentence
 shifts).  **Store mode** (:func:`fused_pass` with gradient rows, for an optimizer: momentum, Adam) runs
 the same passes but writes :math:`\partial L/\partial v_w`, :math:`\partial L/\partial s_w` into the
 caller's rows and moves nothing; with explicit keys the caller refreshes :math:`s_w = q\cdot k_w` before
 and :func:`query_gradient` sums :math:`\partial L/\partial q` after (issue 13: Adam at the paper's size
-was 1.66x a GD epoch through lowrank.py's store mode).  numerics/model/attention.py decides.
+was 1.66x a GD epoch through lowrank.py's store mode).  A GD step with explicit keys is store mode followed
+by :func:`attndyn.numerics.kernels.optim.gd_key_rows` (the keys' d-wide kernel took about twice as long at
+the paper's size: ``neg-trainable-query``'s 5000 epochs 21 s, now 6-7 s).  numerics/model/attention.py decides.
 
 **Rows of ROW = 8 floats.**  Every per-word row (``u``, the accumulators, the transposed
 :math:`W` padded with zero columns) is ``ROW`` = 8 float64 wide, one 64-byte cache line (the

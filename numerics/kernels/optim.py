@@ -11,6 +11,9 @@ decayed state):
   :math:`b \leftarrow \mu b + g`, then :math:`P \leftarrow P - \eta\,b`
   (heavy ball) or :math:`P \leftarrow P - \eta\,(g + \mu b)` (Nesterov).  PyTorch's first
   step sets :math:`b = g`, which is :math:`\mu\cdot 0 + g` exactly.
+* :func:`gd_key_rows` — plain gradient descent on the stored rows only (a step of a model with
+  explicit keys on the fused path, :meth:`attndyn.numerics.model.attention.AttentionModel.step`):
+  :math:`v_w \leftarrow v_w - \eta_v g_{v_w}`, :math:`k_w \leftarrow k_w - \eta_k (\partial L/\partial s_w)\,q`.
 * :func:`adam_rows` — ``torch.optim.Adam(betas=(β₁, β₂), eps=ε)`` at step :math:`t`:
   :math:`m \leftarrow m + (1-\beta_1)(g - m)` (PyTorch's ``lerp``),
   :math:`v \leftarrow \beta_2 v + (1-\beta_2) g^2`,
@@ -87,6 +90,27 @@ def momentum_rows(P, uw, G, buf, lr, mu, nesterov, chunk):
                     P[r, j] -= lr * b
             if has:
                 u += 1
+
+
+@njit(**NUMBA_FLAGS)
+def gd_key_rows(emb, keys, q, uw, grad_v, grad_s, lr_v, lr_k):
+    r"""One gradient-descent step of the rows of the words ``w = uw[x]`` from the stored gradients:
+    :math:`v_w \mathrel{-}= \eta_v\,` ``grad_v[x]`` and :math:`k_w \mathrel{-}= \eta_k\,`
+    ``grad_s[x]`` :math:`q` (:math:`\nabla_{k_w} L = (\partial L/\partial s_w)\,q`, the *old* q: the
+    caller moves q afterwards), with the arithmetic of the in-place kernels
+    (:func:`attndyn.numerics.kernels.keys.epoch_keys`); a rate 0 leaves its group untouched.  Other
+    rows have gradient 0 and do not move.  Row-wise and serial: the same bits for any thread count."""
+    d = emb.shape[1]
+    dk = keys.shape[1]
+    for x in range(uw.shape[0]):
+        w = uw[x]
+        if lr_v != 0.0:
+            for j in range(d):
+                emb[w, j] -= lr_v * grad_v[x, j]
+        if lr_k != 0.0:
+            ds = grad_s[x]
+            for j in range(dk):
+                keys[w, j] -= lr_k * ds * q[j]
 
 
 @njit(**NUMBA_IEEE_FLAGS)

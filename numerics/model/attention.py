@@ -39,6 +39,7 @@ from attndyn.numerics.kernels.args import (Chunks, Classifier, rates, Sentences,
 from attndyn.numerics.kernels.fused import aligned_zeros, epoch_fused, fused_pass, query_gradient, ROW
 from attndyn.numerics.kernels.index import word_index
 from attndyn.numerics.kernels.keys import epoch_keys, key_scores, word_pass_keys
+from attndyn.numerics.kernels.optim import gd_key_rows
 from attndyn.numerics.kernels.lowrank import epoch_lowrank, forward_backward_lr, forward_eval_lr, word_pass_lr
 from attndyn.numerics.kernels.scores import epoch_scores, forward_backward, forward_eval, word_pass
 from attndyn.numerics.config.schema import KERNEL_PATHS  # train.kernel: auto, fused, lowrank, full
@@ -201,6 +202,7 @@ class AttentionModel:
         self._carried = None
         self._u_eval = self._seen = None  # evaluate's K-wide scratch (low-rank path), allocated on first use
         self._acc = self._rows = None  # the fused path's G x V x 8 accumulators and V x 8 rows (first use)
+        self._gv = self._gs = None  # explicit keys on the fused path: a step's gradient rows (first use)
         self.last_fused = None  # whether the last step ran the fused kernel (for tests and claims)
 
     def kernel_options(self) -> dict:
@@ -239,15 +241,14 @@ class AttentionModel:
         return (self.kernel_path in ("lowrank", "fused")  # fused: gradients and fallback steps are lowrank's
                 or auto_lowrank(self.vocab_size, self._emb.shape[1], self.n_classes))
 
-    def fused(self, stored: bool = False) -> bool:
-        r"""Whether :meth:`step` tries the fused kernel (numerics/kernels/fused.py): a linear classifier,
-        fixed query, shared exponentials, K < ROW = 8, and ``fused`` forced or ``auto`` as
-        :func:`auto_fused` says.  ``stored``: whether :meth:`row_gradients` (an optimizer's gradients)
-        does: the same, with explicit keys too (their scores are refreshed before, :math:`\partial L/\partial q`
-        summed after).  :meth:`gradients` uses lowrank.py on this path."""
+    def fused(self) -> bool:
+        r"""Whether :meth:`step` and :meth:`row_gradients` (an optimizer's gradients) try the fused kernel
+        (numerics/kernels/fused.py): a linear classifier, shared exponentials, K < ROW = 8, and ``fused``
+        forced or ``auto`` as :func:`auto_fused` says.  With explicit keys their scores are refreshed
+        before the passes and :math:`\partial L/\partial q` is summed after (the step: :meth:`_fused_keys_step`).
+        :meth:`gradients` uses lowrank.py on this path."""
         self.lowrank()  # validates train.kernel
-        if (not is_linear(self.kind) or (self.explicit_keys and not stored) or not self.shared_exp
-                or self.n_classes >= ROW):
+        if not is_linear(self.kind) or not self.shared_exp or self.n_classes >= ROW:
             return False
         return self.kernel_path == "fused" or (self.kernel_path == "auto"
                                                and auto_fused(self.vocab_size, self._emb.shape[1],
@@ -397,7 +398,12 @@ class AttentionModel:
             q = self.query.astype(np.float64)
             lr_s = float(lr_keys) * float(q @ q)
         self.last_fused = self.fused()
-        if self.last_fused:
+        if self.last_fused and self.explicit_keys:
+            loss = self._fused_keys_step(batch, clf, lr_embeddings, lr_s, lr_query, lr_classifier)
+            if loss is not None:
+                return loss
+            self.last_fused = False  # a partition underflowed: nothing moved, redo with per-sentence shifts
+        elif self.last_fused:
             self._fused_buffers()
             loss, ok = epoch_fused(batch.sentences(), batch.uw, self._scores, self._emb, clf,
                                    rates(v=lr_embeddings, s=lr_s, c=lr_classifier), KERNEL.shared_exp_floor,
@@ -423,6 +429,35 @@ class AttentionModel:
                                   self._shared_exp(), clf, rates(v=lr_embeddings, s=lr_s, c=lr_classifier),
                                   CHUNKS, batch.work(), self._dtheta))
 
+    def _fused_keys_step(self, batch: Batch, clf, lr_v: float, lr_k: float, lr_q: float,
+                         lr_c: float) -> float | None:
+        r"""A gradient-descent step of a model with explicit keys on the fused path: the fused passes in
+        store mode (as :meth:`row_gradients`) give :math:`\partial L/\partial v_w`, :math:`\partial L/\partial s_w`
+        and :math:`\partial L/\partial W` at the old point, :math:`\partial L/\partial q = \sum_w
+        (\partial L/\partial s_w) k_w` is summed from the old keys, then :math:`v_w`, :math:`k_w` move
+        (:func:`attndyn.numerics.kernels.optim.gd_key_rows`, old :math:`q`), then :math:`q` and :math:`W`.
+        The keys' kernel does the same step in one call, d_e wide (about twice the time at the paper's
+        size).  Returns None, with nothing moved, when a partition underflows."""
+        U = len(batch.uw)
+        if self._gv is None or self._gv.shape[0] < U:
+            self._gv = np.zeros(self._emb.shape, self._emb.dtype)
+            self._gs = np.zeros(self._emb.shape[0], self._emb.dtype)
+        gv, gs = self._gv[:U], self._gs[:U]
+        key_scores(batch.uw, self._keys, self.query, self._scores)
+        self._fused_buffers()
+        loss, ok = fused_pass(batch.sentences(), batch.uw, self._scores, self._emb, clf,
+                              rates(c=1.0 if lr_c else 0.0), KERNEL.shared_exp_floor, KERNEL.word_chunk,
+                              self._fused_parallel(), self._rows, self._acc, self._dtheta, gv, gs)
+        if not ok:
+            return None
+        query_gradient(batch.uw, gs, self._keys, self._dq)
+        gd_key_rows(self._emb, self._keys, self.query, batch.uw, gv, gs, float(lr_v), float(lr_k))
+        if lr_q:
+            self.query -= lr_q * self._dq
+        if lr_c:
+            self._theta -= lr_c * self._dtheta
+        return float(loss)
+
     def row_gradients(self, batch: Batch, gv: np.ndarray, gs: np.ndarray, classifier: bool) -> tuple:
         r"""The gradients at the current point, no update, for an optimizer
         (numerics/training/optimizers.py): writes :math:`\partial L/\partial v_w` into ``gv[u]``
@@ -437,7 +472,7 @@ class AttentionModel:
         U = len(batch.uw)
         if self.explicit_keys:
             key_scores(batch.uw, self._keys, self.query, self._scores)
-        self.last_fused = self.fused(stored=True)
+        self.last_fused = self.fused()
         if self.last_fused:  # the step's fused passes in store mode (rates.c only switches dL/dW on)
             self._fused_buffers()
             loss, ok = fused_pass(batch.sentences(), batch.uw, self._scores, self._emb, clf,

@@ -115,6 +115,20 @@ MUTANTS: list[Mutant] = [
            "        nb = B if last - i0 >= B else 0\n",
            "the last, partial block of each sentence group skipped: its sentences add no loss and no "
            "gradient (fused blocked softmax)", "kernel"),
+    # a step with explicit keys (the query trained) on the fused path: store mode, then optim.gd_key_rows
+    Mutant("gd-key-rows-sign", "numerics/kernels/optim.py",
+           "                keys[w, j] -= lr_k * ds * q[j]\n",
+           "                keys[w, j] += lr_k * ds * q[j]\n",
+           "the keys step up the gradient (explicit keys on the fused path)", "kernel"),
+    Mutant("fused-keys-query-first", "numerics/model/attention.py",
+           "        gd_key_rows(self._emb, self._keys, self.query, batch.uw, gv, gs, float(lr_v), float(lr_k))\n"
+           "        if lr_q:\n"
+           "            self.query -= lr_q * self._dq\n",
+           "        if lr_q:\n"
+           "            self.query -= lr_q * self._dq\n"
+           "        gd_key_rows(self._emb, self._keys, self.query, batch.uw, gv, gs, float(lr_v), float(lr_k))\n",
+           "the query moved before the keys, which then step along the new q: not every group moves by its "
+           "gradient at the old point (explicit keys on the fused path)", "driver"),
     Mutant("vexp-reduction-low-part", "numerics/kernels/vexp.py",
            "    r = (xc - n * LN2_HI) - n * LN2_LO\n",
            "    r = xc - n * LN2_HI\n",
