@@ -432,30 +432,42 @@ class AttentionModel:
     def _fused_keys_step(self, batch: Batch, clf, lr_v: float, lr_k: float, lr_q: float,
                          lr_c: float) -> float | None:
         r"""A gradient-descent step of a model with explicit keys on the fused path: the fused passes in
-        store mode (as :meth:`row_gradients`) give :math:`\partial L/\partial v_w`, :math:`\partial L/\partial s_w`
+        store mode (:meth:`_fused_gradients`, as :meth:`row_gradients`) give :math:`\partial L/\partial v_w`, :math:`\partial L/\partial s_w`
         and :math:`\partial L/\partial W` at the old point, :math:`\partial L/\partial q = \sum_w
         (\partial L/\partial s_w) k_w` is summed from the old keys, then :math:`v_w`, :math:`k_w` move
         (:func:`attndyn.numerics.kernels.optim.gd_key_rows`, old :math:`q`), then :math:`q` and :math:`W`.
         The keys' kernel does the same step in one call, d_e wide (about twice the time at the paper's
         size).  Returns None, with nothing moved, when a partition underflows."""
         U = len(batch.uw)
-        if self._gv is None or self._gv.shape[0] < U:
+        if self._gv is None:  # V rows: every batch's U distinct words fit
             self._gv = np.zeros(self._emb.shape, self._emb.dtype)
             self._gs = np.zeros(self._emb.shape[0], self._emb.dtype)
         gv, gs = self._gv[:U], self._gs[:U]
         key_scores(batch.uw, self._keys, self.query, self._scores)
-        self._fused_buffers()
-        loss, ok = fused_pass(batch.sentences(), batch.uw, self._scores, self._emb, clf,
-                              rates(c=1.0 if lr_c else 0.0), KERNEL.shared_exp_floor, KERNEL.word_chunk,
-                              self._fused_parallel(), self._rows, self._acc, self._dtheta, gv, gs)
-        if not ok:
+        loss = self._fused_gradients(batch, clf, bool(lr_c), gv, gs)
+        if loss is None:
             return None
-        query_gradient(batch.uw, gs, self._keys, self._dq)
         gd_key_rows(self._emb, self._keys, self.query, batch.uw, gv, gs, float(lr_v), float(lr_k))
         if lr_q:
             self.query -= lr_q * self._dq
         if lr_c:
             self._theta -= lr_c * self._dtheta
+        return loss
+
+    def _fused_gradients(self, batch: Batch, clf, classifier: bool, gv: np.ndarray, gs: np.ndarray) -> float | None:
+        r"""The fused passes in store mode (the scores already current): :math:`\partial L/\partial v_w`,
+        :math:`\partial L/\partial s_w` into ``gv``, ``gs`` (U rows), :math:`\partial L/\partial W` into
+        ``_dtheta`` when ``classifier`` (``rates.c`` only switches it on), and with explicit keys
+        :math:`\partial L/\partial q` into ``_dq``.  Returns the loss, or None when a partition
+        underflows (nothing stored)."""
+        self._fused_buffers()
+        loss, ok = fused_pass(batch.sentences(), batch.uw, self._scores, self._emb, clf,
+                              rates(c=1.0 if classifier else 0.0), KERNEL.shared_exp_floor, KERNEL.word_chunk,
+                              self._fused_parallel(), self._rows, self._acc, self._dtheta, gv, gs)
+        if not ok:
+            return None
+        if self.explicit_keys:
+            query_gradient(batch.uw, gs, self._keys, self._dq)
         return float(loss)
 
     def row_gradients(self, batch: Batch, gv: np.ndarray, gs: np.ndarray, classifier: bool) -> tuple:
@@ -473,15 +485,10 @@ class AttentionModel:
         if self.explicit_keys:
             key_scores(batch.uw, self._keys, self.query, self._scores)
         self.last_fused = self.fused()
-        if self.last_fused:  # the step's fused passes in store mode (rates.c only switches dL/dW on)
-            self._fused_buffers()
-            loss, ok = fused_pass(batch.sentences(), batch.uw, self._scores, self._emb, clf,
-                                  rates(c=1.0 if classifier else 0.0), KERNEL.shared_exp_floor, KERNEL.word_chunk,
-                                  self._fused_parallel(), self._rows, self._acc, self._dtheta, gv[:U], gs[:U])
-            if ok:
-                if self.explicit_keys:
-                    query_gradient(batch.uw, gs[:U], self._keys, self._dq)
-                return float(loss), self._dtheta, self._dq
+        if self.last_fused:
+            loss = self._fused_gradients(batch, clf, bool(classifier), gv[:U], gs[:U])
+            if loss is not None:
+                return loss, self._dtheta, self._dq
             self.last_fused = False  # a partition underflowed: nothing stored, redo with per-sentence shifts
         if self.lowrank():
             work, u = batch.lowrank_work(self.n_classes), self._table()
