@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from attndyn.numerics.experiments import fullbench
+from attndyn.numerics.experiments import fullbench, hostspeed
 from attndyn.proofs.errors import UsageError
 
 
@@ -53,8 +53,6 @@ def stand_ins(monkeypatch):
         calls.append(("probe", when))
         k = sum(1 for c in calls if isinstance(c, tuple) and c[0] == "probe")
         return {"when": when, "utc": "now", "python_loop_s": 0.1 * k, "numpy_gather_s": 0.2}
-
-    from attndyn.numerics.experiments import hostspeed
 
     monkeypatch.setattr(hostspeed, "probe", probe)
     monkeypatch.setattr(bench, "run_bench", run_bench)
@@ -124,6 +122,14 @@ def test_the_table_has_one_row_per_target_and_names_the_run(stand_ins):
     # the probe's spread over the run (0.1 to 0.4 s: 4x) is in the header
     assert "Python loop 0.100–0.400 s (4.00× spread)" in table
     assert "| `attndyn verify` (idle) <= 60 s | 70.0 s | MISS |" in rows
+    # the host and the commit timed are named (what this checkout is, read now)
+    assert out["host"] == hostspeed.describe() and hostspeed.host_line(out["host"]) in table
+
+
+def test_a_run_saved_before_the_host_was_recorded_still_renders(stand_ins):
+    out = fullbench.run_all([], commands=("verify",), log=lambda line: None)
+    del out["host"]
+    assert "commit" not in fullbench.markdown(out).splitlines()[0]
 
 
 def test_table_refuses_a_json_that_is_not_a_full_run():

@@ -117,6 +117,27 @@ def test_loss_floor_is_a_lower_bound_and_tight():
         assert best == pytest.approx(fl["floor"], abs=1e-6)
 
 
+def test_a_repeated_lp_is_solved_once_and_each_caller_gets_its_own_witness(monkeypatch):
+    """The LP memo (the checker and the search ask the same LP again): one solve per distinct LP,
+    the same optimum as a fresh solve, and a witness the caller may change without changing the
+    next caller's."""
+    monkeypatch.setattr(H, "_SOLVED", {})
+    calls = []
+    real = H.linprog
+    monkeypatch.setattr(H, "linprog", lambda *a, **k: calls.append(1) or real(*a, **k))
+    W = H.generic_matrix()
+    first = H.achievability_lp(W, 1)
+    first["u"][:] = 7.0  # a caller scribbling on its witness
+    second = H.achievability_lp(W, 1)
+    assert len(calls) == 1
+    assert not np.any(second["u"] == 7.0)
+    monkeypatch.setattr(H, "_SOLVED", {})
+    fresh = H.achievability_lp(W, 1)
+    assert len(calls) == 2 and fresh["t"] == second["t"] and np.array_equal(fresh["u"], second["u"])
+    H.achievability_lp(W, 2)  # another label is another LP
+    assert len(calls) == 3
+
+
 def test_bad_input_is_a_usage_error():
     with pytest.raises(UsageError, match="NaN"):
         H.achievability(np.array([[np.nan, 1.0]]), 0)

@@ -52,6 +52,7 @@ cannot be dropped.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import pickle
 from typing import Callable
 
 import numpy as np
@@ -134,11 +135,27 @@ def _tol(A: np.ndarray) -> float:
     return CONVERGENCE.lp_tol * max(1.0, scale)
 
 
-def _solve(c, A_ub, b_ub, bounds, A_eq=None, b_eq=None, what: str = "LP"):
-    res = linprog(c, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq, bounds=bounds, method="highs")
-    if res.status != 0:  # every LP here is feasible and bounded by construction
-        raise RuntimeError(f"{what}: linprog failed ({res.message})")
-    return res
+# The same LP recurs: the checker decides H-ach and H-esc of one W at every horizon it extends to,
+# the search asks them again of each point it screens and then confirms.  Solved once per process
+# (the key is the LP's exact bytes, so a hit is the very LP); HiGHS is deterministic, so a hit
+# gives what a second solve would.  Bounded: cleared when full.
+_SOLVED: dict[bytes, tuple[float, np.ndarray]] = {}
+_SOLVED_MAX = 4096
+
+
+def _solve(c, A_ub, b_ub, bounds, A_eq=None, b_eq=None, what: str = "LP") -> tuple[float, np.ndarray]:
+    """``(fun, x)`` of ``min c.x`` s.t. ``A_ub x <= b_ub``, ``A_eq x = b_eq``, ``bounds`` (HiGHS);
+    ``x`` is the caller's own copy."""
+    key = pickle.dumps((what, c, A_ub, b_ub, bounds, A_eq, b_eq))
+    if key not in _SOLVED:
+        res = linprog(c, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq, bounds=bounds, method="highs")
+        if res.status != 0:  # every LP here is feasible and bounded by construction
+            raise RuntimeError(f"{what}: linprog failed ({res.message})")
+        if len(_SOLVED) >= _SOLVED_MAX:
+            _SOLVED.clear()
+        _SOLVED[key] = (float(res.fun), res.x)
+    fun, x = _SOLVED[key]
+    return fun, x.copy()
 
 
 def achievability_lp(W, y) -> dict:
@@ -147,10 +164,10 @@ def achievability_lp(W, y) -> dict:
     _, A, _ = _differences(W, y)
     n, d = A.shape
     # variables (u, t): minimise -t subject to t - A u <= 0
-    res = _solve(np.r_[np.zeros(d), -1.0], np.c_[-A, np.ones(n)], np.zeros(n),
-                 [(-1.0, 1.0)] * d + [(None, 1.0)], what="achievability LP")
-    t, tol = float(-res.fun), _tol(A)
-    return {"t": t, "u": res.x[:d], "tol": tol, "holds": t > tol}
+    fun, x = _solve(np.r_[np.zeros(d), -1.0], np.c_[-A, np.ones(n)], np.zeros(n),
+                    [(-1.0, 1.0)] * d + [(None, 1.0)], what="achievability LP")
+    t, tol = -fun, _tol(A)
+    return {"t": t, "u": x[:d], "tol": tol, "holds": t > tol}
 
 
 def gordan_multipliers(W, y) -> dict:
@@ -162,10 +179,10 @@ def gordan_multipliers(W, y) -> dict:
     # variables (lambda (n), e (d)): minimise sum e s.t. -e <= A^T lambda <= e, sum lambda = 1
     c = np.r_[np.zeros(n), np.ones(d)]
     A_ub = np.block([[A.T, -np.eye(d)], [-A.T, -np.eye(d)]])
-    res = _solve(c, A_ub, np.zeros(2 * d), [(0.0, None)] * (n + d),
-                 A_eq=np.r_[np.ones(n), np.zeros(d)][None, :], b_eq=[1.0], what="Gordan LP")
-    lam = np.insert(res.x[:n], y, 0.0)  # indexed by class, lambda_y = 0
-    return {"lambda": lam, "residual": float(res.fun), "tol": _tol(A)}
+    fun, x = _solve(c, A_ub, np.zeros(2 * d), [(0.0, None)] * (n + d),
+                    A_eq=np.r_[np.ones(n), np.zeros(d)][None, :], b_eq=[1.0], what="Gordan LP")
+    lam = np.insert(x[:n], y, 0.0)  # indexed by class, lambda_y = 0
+    return {"lambda": lam, "residual": fun, "tol": _tol(A)}
 
 
 def loss_floor(W, y) -> dict:
@@ -228,11 +245,11 @@ def escapability_lp(W, y) -> dict:
     classes j with :math:`(w_y-w_j)\cdot u >` tol), ``tol`` and ``holds``."""
     _, A, y = _differences(W, y)
     n, d = A.shape
-    res = _solve(-A.sum(axis=0), -A, np.zeros(n), [(-1.0, 1.0)] * d, what="escapability LP")
-    value, tol = float(-res.fun), _tol(A)
+    fun, x = _solve(-A.sum(axis=0), -A, np.zeros(n), [(-1.0, 1.0)] * d, what="escapability LP")
+    value, tol = -fun, _tol(A)
     others = [j for j in range(n + 1) if j != y]
-    strict = [others[i] for i in np.flatnonzero(A @ res.x > tol)]
-    return {"value": value, "u": res.x, "strict": strict, "tol": tol, "holds": value > tol}
+    strict = [others[i] for i in np.flatnonzero(A @ x > tol)]
+    return {"value": value, "u": x, "strict": strict, "tol": tol, "holds": value > tol}
 
 
 # --------------------------------------------------------------------------- the hypotheses

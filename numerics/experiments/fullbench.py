@@ -95,8 +95,10 @@ def run_all(sizes, *, load: str = "idle", threads: int | None = None, quick: boo
     if load not in LOADS:
         raise UsageError(f"--load: expected one of {', '.join(LOADS)}, got {load!r}")
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    out = {"all": True, "load": load, "started": started, "load_average_1min_start": _load_average()}
-    log(f"attndyn bench --all ({load}): started {started}, load average {out['load_average_1min_start']:.2f}")
+    out = {"all": True, "load": load, "started": started, "load_average_1min_start": _load_average(),
+           "host": hostspeed.describe()}
+    log(f"attndyn bench --all ({load}): started {started}, load average {out['load_average_1min_start']:.2f}; "
+        f"{hostspeed.host_line(out['host'])}")
     probes = out["host_speed"] = []
 
     def probe(when: str) -> None:  # the host's speed now (hostspeed.py), outside any load the bench starts
@@ -132,8 +134,10 @@ def run_all(sizes, *, load: str = "idle", threads: int | None = None, quick: boo
 
 def _machine_line(out: dict) -> str:
     m = out.get("machine", {})
+    host = hostspeed.host_line(out.get("host"))
     return (f"{m.get('cores', '?')} cores, Python {m.get('python', '?')}, numpy {m.get('numpy', '?')}, "
-            f"numba {m.get('numba', '?')}, torch {m.get('torch') or 'not installed'}, {m.get('platform', '?')}")
+            f"numba {m.get('numba', '?')}, torch {m.get('torch') or 'not installed'}, {m.get('platform', '?')}"
+            + (f"; {host}" if host else ""))
 
 
 def markdown(out: dict) -> str:
