@@ -216,6 +216,40 @@ def test_stall_targets_pass_and_miss():
     assert verdict({**big, "error": "x"}) is None
 
 
+def _biased_clock(default_factor):
+    """A stand-in for one timed block: the host slows 2 % per block (drift), the second block of a
+    pair runs 10 % slower than the first (place), and the default costs ``default_factor`` times
+    one thread."""
+    state = {"blocks": 0}
+
+    def run(threads):
+        state["blocks"] += 1
+        k = state["blocks"]
+        base = 1.0 * (1.02 ** k) * (1.10 if k % 2 == 0 else 1.0)
+        return base * (default_factor if threads is None else 1.0)
+    return run
+
+
+@pytest.mark.parametrize("factor", [1.0, 1.5])
+def test_stall_ratio_cancels_drift_and_place(monkeypatch, factor):
+    """The ratio is the default's true cost over one thread's, not the host's drift or the second
+    block's place: with one fixed order the ratio of medians would report ~1.12 for two identical
+    runs (the control below computes it), a MISS of the 1.1 target out of nothing."""
+    from attndyn.numerics.experiments import stallbench  # deferred: only these tests need it
+
+    monkeypatch.setattr(stallbench, "_epoch_fn", lambda size: (_biased_clock(factor), 1))
+    monkeypatch.setattr(stallbench, "threading_info", lambda: {})
+    r = stallbench.measure("paper", seconds=0.0, min_blocks=20)
+    assert r["blocks"] == 20
+    assert r["ratio_default_over_1"] == pytest.approx(factor, rel=0.03)
+    # the control: the same clock, one fixed order, ratio of medians
+    clock = _biased_clock(factor)
+    clock(1), clock(None)  # the warm-up blocks measure() runs first
+    ones, defaults = zip(*[(clock(1), clock(None)) for _ in range(20)])
+    naive = float(np.median(defaults) / np.median(ones))
+    assert naive > factor * 1.1
+
+
 def test_stall_subprocesses_import_this_checkout_and_choose_their_own_wait_policy():
     import os  # deferred: only this test needs it
 

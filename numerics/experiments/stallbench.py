@@ -11,9 +11,10 @@ trainings ran.  This benchmark reproduces that situation by itself and measures 
 * load ``hogs`` — two pure-Python busy loops (CPU-bound, no threads of their own).
 
 Under each load a *foreground worker* subprocess times epochs for ``threads=1`` and for the
-default (``train.threads`` unset), alternating between the two in short blocks so that load
-drift hits both alike; the result is the median ms/epoch of each and their ratio
-(default / one thread: above 1 means the default is slower).  At the paper's size an
+default (``train.threads`` unset) in pairs of short blocks, the order swapped every other pair so
+that load drift and a block's place hit both alike; the result is the median ms/epoch of each and
+the median of the pairs' ratios (default / one thread: above 1 means the default is slower;
+:func:`measure`).  At the paper's size an
 epoch is :func:`attndyn.numerics.training.train.train` (the loop ``attndyn simulate`` runs,
 per-epoch records included); at larger sizes it is one
 :meth:`~attndyn.numerics.model.attention.AttentionModel.step`.  Each measurement is bounded
@@ -165,20 +166,35 @@ def _epoch_fn(size_text: str) -> tuple[Callable[[int | None], float], int]:
 
 
 def measure(size_text: str, seconds: float, min_blocks: int = 3) -> dict:
-    """In this process: alternate blocks of ``threads=1`` and default until ``seconds`` have
-    passed (at least ``min_blocks`` each); median seconds per epoch of each."""
+    """In this process: pairs of blocks, one ``threads=1`` and one default, until ``seconds`` have
+    passed (at least ``min_blocks`` pairs); median seconds per epoch of each, and the ratio.
+
+    The ratio is the median over pairs of each pair's default / one-thread ratio, and the two
+    blocks swap places in every other pair.  On these shared hosts the speed drifts by ~10 %
+    within a minute, and a block's place in its pair is not neutral either: two blocks running the
+    very same thing (at the paper's size the default *is* one thread) gave medians 0.92–1.03
+    apart, so a ratio of medians over one fixed order reported a 1.09–1.11x "stall" between two
+    identical runs (2026-12-03, 07:30 and 09:40 UTC).  A pair's ratio cancels the slow drift, and the
+    swapped order cancels the place."""
     run, epochs = _epoch_fn(size_text)
     run(1)  # warm-up: compilation cache, page faults, thread pool
     run(None)
     times: dict[str, list[float]] = {"1": [], "default": []}
     t0 = time.perf_counter()
     while (time.perf_counter() - t0 < seconds or len(times["1"]) < min_blocks) and len(times["1"]) < 1000:
-        times["1"].append(run(1))
-        times["default"].append(run(None))
+        if len(times["1"]) % 2 == 0:
+            times["1"].append(run(1))
+            times["default"].append(run(None))
+        else:
+            times["default"].append(run(None))
+            times["1"].append(run(1))
     med = {k: statistics.median(v) for k, v in times.items()}
+    pairs = [d / o for d, o in zip(times["default"], times["1"])]
     return {"size": size_text, "epochs_per_block": epochs, "blocks": len(times["1"]),
             "ms_per_epoch_1": 1e3 * med["1"], "ms_per_epoch_default": 1e3 * med["default"],
-            "ratio_default_over_1": med["default"] / med["1"], "threading": threading_info(),
+            "ratio_default_over_1": statistics.median(pairs),
+            "ratio_estimate": "median over pairs of blocks (order swapped every other pair)",
+            "threading": threading_info(),
             "default_threads_used": getattr(run, "threads", None),
             "load_average_1min": os.getloadavg()[0]}
 
