@@ -597,7 +597,7 @@ def run_bench(sizes: Sequence[Size], *, impls: Sequence[str] = IMPLS, quick: boo
     out["scale"] = scale_fit(out)
     if out["scale"]:
         sc = out["scale"]
-        log(f"scale: kernel epoch time ~ N^{sc['exponent']:.2f} over N = V = "
+        log(f"scale: kernel epoch time ~ N^{sc['exponent']:.3f} over N = V = "
             + ", ".join(f"{p['n']:.0e} ({_t(p['seconds'])}, {_mb(p['peak_rss_bytes'])})" for p in sc["points"]))
     out["machine"]["load_average_1min_end"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     out["targets"] = targets(out, reproduce_overrides)
@@ -697,7 +697,7 @@ def targets(out: dict, reproduce_overrides: Sequence[str] = ()) -> list[dict]:
     sc = out.get("scale")
     ex = sc["exponent"] if sc else None
     add(f"scale exponent of epoch time in N (1e4..4e6) <= {BENCH.scale_exponent_target:g}",
-        BENCH.scale_exponent_target, ex, "n/a" if ex is None else f"{ex:.2f}",
+        BENCH.scale_exponent_target, ex, "n/a" if ex is None else f"{ex:.3f}",
         ex is not None and ex <= BENCH.scale_exponent_target)
     rep = out.get("reproduce") or {}
     sec = rep.get("training_seconds") if not reproduce_overrides else None

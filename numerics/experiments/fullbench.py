@@ -46,7 +46,9 @@ def stall_targets(rows: Sequence[dict]) -> list[dict]:
         if not t:
             continue
         measured = t["measured"]
-        text = (f"{measured:.2f}x ({r['size']}, {r['load']}: threads=1 {r['ms_per_epoch_1']:.3g} ms, "
+        # the ratio is the median of the pairs' ratios (stallbench.measure), not the ratio of the two medians
+        pairs = f"median of {r['blocks']} paired blocks; " if "ratio_estimate" in r else ""
+        text = (f"{measured:.2f}x ({r['size']}, {r['load']}: {pairs}threads=1 {r['ms_per_epoch_1']:.3g} ms, "
                 f"default {r['ms_per_epoch_default']:.3g} ms)")
         out.append({"name": t["target"], "target": None, "measured": measured, "measured_text": text,
                     "verdict": t["verdict"]})
