@@ -121,7 +121,7 @@ def test_a_repeated_lp_is_solved_once_and_each_caller_gets_its_own_witness(monke
     """The LP memo (the checker and the search ask the same LP again): one solve per distinct LP,
     the same optimum as a fresh solve, and a witness the caller may change without changing the
     next caller's."""
-    monkeypatch.setattr(H, "_SOLVED", {})
+    H._solved.cache_clear()
     calls = []
     real = H.linprog
     monkeypatch.setattr(H, "linprog", lambda *a, **k: calls.append(1) or real(*a, **k))
@@ -131,7 +131,7 @@ def test_a_repeated_lp_is_solved_once_and_each_caller_gets_its_own_witness(monke
     second = H.achievability_lp(W, 1)
     assert len(calls) == 1
     assert not np.any(second["u"] == 7.0)
-    monkeypatch.setattr(H, "_SOLVED", {})
+    H._solved.cache_clear()
     fresh = H.achievability_lp(W, 1)
     assert len(calls) == 2 and fresh["t"] == second["t"] and np.array_equal(fresh["u"], second["u"])
     H.achievability_lp(W, 2)  # another label is another LP

@@ -52,6 +52,7 @@ cannot be dropped.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 import pickle
 from typing import Callable
 
@@ -138,23 +139,20 @@ def _tol(A: np.ndarray) -> float:
 # The same LP recurs: the checker decides H-ach and H-esc of one W at every horizon it extends to,
 # the search asks them again of each point it screens and then confirms.  Solved once per process
 # (the key is the LP's exact bytes, so a hit is the very LP); HiGHS is deterministic, so a hit
-# gives what a second solve would.  Bounded: cleared when full.
-_SOLVED: dict[bytes, tuple[float, np.ndarray]] = {}
-_SOLVED_MAX = 4096
+# gives what a second solve would.
+@lru_cache(maxsize=4096)
+def _solved(key: bytes) -> tuple[float, np.ndarray]:
+    c, A_ub, b_ub, bounds, A_eq, b_eq, what = pickle.loads(key)
+    res = linprog(c, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq, bounds=bounds, method="highs")
+    if res.status != 0:  # every LP here is feasible and bounded by construction
+        raise RuntimeError(f"{what}: linprog failed ({res.message})")
+    return float(res.fun), res.x
 
 
 def _solve(c, A_ub, b_ub, bounds, A_eq=None, b_eq=None, what: str = "LP") -> tuple[float, np.ndarray]:
     """``(fun, x)`` of ``min c.x`` s.t. ``A_ub x <= b_ub``, ``A_eq x = b_eq``, ``bounds`` (HiGHS);
     ``x`` is the caller's own copy."""
-    key = pickle.dumps((what, c, A_ub, b_ub, bounds, A_eq, b_eq))
-    if key not in _SOLVED:
-        res = linprog(c, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq, bounds=bounds, method="highs")
-        if res.status != 0:  # every LP here is feasible and bounded by construction
-            raise RuntimeError(f"{what}: linprog failed ({res.message})")
-        if len(_SOLVED) >= _SOLVED_MAX:
-            _SOLVED.clear()
-        _SOLVED[key] = (float(res.fun), res.x)
-    fun, x = _SOLVED[key]
+    fun, x = _solved(pickle.dumps((c, A_ub, b_ub, bounds, A_eq, b_eq, what)))
     return fun, x.copy()
 
 
